@@ -1,0 +1,16 @@
+//! Alchemy: one Rust program that is both a cloud application and its own infrastructure.
+//!
+//! A service declares what it needs in an init phase (bind a bucket, bind an actor namespace)
+//! and returns its implementation. At deploy time each binding becomes part of one plan that
+//! spans every provider of the stage; at run time the same call hands back a typed client.
+
+pub mod error;
+pub mod resource;
+
+#[cfg(feature = "deploy")]
+pub mod secret;
+#[cfg(feature = "deploy")]
+pub mod state;
+
+pub use error::{Error, Result};
+pub use resource::{Handle, Input, RemovalPolicy, Resource, ResourceDef};

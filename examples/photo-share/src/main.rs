@@ -1,0 +1,3 @@
+//! photo-share: a bucket of photos behind an HTTP service.
+
+fn main() {}
