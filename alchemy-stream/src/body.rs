@@ -28,7 +28,7 @@ impl Body for ByteStream {
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.hint.clone()
+        self.hint
     }
 }
 
@@ -224,7 +224,7 @@ mod tests {
         }
 
         fn size_hint(&self) -> SizeHint {
-            self.hint.clone()
+            self.hint
         }
     }
 }

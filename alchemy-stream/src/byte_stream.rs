@@ -194,7 +194,7 @@ impl ByteStream {
     ///
     /// Not to be confused with [`Stream::size_hint`], which counts chunks.
     pub fn size_hint(&self) -> SizeHint {
-        self.hint.clone()
+        self.hint
     }
 
     pub(crate) fn from_chunk_stream(stream: impl ChunkStream + 'static, hint: SizeHint) -> Self {
@@ -494,11 +494,11 @@ mod tests {
         hint.set_lower(2);
         hint.set_upper(4);
         let fine = ByteStream::from_stream(stream::iter([Ok::<_, StreamError>("abc")]))
-            .with_size_hint(hint.clone());
+            .with_size_hint(hint);
         assert_eq!(block_on(fine.collect(10)).unwrap(), "abc");
 
-        let short = ByteStream::from_stream(stream::iter([Ok::<_, StreamError>("a")]))
-            .with_size_hint(hint.clone());
+        let short =
+            ByteStream::from_stream(stream::iter([Ok::<_, StreamError>("a")])).with_size_hint(hint);
         assert!(matches!(
             block_on(short.collect(10)),
             Err(StreamError::LengthMismatch {

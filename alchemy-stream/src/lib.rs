@@ -17,7 +17,8 @@
 //! # Features
 //!
 //! - `tokio`: the `AsyncRead` / `AsyncWrite` conversions (tokio's `io-util` only; no runtime).
-//! - `conformance`: [`conformance`], the test suite that every stream source and adapter runs.
+//! - `conformance`: the `conformance` module, the test suite that every stream source and
+//!   adapter runs.
 //!
 //! The crate builds for `wasm32-unknown-unknown`: it needs no threads, no runtime and no file
 //! system. Sources must be `Send` on native targets only (see [`MaybeSend`]).

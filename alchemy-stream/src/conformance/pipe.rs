@@ -130,8 +130,11 @@ pub async fn pipe_exact_length(pipe: impl AsyncFn(ByteStream) -> Result<ByteStre
     }
 }
 
-/// The failing inputs of the error tests, with what each must fail with.
-fn failing_inputs() -> Vec<(&'static str, ByteStream, fn(&StreamError) -> bool)> {
+/// A failing input of the error tests: its description, the stream, and a check of the error
+/// it must fail with.
+type FailingInput = (&'static str, ByteStream, fn(&StreamError) -> bool);
+
+fn failing_inputs() -> Vec<FailingInput> {
     let reset = || {
         io::Error::new(
             io::ErrorKind::ConnectionReset,
