@@ -4,9 +4,12 @@
 //! and returns its implementation. At deploy time each binding becomes part of one plan that
 //! spans every provider of the stage; at run time the same call hands back a typed client.
 
+pub mod bucket;
 pub mod error;
 pub mod resource;
 
+#[cfg(feature = "deploy")]
+pub mod local;
 #[cfg(feature = "deploy")]
 pub mod secret;
 #[cfg(feature = "deploy")]
