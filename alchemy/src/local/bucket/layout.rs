@@ -169,6 +169,10 @@ pub(super) fn read_entries(
             Some(stem) => (stem, true),
             None => (name.as_str(), false),
         };
+        // A directory named like an object, or the reverse, was not made by this store.
+        if entry.file_type()?.is_dir() != is_dir {
+            continue;
+        }
         let segment = if stem.contains('#') {
             let full = if is_dir {
                 match fs::read_to_string(path.join(SEGMENT_FILE)) {
