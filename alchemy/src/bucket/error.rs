@@ -17,14 +17,20 @@ pub type Result<T, E = BucketError> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum BucketError {
     /// No object has this key.
-    #[error("no object has the key `{key}`: check the key (keys are case-sensitive), or write the object first")]
+    #[error(
+        "no object has the key `{key}`: check the key (keys are case-sensitive), \
+        or write the object first"
+    )]
     NotFound {
         /// The key asked for.
         key: String,
     },
 
     /// A create-only write ([`PutMode::Create`](super::PutMode::Create)) found the key taken.
-    #[error("an object with the key `{key}` exists already: read it, or write with `PutMode::Overwrite` to replace it")]
+    #[error(
+        "an object with the key `{key}` exists already: read it, \
+        or write with `PutMode::Overwrite` to replace it"
+    )]
     AlreadyExists {
         /// The key that is taken.
         key: String,
@@ -32,7 +38,10 @@ pub enum BucketError {
 
     /// A condition on the current object did not hold: an `if_match` read or a
     /// [`PutMode::Update`](super::PutMode::Update) write whose etag is no longer current.
-    #[error("the condition on `{key}` failed: {detail}. Read the object again for its current etag and retry")]
+    #[error(
+        "the condition on `{key}` failed: {detail}. \
+        Read the object again for its current etag and retry"
+    )]
     Precondition {
         /// The key.
         key: String,
@@ -48,7 +57,12 @@ pub enum BucketError {
     },
 
     /// A key that breaks the key rules (see [`validate_key`](super::validate_key)).
-    #[error("invalid object key `{}`: {reason}. Keys are 1 to 1024 bytes of UTF-8 without NUL, without a leading `/` and without `.` or `..` segments", key.escape_debug())]
+    #[error(
+        "invalid object key `{}`: {reason}. \
+        Keys are 1 to 1024 bytes of UTF-8 without NUL, \
+        without a leading `/` and without `.` or `..` segments",
+        key.escape_debug()
+    )]
     InvalidKey {
         /// The key as given.
         key: String,
@@ -67,7 +81,10 @@ pub enum BucketError {
     },
 
     /// A byte range that the object cannot satisfy (it starts at or past the end).
-    #[error("the range {range} of `{key}` cannot be served: the object has {size} bytes. Ask for a range that starts before byte {size}, or use a suffix range")]
+    #[error(
+        "the range {range} of `{key}` cannot be served: the object has {size} bytes. \
+        Ask for a range that starts before byte {size}, or use a suffix range"
+    )]
     InvalidRange {
         /// The key.
         key: String,
@@ -90,7 +107,10 @@ pub enum BucketError {
     },
 
     /// A multipart upload id that is unknown: never created, completed or aborted.
-    #[error("no multipart upload `{upload_id}` is in progress for `{key}`: it was completed or aborted; start a new one with `create_multipart`")]
+    #[error(
+        "no multipart upload `{upload_id}` is in progress for `{key}`: \
+        it was completed or aborted; start a new one with `create_multipart`"
+    )]
     NoSuchUpload {
         /// The key.
         key: String,
@@ -100,7 +120,11 @@ pub enum BucketError {
 
     /// The provider cannot do this at all. Check [`Capabilities`](super::Capabilities) first
     /// to learn this before starting.
-    #[error("{provider} buckets do not support {operation}: check `capabilities()` before calling, and fall back or choose a provider that does")]
+    #[error(
+        "{provider} buckets do not support {operation}: \
+        check `capabilities()` before calling, \
+        and fall back or choose a provider that does"
+    )]
     NotSupported {
         /// What was asked, such as `"conditional put (PutMode::Update)"`.
         operation: &'static str,
@@ -110,7 +134,10 @@ pub enum BucketError {
 
     /// An object or body larger than a limit: the caller's (as in
     /// [`BucketClient::get_bytes`](super::BucketClient::get_bytes)) or the provider's.
-    #[error("the object is larger than the limit of {limit} bytes: raise the limit, stream the body instead of collecting it, or use a multipart upload")]
+    #[error(
+        "the object is larger than the limit of {limit} bytes: raise the limit, \
+        stream the body instead of collecting it, or use a multipart upload"
+    )]
     TooLarge {
         /// The limit, in bytes.
         limit: u64,
@@ -121,7 +148,10 @@ pub enum BucketError {
     Stream(#[from] StreamError),
 
     /// The provider failed in a way that has no variant of its own.
-    #[error("{provider} failed: {message}{}", if *retryable { " (transient: retrying may succeed)" } else { "" })]
+    #[error(
+        "{provider} failed: {message}{}",
+        if *retryable { " (transient: retrying may succeed)" } else { "" }
+    )]
     Backend {
         /// The provider, such as `"local"`, `"s3"` or `"r2"`.
         provider: &'static str,

@@ -114,10 +114,10 @@ async fn put_parts(
     limit: u64,
 ) -> Result<Vec<PartInfo>> {
     parts
-        .zip(stream::iter(1..))
-        .map(|(part, number): (Result<Part>, u64)| async move {
+        .enumerate()
+        .map(|(index, part)| async move {
             let part = part?;
-            let number = u32::try_from(number)
+            let number = u32::try_from(index + 1)
                 .ok()
                 .filter(|&number| number <= max_parts)
                 .ok_or(BucketError::TooLarge { limit })?;

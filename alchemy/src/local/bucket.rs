@@ -183,7 +183,8 @@ fn prepare(root: &Path) -> Result<()> {
         Ok(text) => Err(BucketError::backend(
             PROVIDER,
             format!(
-                "{} holds a bucket of another format ({:?}): open it with the version of Alchemy that wrote it, or choose another directory",
+                "{} holds a bucket of another format ({:?}): open it with the version of \
+                 Alchemy that wrote it, or choose another directory",
                 root.display(),
                 text.trim()
             ),
@@ -200,14 +201,18 @@ fn check_mode(key: &str, target: &Path, mode: &PutMode) -> Result<()> {
     match mode {
         PutMode::Overwrite => Ok(()),
         PutMode::Create => match target.symlink_metadata() {
-            Ok(_) => Err(BucketError::AlreadyExists { key: key.to_owned() }),
+            Ok(_) => Err(BucketError::AlreadyExists {
+                key: key.to_owned(),
+            }),
             Err(error) if object_file::is_missing(&error) => Ok(()),
             Err(error) => Err(io_error("inspect", target, error)),
         },
         PutMode::Update(etag) => match object_file::read_meta(target)? {
             None => Err(BucketError::Precondition {
                 key: key.to_owned(),
-                detail: "the object does not exist (PutMode::Update replaces an existing object; use PutMode::Create to make one)".into(),
+                detail: "the object does not exist (PutMode::Update replaces an existing \
+                         object; use PutMode::Create to make one)"
+                    .into(),
             }),
             Some(current) if !same_etag(&current.etag, etag) => Err(BucketError::Precondition {
                 key: key.to_owned(),
@@ -299,23 +304,24 @@ impl BucketStore for LocalBucket {
     }
 
     fn capabilities(&self) -> Capabilities {
-        let mut capabilities = Capabilities::default();
-        capabilities.put_create = true;
-        capabilities.put_update = true;
-        capabilities.get_conditional = true;
-        capabilities.range = true;
-        capabilities.multipart = true;
-        capabilities.multipart_conditional = true;
-        capabilities.copy = true;
-        capabilities.copy_conditional = true;
-        capabilities.list_delimiter = true;
-        capabilities.list_start_after = true;
-        capabilities.content_type = true;
-        capabilities.user_metadata = true;
-        capabilities.min_part_size = MIN_PART_SIZE;
-        capabilities.max_part_size = Some(MAX_PART_SIZE);
-        capabilities.max_parts = Some(MAX_PARTS);
-        capabilities
+        Capabilities {
+            put_create: true,
+            put_update: true,
+            get_conditional: true,
+            range: true,
+            multipart: true,
+            multipart_conditional: true,
+            copy: true,
+            copy_conditional: true,
+            list_delimiter: true,
+            list_start_after: true,
+            content_type: true,
+            user_metadata: true,
+            min_part_size: MIN_PART_SIZE,
+            max_part_size: Some(MAX_PART_SIZE),
+            max_parts: Some(MAX_PARTS),
+            ..Capabilities::default()
+        }
     }
 
     async fn get(&self, key: &str, options: GetOptions) -> Result<GetResult> {

@@ -37,7 +37,7 @@ const DIR_SUFFIX: char = '~';
 
 /// Bytes that stand for themselves in a name.
 fn is_plain(byte: u8) -> bool {
-    matches!(byte, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'+' | b',' | b'=' | b'@' | b'(' | b')')
+    byte.is_ascii_lowercase() || byte.is_ascii_digit() || b"-_.+,=@()".contains(&byte)
 }
 
 /// The name of `segment`, before any cut for length.

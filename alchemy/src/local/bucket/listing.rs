@@ -163,7 +163,10 @@ pub(super) fn list(root: &Path, options: &ListOptions) -> Result<ListPage> {
         Some(token) => Some(Bound::from_token(token).ok_or_else(|| {
             crate::bucket::BucketError::backend(
                 "local",
-                format!("`{token}` is not a continuation token of a local bucket: pass `next` of the previous page as it was"),
+                format!(
+                    "`{token}` is not a continuation token of a local bucket: \
+                     pass `next` of the previous page as it was"
+                ),
             )
         })?),
         None => options.start_after.clone().map(Bound::After),

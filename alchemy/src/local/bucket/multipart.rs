@@ -264,7 +264,10 @@ fn check_parts(upload: &Path, key: &str, parts: &[PartInfo]) -> Result<Vec<PartF
         if part.part_number <= previous {
             return Err(invalid(
                 part.part_number,
-                format!("it is listed after part {previous}: list the parts in ascending order of part number, each once"),
+                format!(
+                    "it is listed after part {previous}: \
+                     list the parts in ascending order of part number, each once"
+                ),
             ));
         }
         previous = part.part_number;
@@ -278,7 +281,11 @@ fn check_parts(upload: &Path, key: &str, parts: &[PartInfo]) -> Result<Vec<PartF
         if !same_etag(&trailer.etag, &part.etag) {
             return Err(invalid(
                 part.part_number,
-                format!("its etag is {}, not {}: pass the PartInfo that the last put_part of this part returned", trailer.etag, part.etag),
+                format!(
+                    "its etag is {}, not {}: \
+                     pass the PartInfo that the last put_part of this part returned",
+                    trailer.etag, part.etag
+                ),
             ));
         }
         let last = index + 1 == parts.len();
@@ -286,7 +293,8 @@ fn check_parts(upload: &Path, key: &str, parts: &[PartInfo]) -> Result<Vec<PartF
             return Err(invalid(
                 part.part_number,
                 format!(
-                    "it has {} bytes, below the minimum of {MIN_PART_SIZE} bytes for every part but the last: use bigger parts",
+                    "it has {} bytes, below the minimum of {MIN_PART_SIZE} bytes \
+                     for every part but the last: use bigger parts",
                     trailer.size
                 ),
             ));

@@ -238,7 +238,8 @@ pub(super) fn corrupt(path: &Path, error: io::Error) -> BucketError {
         BucketError::backend(
             "local",
             format!(
-                "{} is not an object file of this bucket ({error}): files placed in a bucket directory by hand are not objects; move it out, or write it with `put`",
+                "{} is not an object file of this bucket ({error}): files placed in a \
+                 bucket directory by hand are not objects; move it out, or write it with `put`",
                 path.display()
             ),
         )
