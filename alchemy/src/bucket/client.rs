@@ -264,3 +264,63 @@ impl fmt::Debug for BucketClient {
         f.debug_struct("BucketClient").finish_non_exhaustive()
     }
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    fn is_send_sync<T: Send + Sync>(_: &T) {}
+    fn is_send<T: Send>(_: &T) {}
+
+    /// The client and its futures cross threads, as axum handlers and spawned tasks need.
+    #[test]
+    fn clients_and_their_futures_are_send() {
+        struct Never;
+        #[async_trait::async_trait]
+        impl BucketStore for Never {
+            fn provider(&self) -> &'static str {
+                "never"
+            }
+            fn capabilities(&self) -> Capabilities {
+                Capabilities::default()
+            }
+            async fn get(&self, key: &str, _: GetOptions) -> Result<GetResult> {
+                Err(BucketError::not_found(key))
+            }
+            async fn head(&self, key: &str) -> Result<ObjectMeta> {
+                Err(BucketError::not_found(key))
+            }
+            async fn put(&self, key: &str, _: ByteStream, _: PutOptions) -> Result<PutResult> {
+                Err(BucketError::not_found(key))
+            }
+            async fn delete(&self, _: &str) -> Result<()> {
+                Ok(())
+            }
+            async fn list(&self, _: ListOptions) -> Result<ListPage> {
+                Ok(ListPage::default())
+            }
+        }
+
+        let client = BucketClient::new(Never);
+        is_send_sync(&client);
+        is_send(&client.get("k"));
+        is_send(&client.put("k", "v"));
+        is_send(&client.upload("k", ByteStream::empty(), 1));
+        is_send(&client.list_all(""));
+        let copy = futures::executor::block_on(client.copy("a", "b"));
+        assert!(
+            matches!(
+                copy,
+                Err(BucketError::NotSupported {
+                    operation: "copy",
+                    provider: "never"
+                })
+            ),
+            "the default copy says it is not supported: {copy:?}"
+        );
+        let upload = futures::executor::block_on(
+            client.store().create_multipart("k", PutOptions::default()),
+        );
+        assert!(matches!(upload, Err(BucketError::NotSupported { .. })));
+    }
+}

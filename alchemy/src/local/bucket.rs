@@ -97,14 +97,7 @@ impl LocalBucket {
     pub async fn open(root: impl AsRef<Path>) -> Result<LocalBucket> {
         let root = root.as_ref().to_path_buf();
         let prepared = root.clone();
-        tokio::task::spawn_blocking(move || prepare(&prepared))
-            .await
-            .map_err(|error| {
-                BucketError::backend(
-                    PROVIDER,
-                    format!("opening the bucket did not finish: {error}"),
-                )
-            })??;
+        blocking(move || prepare(&prepared)).await?;
         let lock = CommitLock::new(root.join(INTERNAL_DIR).join("lock"));
         Ok(LocalBucket {
             root,

@@ -152,8 +152,15 @@ pub(super) fn read_entries(
     let mut entries = Vec::new();
     let listing = match fs::read_dir(dir) {
         Ok(listing) => listing,
-        // Removed since it was found: a concurrent delete emptied it.
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(entries),
+        // Removed since it was found (a concurrent delete emptied it), or never made.
+        Err(error)
+            if matches!(
+                error.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Ok(entries)
+        }
         Err(error) => return Err(error),
     };
     for entry in listing {

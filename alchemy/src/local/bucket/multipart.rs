@@ -2,7 +2,7 @@
 //! when the upload completes.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use alchemy_stream::ByteStream;
@@ -240,6 +240,7 @@ impl LocalBucket {
 
 /// A stored part that will be joined.
 struct PartFile {
+    number: u32,
     path: PathBuf,
     trailer: Trailer,
 }
@@ -299,7 +300,11 @@ fn check_parts(upload: &Path, key: &str, parts: &[PartInfo]) -> Result<Vec<PartF
                 ),
             ));
         }
-        files.push(PartFile { path, trailer });
+        files.push(PartFile {
+            number: part.part_number,
+            path,
+            trailer,
+        });
     }
     Ok(files)
 }
@@ -330,9 +335,22 @@ fn join_parts(path: &Path, files: &[PartFile], trailer: Trailer, fsync: bool) ->
         .open(path)
         .map_err(|error| io_error("create", path, error))?;
     for file in files {
-        let part =
-            std::fs::File::open(&file.path).map_err(|error| io_error("open", &file.path, error))?;
-        let copied = std::io::copy(&mut part.take(file.trailer.size), &mut out)
+        // Opened again: check that it is still the part whose etag was checked.
+        let mut part = match object_file::open(&file.path)? {
+            Some((part, stored)) if stored.etag == file.trailer.etag => part,
+            _ => {
+                return Err(BucketError::InvalidPart {
+                    key: trailer.key.clone(),
+                    part_number: file.number,
+                    reason: "it was replaced or removed while the upload completed: \
+                             complete the upload again with the new part's etag"
+                        .into(),
+                })
+            }
+        };
+        let copied = part
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| std::io::copy(&mut part.take(file.trailer.size), &mut out))
             .map_err(|error| io_error("copy", &file.path, error))?;
         if copied != file.trailer.size {
             return Err(io_error(
