@@ -4,6 +4,7 @@
 //! and returns its implementation. At deploy time each binding becomes part of one plan that
 //! spans every provider of the stage; at run time the same call hands back a typed client.
 
+pub mod bind;
 pub mod error;
 pub mod resource;
 
@@ -12,5 +13,26 @@ pub mod secret;
 #[cfg(feature = "deploy")]
 pub mod state;
 
+pub use bind::{Access, Bindable, Init, Service};
 pub use error::{Error, Result};
 pub use resource::{Handle, Input, RemovalPolicy, Resource, ResourceDef};
+
+#[cfg(feature = "deploy")]
+pub mod app;
+#[cfg(feature = "deploy")]
+pub mod apply;
+#[cfg(feature = "deploy")]
+pub mod cli;
+#[cfg(feature = "deploy")]
+pub mod local;
+#[cfg(feature = "deploy")]
+pub mod platform;
+#[cfg(feature = "deploy")]
+pub mod plan;
+#[cfg(feature = "deploy")]
+pub mod provider;
+#[cfg(feature = "deploy")]
+pub mod stack;
+
+#[cfg(feature = "deploy")]
+pub use app::{app, App};
