@@ -7,10 +7,10 @@
 pub mod error;
 pub mod resource;
 
-#[cfg(feature = "deploy")]
 pub mod secret;
 #[cfg(feature = "deploy")]
 pub mod state;
 
 pub use error::{Error, Result};
 pub use resource::{Handle, Input, RemovalPolicy, Resource, ResourceDef};
+pub use secret::Secret;
