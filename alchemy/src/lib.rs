@@ -7,15 +7,7 @@
 pub mod bind;
 pub mod error;
 pub mod resource;
-
-#[cfg(feature = "deploy")]
 pub mod secret;
-#[cfg(feature = "deploy")]
-pub mod state;
-
-pub use bind::{Access, Bindable, Init, Service};
-pub use error::{Error, Result};
-pub use resource::{Handle, Input, RemovalPolicy, Resource, ResourceDef};
 
 #[cfg(feature = "deploy")]
 pub mod app;
@@ -26,13 +18,20 @@ pub mod cli;
 #[cfg(feature = "deploy")]
 pub mod local;
 #[cfg(feature = "deploy")]
-pub mod platform;
-#[cfg(feature = "deploy")]
 pub mod plan;
+#[cfg(feature = "deploy")]
+pub mod platform;
 #[cfg(feature = "deploy")]
 pub mod provider;
 #[cfg(feature = "deploy")]
 pub mod stack;
+#[cfg(feature = "deploy")]
+pub mod state;
+
+pub use bind::{Access, Bindable, Init, Service};
+pub use error::{Error, Result};
+pub use resource::{Handle, Input, RemovalPolicy, Resource, ResourceDef};
+pub use secret::Secret;
 
 #[cfg(feature = "deploy")]
 pub use app::{app, App};
