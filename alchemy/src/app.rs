@@ -57,7 +57,7 @@ pub struct App {
     platform: PlatformFactory,
 }
 
-fn plan_init<S: Service>(ctx: &mut Init<'_>) -> Pin<Box<dyn Future<Output = Result<()>> + '_>> {
+fn plan_init<'a, S: Service>(ctx: &'a mut Init<'_>) -> Pin<Box<dyn Future<Output = Result<()>> + 'a>> {
     Box::pin(async move { S::init(ctx).await.map(drop) })
 }
 
