@@ -158,8 +158,8 @@ impl<'a> Engine<'a> {
 
 enum Node<'p> {
     Change(&'p Change),
-    /// Deletes the generation a create-first replace of the resource left behind.
-    Cleanup { id: &'p str, generation: u64 },
+    /// Deletes the generations a create-first replace of the resource left behind.
+    Cleanup { id: &'p str },
 }
 
 struct Finished {
@@ -270,7 +270,10 @@ impl Engine<'_> {
                 self.progress.finished(c, &step);
             }
             let failed = finished.result.is_err();
-            report.steps.push(step);
+            let idle_cleanup = matches!(nodes[i], Node::Cleanup { .. }) && matches!(finished.result, Ok(Action::Noop));
+            if !idle_cleanup {
+                report.steps.push(step);
+            }
             completed += 1;
             done[i] = true;
             for &k in &dependents[i] {
@@ -326,7 +329,7 @@ impl Engine<'_> {
         };
         let step = match node {
             Node::Change(c) => c.step.clone(),
-            Node::Cleanup { generation, .. } => Step::Retire { generation: *generation },
+            Node::Cleanup { .. } => Step::Retire { generation: None },
         };
         async move {
             let start = Instant::now();
@@ -407,8 +410,10 @@ impl Cursor<'_, '_> {
     async fn step(&mut self, stack: &Stack, step: Step, props: Option<Value>) -> Result<Action> {
         match step {
             Step::None => Ok(Action::Noop),
-            Step::Up { def, verify, diff } => {
+            Step::Up { def, verify, diff, planned } => {
                 let props = props.expect("an up step has resolved props");
+                // The plan's diff holds only for the props it was made for.
+                let diff = diff.filter(|_| planned.as_ref() == Some(&props));
                 self.up(stack, &def, props, verify, diff).await
             }
             Step::Down { forget } => {
@@ -604,15 +609,24 @@ impl Cursor<'_, '_> {
         Ok(Action::Delete)
     }
 
-    async fn retire(&mut self, stack: &Stack, generation: u64) -> Result<Action> {
+    /// Deletes retired generation `generation`, or all of them.
+    async fn retire(&mut self, stack: &Stack, generation: Option<u64>) -> Result<Action> {
         let Some(rec) = self.record.clone() else {
             return Ok(Action::Noop);
         };
-        let Some(old) = rec.retired.iter().find(|r| r.generation == generation).cloned() else {
+        let old: Vec<Retired> = rec
+            .retired
+            .iter()
+            .filter(|r| generation.is_none_or(|g| g == r.generation))
+            .cloned()
+            .collect();
+        if old.is_empty() {
             return Ok(Action::Noop);
-        };
+        }
         let provider = self.provider(self.id, &rec.kind)?.clone();
-        self.delete_generation(stack, &provider, &old).await?;
+        for old in &old {
+            self.delete_generation(stack, &provider, old).await?;
+        }
         Ok(Action::Delete)
     }
 
@@ -652,7 +666,8 @@ fn node_change<'p>(_plan: &'p Plan, node: &Node<'p>) -> Option<&'p Change> {
     }
 }
 
-/// The steps of a plan: its changes that do something, plus a cleanup after each create-first replace.
+/// The steps of a plan: its changes that do something, plus a cleanup after each change of an
+/// existing resource.
 fn nodes<'p>(plan: &'p Plan, state: &Snapshot) -> Vec<Node<'p>> {
     let mut nodes = Vec::new();
     for c in &plan.changes {
@@ -660,13 +675,10 @@ fn nodes<'p>(plan: &'p Plan, state: &Snapshot) -> Vec<Node<'p>> {
             continue;
         }
         nodes.push(Node::Change(c));
-        if c.action == Action::Replace && !c.delete_first {
-            if let Some(rec) = state.resources.get(&c.id) {
-                nodes.push(Node::Cleanup {
-                    id: &c.id,
-                    generation: rec.generation,
-                });
-            }
+        // An update can turn into a replace once its inputs are known: after every change of an
+        // existing resource, what it replaced is deleted (a no-op when nothing was).
+        if matches!(c.step, Step::Up { .. }) && state.resources.contains_key(&c.id) {
+            nodes.push(Node::Cleanup { id: &c.id });
         }
     }
     nodes

@@ -60,7 +60,7 @@ impl Context {
 #[async_trait]
 pub trait Provider<R: Resource>: Send + Sync + 'static {
     /// The live resource, or `None` if it does not exist.
-    async fn read(&self, ctx: &Context, props: &R, output: Option<&R::Output>)
+    async fn read(&self, ctx: &Context, props: &R, output: Option<R::Output>)
         -> Result<Option<R::Output>>;
 
     /// What moving from `old` to `new` needs. The default is an update in place.
@@ -148,7 +148,7 @@ impl<R: Resource, P: Provider<R>> ErasedProvider for Typed<R, P> {
         let o = o.map(|o| output::<R>(ctx, o)).transpose()?;
         let live = self
             .inner
-            .read(ctx, &p, o.as_ref())
+            .read(ctx, &p, o)
             .await
             .map_err(|e| self.named(ctx, "read", e))?;
         live.map(|o| serde_json::to_value(o).map_err(Error::from))

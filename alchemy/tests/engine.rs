@@ -37,7 +37,7 @@ mock! {
     Prov {}
     #[async_trait]
     impl Provider<Thing> for Prov {
-        async fn read(&self, ctx: &Context, props: &Thing, output: Option<&'static ThingOut>) -> Result<Option<ThingOut>>;
+        async fn read(&self, ctx: &Context, props: &Thing, output: Option<ThingOut>) -> Result<Option<ThingOut>>;
         async fn diff(&self, ctx: &Context, old: &Thing, new: &Thing, output: &ThingOut) -> Result<Diff>;
         async fn create(&self, ctx: &Context, props: &Thing) -> Result<ThingOut>;
         async fn update(&self, ctx: &Context, old: &Thing, new: &Thing, output: &ThingOut) -> Result<ThingOut>;
@@ -356,7 +356,7 @@ async fn concurrency_cap_is_honoured() {
     }
     #[async_trait]
     impl Provider<Thing> for Arc<Slow> {
-        async fn read(&self, _: &Context, _: &Thing, _: Option<&ThingOut>) -> Result<Option<ThingOut>> {
+        async fn read(&self, _: &Context, _: &Thing, _: Option<ThingOut>) -> Result<Option<ThingOut>> {
             Ok(None)
         }
         async fn create(&self, ctx: &Context, t: &Thing) -> Result<ThingOut> {

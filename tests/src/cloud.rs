@@ -98,7 +98,7 @@ fn io(e: std::io::Error) -> Error {
 
 #[async_trait]
 impl Provider<Thing> for DirCloud {
-    async fn read(&self, ctx: &Context, _: &Thing, _: Option<&ThingOutput>) -> Result<Option<ThingOutput>> {
+    async fn read(&self, ctx: &Context, _: &Thing, _: Option<ThingOutput>) -> Result<Option<ThingOutput>> {
         match std::fs::read_to_string(self.path(ctx)) {
             Ok(s) => Ok(Some(ThingOutput {
                 name: ctx.physical_name(),

@@ -168,7 +168,7 @@ impl Provider<LocalBucketProps> for Dirs {
         &self,
         ctx: &Context,
         _: &LocalBucketProps,
-        _: Option<&LocalBucketOutput>,
+        _: Option<LocalBucketOutput>,
     ) -> Result<Option<LocalBucketOutput>> {
         let path = self.path(ctx);
         match tokio::fs::metadata(&path).await {
@@ -248,7 +248,7 @@ impl Provider<LocalServiceProps> for Manifests {
         &self,
         ctx: &Context,
         _: &LocalServiceProps,
-        _: Option<&LocalServiceOutput>,
+        _: Option<LocalServiceOutput>,
     ) -> Result<Option<LocalServiceOutput>> {
         let path = self.path(ctx);
         Ok(tokio::fs::try_exists(&path)

@@ -19,25 +19,33 @@ pub struct PropDiff {
     pub new: Option<Value>,
 }
 
-/// Every top-level property of a new resource.
+/// Every property of a new resource, objects flattened to dotted paths.
 pub(crate) fn created(props: &Value) -> Vec<PropDiff> {
-    match props {
-        Value::Object(map) => map
-            .iter()
-            .filter(|(_, v)| !v.is_null())
-            .map(|(k, v)| PropDiff {
-                path: k.clone(),
-                old: None,
-                new: Some(redact(v)),
-            })
-            .collect(),
-        Value::Null => Vec::new(),
-        other => vec![PropDiff {
-            path: String::new(),
+    let mut out = Vec::new();
+    leaves("", props, &mut out);
+    out
+}
+
+fn leaves(path: &str, v: &Value, out: &mut Vec<PropDiff>) {
+    match v {
+        Value::Null => {}
+        Value::Object(map) if !is_marker(v) && !map.is_empty() => {
+            for (k, x) in map {
+                leaves(&join(path, k), x, out);
+            }
+        }
+        other => out.push(PropDiff {
+            path: path.to_string(),
             old: None,
             new: Some(redact(other)),
-        }],
+        }),
     }
+}
+
+/// A `$ref`, `$secret` or `$sealed` marker: shown as one value, never walked into.
+fn is_marker(v: &Value) -> bool {
+    v.as_object()
+        .is_some_and(|m| m.len() == 1 && m.keys().next().is_some_and(|k| k.starts_with('$')))
 }
 
 /// The properties that differ between `old` and `new`, objects compared field by field.
@@ -51,10 +59,6 @@ fn walk(path: &str, old: &Value, new: &Value, out: &mut Vec<PropDiff>) {
     if old == new {
         return;
     }
-    let is_marker = |v: &Value| {
-        v.as_object()
-            .is_some_and(|m| m.len() == 1 && m.keys().next().is_some_and(|k| k.starts_with('$')))
-    };
     match (old, new) {
         (Value::Object(a), Value::Object(b)) if !is_marker(old) && !is_marker(new) => {
             for (k, va) in a {

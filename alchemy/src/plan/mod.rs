@@ -87,12 +87,14 @@ pub(crate) enum Step {
     Up {
         def: ResourceDef,
         verify: bool,
+        /// The provider's diff at plan time, valid while the props resolve to `planned`.
         diff: Option<Diff>,
+        planned: Option<Value>,
     },
     /// Delete (or forget) a recorded resource that is not desired.
     Down { forget: bool },
     /// Delete a retired generation.
-    Retire { generation: u64 },
+    Retire { generation: Option<u64> },
 }
 
 /// A plan: the changes for every provider of the stage, and the bindings of its services.
@@ -231,10 +233,12 @@ pub async fn plan(
                     if resolved.complete && resolved.value == rec.props {
                         change.action = Action::Noop;
                         known.insert(&def.id, rec.output.as_ref().unwrap_or(&Value::Null));
-                    } else if !resolved.complete {
-                        change.action = Action::Update;
-                        change.diffs = diff::between(&rec.props, &resolved.value);
                     } else {
+                        if !resolved.complete {
+                            // The provider sees `(known after apply)` where inputs are unknown;
+                            // the engine asks again once they are known.
+                            change.reason = Some("some inputs are known only after apply".into());
+                        }
                         let ctx = Context { generation: rec.generation, ..ctx.clone() };
                         let d = provider.diff(&ctx, &rec.props, &resolved.value, &output).await?;
                         change.diffs = diff::between(&rec.props, &resolved.value);
@@ -243,7 +247,12 @@ pub async fn plan(
                                 change.action = Action::Noop;
                                 known.insert(&def.id, rec.output.as_ref().unwrap_or(&Value::Null));
                             }
-                            Diff::Update => change.action = Action::Update,
+                            Diff::Update => {
+                                change.action = Action::Update;
+                                // Outputs of an update in place are taken to stay as recorded;
+                                // the engine re-checks dependents once they are really known.
+                                known.insert(&def.id, rec.output.as_ref().unwrap_or(&Value::Null));
+                            }
                             Diff::Replace { delete_first } => {
                                 change.action = Action::Replace;
                                 change.delete_first = delete_first;
@@ -259,6 +268,7 @@ pub async fn plan(
                 def: def.clone(),
                 verify,
                 diff: decided,
+                planned: resolved.complete.then_some(resolved.value),
             };
         }
         changes.push(change);
@@ -303,7 +313,7 @@ pub async fn plan(
                 reason: Some(format!("generation {} was replaced", old.generation)),
                 diffs: Vec::new(),
                 step: Step::Retire {
-                    generation: old.generation,
+                    generation: Some(old.generation),
                 },
             });
         }
