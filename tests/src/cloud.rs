@@ -74,7 +74,7 @@ impl DirCloud {
         };
         entries
             .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy() != "creates.log")
+            .filter(|e| e.path().is_file() && e.file_name().to_string_lossy() != "creates.log")
             .map(|e| {
                 let size = std::fs::read_to_string(e.path()).unwrap_or_default();
                 (e.file_name().to_string_lossy().into_owned(), size.trim().parse().unwrap_or(u64::MAX))
@@ -119,22 +119,23 @@ impl Provider<Thing> for DirCloud {
 
     async fn create(&self, ctx: &Context, props: &Thing) -> Result<ThingOutput> {
         self.pause().await;
-        std::fs::create_dir_all(&self.dir).map_err(io)?;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(self.path(ctx))
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::AlreadyExists => Error::AlreadyExists(ctx.physical_name()),
-                _ => io(e),
-            })?;
+        // Atomic, like a cloud: the thing appears whole, or an existing one makes this fail.
+        let tmp_dir = self.dir.join(".tmp");
+        std::fs::create_dir_all(&tmp_dir).map_err(io)?;
+        let tmp = tmp_dir.join(format!("{}-{}", ctx.physical_name(), std::process::id()));
+        std::fs::write(&tmp, props.size.to_string()).map_err(io)?;
+        let linked = std::fs::hard_link(&tmp, self.path(ctx));
+        let _ = std::fs::remove_file(&tmp);
+        linked.map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => Error::AlreadyExists(ctx.physical_name()),
+            _ => io(e),
+        })?;
         let mut log = std::fs::OpenOptions::new()
             .append(true)
             .create(true)
             .open(self.dir.join("creates.log"))
             .map_err(io)?;
         log.write_all(format!("{}\n", ctx.physical_name()).as_bytes()).map_err(io)?;
-        f.write_all(props.size.to_string().as_bytes()).map_err(io)?;
         self.pause().await;
         Ok(ThingOutput { name: ctx.physical_name(), size: props.size })
     }
@@ -145,7 +146,8 @@ impl Provider<Thing> for DirCloud {
         if !path.exists() {
             return Err(Error::NotFound(ctx.physical_name()));
         }
-        let tmp = path.with_extension("tmp");
+        let tmp = self.dir.join(".tmp").join(format!("{}-{}", ctx.physical_name(), std::process::id()));
+        std::fs::create_dir_all(self.dir.join(".tmp")).map_err(io)?;
         std::fs::write(&tmp, new.size.to_string()).map_err(io)?;
         std::fs::rename(&tmp, &path).map_err(io)?;
         Ok(ThingOutput { name: ctx.physical_name(), size: new.size })
