@@ -174,6 +174,9 @@ pub async fn plan(
             }
         }
     }
+    for (id, rec) in &state.resources {
+        providers.get(id, &rec.kind)?;
+    }
     let order = graph::topological(&desired)?;
     let selected = select(stack, state, options)?;
 

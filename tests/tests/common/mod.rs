@@ -62,9 +62,11 @@ impl Sandbox {
         text(&out.stdout)
     }
 
-    /// Every file of the stage's state, by name, with its bytes.
+    /// The files of the stage's state (snapshot, backup, journal; not the lease), with their bytes.
     pub fn state_files(&self) -> BTreeMap<String, Vec<u8>> {
-        files(&self.stage_dir())
+        let mut files = files(&self.stage_dir());
+        files.retain(|name, _| name.starts_with("state.json") || name.starts_with("journal"));
+        files
     }
 
     /// The outputs of every resource, from `outputs --json`.
