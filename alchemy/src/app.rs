@@ -44,7 +44,9 @@ pub fn app(name: &str) -> App {
         services: Vec::new(),
         declarations: Vec::new(),
         state_dir: None,
-        platform: Arc::new(|_, dir| Ok(Arc::new(LocalPlatform::new(dir.join("local"))) as Arc<dyn Platform>)),
+        platform: Arc::new(|_, dir| {
+            Ok(Arc::new(LocalPlatform::new(dir.join("local"))) as Arc<dyn Platform>)
+        }),
     }
 }
 
@@ -57,7 +59,9 @@ pub struct App {
     platform: PlatformFactory,
 }
 
-fn plan_init<'a, S: Service>(ctx: &'a mut Init<'_>) -> Pin<Box<dyn Future<Output = Result<()>> + 'a>> {
+fn plan_init<'a, S: Service>(
+    ctx: &'a mut Init<'_>,
+) -> Pin<Box<dyn Future<Output = Result<()>> + 'a>> {
     Box::pin(async move { S::init(ctx).await.map(drop) })
 }
 
@@ -127,7 +131,9 @@ impl App {
             requests.push((service.id.clone(), init.into_requests()));
         }
         let mut declared: Vec<&Declaration> = Vec::new();
-        let bound = requests.iter().flat_map(|(_, r)| r.iter().map(|r| &r.declaration));
+        let bound = requests
+            .iter()
+            .flat_map(|(_, r)| r.iter().map(|r| &r.declaration));
         for decl in self.declarations.iter().chain(bound) {
             match declared.iter().find(|d| d.id == decl.id) {
                 Some(d) if d.kind != decl.kind || d.config != decl.config => {

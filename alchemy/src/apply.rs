@@ -18,7 +18,9 @@ use crate::plan::{context, resolve, Action, Change, Plan, Step};
 use crate::provider::{Context, Diff, ErasedProvider, Providers};
 use crate::secret::Cipher;
 use crate::stack::Stack;
-use crate::state::{JournalEntry, Lease, ResourceState, Retired, SecretsHeader, Snapshot, StateBackend, Status};
+use crate::state::{
+    JournalEntry, Lease, ResourceState, Retired, SecretsHeader, Snapshot, StateBackend, Status,
+};
 
 /// How a step ended.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -159,7 +161,9 @@ impl<'a> Engine<'a> {
 enum Node<'p> {
     Change(&'p Change),
     /// Deletes the generations a create-first replace of the resource left behind.
-    Cleanup { id: &'p str },
+    Cleanup {
+        id: &'p str,
+    },
 }
 
 struct Finished {
@@ -178,7 +182,9 @@ impl Engine<'_> {
     pub async fn apply(&self, stack: &Stack, plan: &Plan, state: &mut Snapshot) -> Result<Report> {
         if let Some(k) = self.keyring {
             if state.secrets.as_ref() != Some(&k.header) {
-                let entry = JournalEntry::Secrets { header: k.header.clone() };
+                let entry = JournalEntry::Secrets {
+                    header: k.header.clone(),
+                };
                 self.backend.append(&self.lease(), &entry).await?;
                 state.apply(&entry);
             }
@@ -186,7 +192,10 @@ impl Engine<'_> {
         let nodes = nodes(plan, state);
         let (mut missing, dependents) = edges(stack, state, &nodes);
         let cap = self.concurrency.max(1);
-        let mut ready: Vec<usize> = (0..nodes.len()).rev().filter(|&i| missing[i] == 0).collect();
+        let mut ready: Vec<usize> = (0..nodes.len())
+            .rev()
+            .filter(|&i| missing[i] == 0)
+            .collect();
         let mut failed_dep: HashMap<usize, String> = HashMap::new();
         let mut done = vec![false; nodes.len()];
         let mut report = Report::default();
@@ -203,7 +212,9 @@ impl Engine<'_> {
                     let step = StepReport {
                         id: node_id(&nodes[i]).to_string(),
                         action: change.map_or(Action::Delete, |c| c.action),
-                        outcome: Outcome::Skipped { because: because.clone() },
+                        outcome: Outcome::Skipped {
+                            because: because.clone(),
+                        },
                         millis: 0,
                     };
                     if let Some(c) = change {
@@ -247,7 +258,9 @@ impl Engine<'_> {
             let i = finished.node;
             match &finished.record {
                 Some(rec) => {
-                    state.resources.insert(node_id(&nodes[i]).to_string(), rec.clone());
+                    state
+                        .resources
+                        .insert(node_id(&nodes[i]).to_string(), rec.clone());
                 }
                 None => {
                     state.resources.remove(node_id(&nodes[i]));
@@ -258,7 +271,9 @@ impl Engine<'_> {
                 action: node_change(plan, &nodes[i]).map_or(Action::Delete, |c| c.action),
                 outcome: match &finished.result {
                     Ok(action) => Outcome::Done { action: *action },
-                    Err(e) => Outcome::Failed { error: e.to_string() },
+                    Err(e) => Outcome::Failed {
+                        error: e.to_string(),
+                    },
                 },
                 millis: finished.millis,
             };
@@ -270,7 +285,8 @@ impl Engine<'_> {
                 self.progress.finished(c, &step);
             }
             let failed = finished.result.is_err();
-            let idle_cleanup = matches!(nodes[i], Node::Cleanup { .. }) && matches!(finished.result, Ok(Action::Noop));
+            let idle_cleanup = matches!(nodes[i], Node::Cleanup { .. })
+                && matches!(finished.result, Ok(Action::Noop));
             if !idle_cleanup {
                 report.steps.push(step);
             }
@@ -278,7 +294,9 @@ impl Engine<'_> {
             done[i] = true;
             for &k in &dependents[i] {
                 if failed {
-                    failed_dep.entry(k).or_insert_with(|| node_id(&nodes[i]).to_string());
+                    failed_dep
+                        .entry(k)
+                        .or_insert_with(|| node_id(&nodes[i]).to_string());
                 }
                 missing[k] -= 1;
                 if missing[k] == 0 {
@@ -333,7 +351,11 @@ impl Engine<'_> {
         };
         async move {
             let start = Instant::now();
-            let mut cursor = Cursor { engine: self, id: &id, record };
+            let mut cursor = Cursor {
+                engine: self,
+                id: &id,
+                record,
+            };
             let result = match prepared {
                 Err(e) => Err(e),
                 Ok(props) => cursor.step(stack, step, props).await,
@@ -396,9 +418,14 @@ impl Cursor<'_, '_> {
                 id: self.id.to_string(),
                 record: self.engine.seal_record(r)?,
             },
-            None => JournalEntry::Remove { id: self.id.to_string() },
+            None => JournalEntry::Remove {
+                id: self.id.to_string(),
+            },
         };
-        self.engine.backend.append(&self.engine.lease(), &entry).await?;
+        self.engine
+            .backend
+            .append(&self.engine.lease(), &entry)
+            .await?;
         self.record = record;
         Ok(())
     }
@@ -410,7 +437,12 @@ impl Cursor<'_, '_> {
     async fn step(&mut self, stack: &Stack, step: Step, props: Option<Value>) -> Result<Action> {
         match step {
             Step::None => Ok(Action::Noop),
-            Step::Up { def, verify, diff, planned } => {
+            Step::Up {
+                def,
+                verify,
+                diff,
+                planned,
+            } => {
                 let props = props.expect("an up step has resolved props");
                 // The plan's diff holds only for the props it was made for.
                 let diff = diff.filter(|_| planned.as_ref() == Some(&props));
@@ -452,7 +484,10 @@ impl Cursor<'_, '_> {
             if let Some(rec) = self.record.clone() {
                 let ctx = context(stack, self.id, rec.generation);
                 let old = self.provider(self.id, &rec.kind)?.clone();
-                match self.find(&old, &ctx, &rec.props, rec.output.as_ref()).await? {
+                match self
+                    .find(&old, &ctx, &rec.props, rec.output.as_ref())
+                    .await?
+                {
                     Some(output) => {
                         let found = ResourceState {
                             status: Status::Created,
@@ -494,7 +529,8 @@ impl Cursor<'_, '_> {
         };
         match diff {
             Diff::Noop => {
-                self.checkpoint(Some(ResourceState { props, deps, ..rec })).await?;
+                self.checkpoint(Some(ResourceState { props, deps, ..rec }))
+                    .await?;
                 Ok(Action::Noop)
             }
             Diff::Update => {
@@ -518,8 +554,11 @@ impl Cursor<'_, '_> {
             }
             Diff::Replace { delete_first: true } => {
                 let old = self.provider(self.id, &rec.kind)?.clone();
-                self.checkpoint(Some(ResourceState { status: Status::Deleting, ..rec.clone() }))
-                    .await?;
+                self.checkpoint(Some(ResourceState {
+                    status: Status::Deleting,
+                    ..rec.clone()
+                }))
+                .await?;
                 old.delete(&ctx, &rec.props, &output).await?;
                 self.record = Some(ResourceState {
                     kind: def.kind.clone(),
@@ -527,10 +566,13 @@ impl Cursor<'_, '_> {
                     generation: rec.generation + 1,
                     ..rec
                 });
-                self.create(stack, def, props, deps, &provider, true).await?;
+                self.create(stack, def, props, deps, &provider, true)
+                    .await?;
                 Ok(Action::Replace)
             }
-            Diff::Replace { delete_first: false } => {
+            Diff::Replace {
+                delete_first: false,
+            } => {
                 let mut next = rec.clone();
                 next.retired.push(Retired {
                     generation: rec.generation,
@@ -539,7 +581,8 @@ impl Cursor<'_, '_> {
                 });
                 next.generation = rec.generation + 1;
                 self.record = Some(next);
-                self.create(stack, def, props, deps, &provider, true).await?;
+                self.create(stack, def, props, deps, &provider, true)
+                    .await?;
                 Ok(Action::Replace)
             }
         }
@@ -594,7 +637,10 @@ impl Cursor<'_, '_> {
         }
         let output = match (&rec.status, &rec.output) {
             (Status::Created | Status::Updating, Some(o)) => Some(o.clone()),
-            _ => self.find(&provider, &ctx, &rec.props, rec.output.as_ref()).await?,
+            _ => {
+                self.find(&provider, &ctx, &rec.props, rec.output.as_ref())
+                    .await?
+            }
         };
         if let Some(output) = output {
             self.checkpoint(Some(ResourceState {
@@ -675,9 +721,10 @@ fn nodes<'p>(plan: &'p Plan, state: &Snapshot) -> Vec<Node<'p>> {
             continue;
         }
         nodes.push(Node::Change(c));
-        // An update can turn into a replace once its inputs are known: after every change of an
-        // existing resource, what it replaced is deleted (a no-op when nothing was).
-        if matches!(c.step, Step::Up { .. }) && state.resources.contains_key(&c.id) {
+        // A change whose inputs were not all known can turn into a replace: after it (and after
+        // every replace), what it replaced is deleted (a no-op when nothing was).
+        let settled = matches!(&c.step, Step::Up { diff: Some(Diff::Update), planned: Some(_), .. });
+        if matches!(c.step, Step::Up { .. }) && !settled && state.resources.contains_key(&c.id) {
             nodes.push(Node::Cleanup { id: &c.id });
         }
     }
@@ -708,10 +755,14 @@ fn edges(stack: &Stack, state: &Snapshot, nodes: &[Node<'_>]) -> (Vec<usize>, Ve
             recorded_users.entry(d.as_str()).or_default().push(id);
         }
     }
-    let node_of: HashMap<&str, Vec<usize>> = nodes.iter().enumerate().fold(HashMap::new(), |mut m, (i, n)| {
-        m.entry(node_id(n)).or_default().push(i);
-        m
-    });
+    let node_of: HashMap<&str, Vec<usize>> =
+        nodes
+            .iter()
+            .enumerate()
+            .fold(HashMap::new(), |mut m, (i, n)| {
+                m.entry(node_id(n)).or_default().push(i);
+                m
+            });
     for (i, n) in nodes.iter().enumerate() {
         match n {
             Node::Change(c) => match &c.step {
@@ -722,7 +773,14 @@ fn edges(stack: &Stack, state: &Snapshot, nodes: &[Node<'_>]) -> (Vec<usize>, Ve
                 Step::Down { .. } => {
                     // After whatever used it has changed or gone.
                     for u in recorded_users.get(c.id.as_str()).into_iter().flatten() {
-                        waits[i].extend(node_of.get(u).into_iter().flatten().copied().filter(|&j| j != i));
+                        waits[i].extend(
+                            node_of
+                                .get(u)
+                                .into_iter()
+                                .flatten()
+                                .copied()
+                                .filter(|&j| j != i),
+                        );
                     }
                 }
                 Step::Retire { .. } | Step::None => {

@@ -138,12 +138,23 @@ impl<'r> Init<'r> {
     }
 
     /// Binds `resource` with `access`.
-    pub async fn bind_with<B: Bindable>(&mut self, resource: &B, access: Access) -> Result<B::Client> {
+    pub async fn bind_with<B: Bindable>(
+        &mut self,
+        resource: &B,
+        access: Access,
+    ) -> Result<B::Client> {
         let declaration = resource.declaration();
         crate::resource::validate_id(&declaration.id)?;
-        match self.requests.iter_mut().find(|r| r.declaration.id == declaration.id) {
+        match self
+            .requests
+            .iter_mut()
+            .find(|r| r.declaration.id == declaration.id)
+        {
             Some(r) => r.access = r.access.max(access),
-            None => self.requests.push(Request { declaration, access }),
+            None => self.requests.push(Request {
+                declaration,
+                access,
+            }),
         }
         match self.runtime.phase() {
             Phase::Plan => Ok(resource.plan_client()),

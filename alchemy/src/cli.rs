@@ -135,7 +135,10 @@ pub fn main(app: App) -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -171,7 +174,11 @@ async fn open(app: &App, stage: &str) -> Result<Stage> {
     let stack = app.stack(stage, platform.as_ref()).await?;
     let providers = platform.providers();
     let backend = FileBackend::new(app.state_root().join(stage), app.name(), stage);
-    Ok(Stage { stack, providers, backend })
+    Ok(Stage {
+        stack,
+        providers,
+        backend,
+    })
 }
 
 async fn execute(mut app: App, cli: Cli) -> Result<u8> {
@@ -180,13 +187,24 @@ async fn execute(mut app: App, cli: Cli) -> Result<u8> {
     }
     let stage = open(&app, &cli.stage).await?;
     match cli.command {
-        Command::Plan { targets, destroy, detailed_exitcode } => {
+        Command::Plan {
+            targets,
+            destroy,
+            detailed_exitcode,
+        } => {
             let (state, keyring) = load(&stage, &app, &cli.stage).await?;
             check_secrets(&stage.stack, keyring.as_ref())?;
-            let options = PlanOptions { targets: targets.ids, destroy };
+            let options = PlanOptions {
+                targets: targets.ids,
+                destroy,
+            };
             let plan = plan(&stage.stack, &state, &stage.providers, &options).await?;
             print_plan(&plan, cli.json);
-            Ok(if detailed_exitcode && plan.has_changes() { EXIT_CHANGES } else { EXIT_OK })
+            Ok(if detailed_exitcode && plan.has_changes() {
+                EXIT_CHANGES
+            } else {
+                EXIT_OK
+            })
         }
         Command::Deploy(args) => apply(&app, &stage, &cli.stage, args, false, cli.json).await,
         Command::Destroy(args) => apply(&app, &stage, &cli.stage, args, true, cli.json).await,
@@ -210,17 +228,21 @@ async fn execute(mut app: App, cli: Cli) -> Result<u8> {
                 } else {
                     for (id, r) in &state.resources {
                         let status = serde_json::to_value(r.status).unwrap_or(Value::Null);
-                        println!("{id}\t{}\t{}\t{}", r.kind, r.provider, status.as_str().unwrap_or(""));
+                        println!(
+                            "{id}\t{}\t{}\t{}",
+                            r.kind,
+                            r.provider,
+                            status.as_str().unwrap_or("")
+                        );
                     }
                 }
                 Ok(EXIT_OK)
             }
             StateCommand::Show { id } => {
                 let (state, _) = load(&stage, &app, &cli.stage).await?;
-                let rec = state
-                    .resources
-                    .get(&id)
-                    .ok_or_else(|| Error::Config(format!("`{id}` is not in the state of stage {}", cli.stage)))?;
+                let rec = state.resources.get(&id).ok_or_else(|| {
+                    Error::Config(format!("`{id}` is not in the state of stage {}", cli.stage))
+                })?;
                 let v = redact(&serde_json::to_value(rec)?);
                 println!("{}", serde_json::to_string_pretty(&v)?);
                 Ok(EXIT_OK)
@@ -244,8 +266,15 @@ async fn load(stage: &Stage, app: &App, name: &str) -> Result<(Snapshot, Option<
         .await?
         .unwrap_or_else(|| Snapshot::new(app.name(), name));
     let needs_key = state.secrets.is_some()
-        || state.resources.values().any(|r| has_sealed(&serde_json::to_value(r).unwrap_or(Value::Null)))
-        || stage.stack.resources().iter().any(|d| has_secrets(&d.props));
+        || state
+            .resources
+            .values()
+            .any(|r| has_sealed(&serde_json::to_value(r).unwrap_or(Value::Null)))
+        || stage
+            .stack
+            .resources()
+            .iter()
+            .any(|d| has_secrets(&d.props));
     if !needs_key {
         return Ok((state, None));
     }
@@ -275,7 +304,14 @@ fn check_secrets(stack: &Stack, keyring: Option<&Keyring>) -> Result<()> {
     Ok(())
 }
 
-async fn apply(app: &App, stage: &Stage, name: &str, args: ApplyArgs, destroy: bool, json: bool) -> Result<u8> {
+async fn apply(
+    app: &App,
+    stage: &Stage,
+    name: &str,
+    args: ApplyArgs,
+    destroy: bool,
+    json: bool,
+) -> Result<u8> {
     let owner = LeaseOwner::current();
     let lease = stage.backend.lock(&owner, LEASE_TTL).await?;
     let result = apply_locked(app, stage, name, args, destroy, json, lease.clone()).await;
@@ -296,14 +332,20 @@ async fn apply_locked(
 ) -> Result<u8> {
     let (mut state, keyring) = load(stage, app, name).await?;
     check_secrets(&stage.stack, keyring.as_ref())?;
-    let options = PlanOptions { targets: args.targets.ids, destroy };
+    let options = PlanOptions {
+        targets: args.targets.ids,
+        destroy,
+    };
     let plan = plan(&stage.stack, &state, &stage.providers, &options).await?;
     if !json {
         print!("{}", render_human(&plan));
     }
     if !plan.has_changes() {
         if json {
-            println!("{}", json!({ "plan": plan.to_json(), "steps": [], "outputs": outputs_json(&state) }));
+            println!(
+                "{}",
+                json!({ "plan": plan.to_json(), "steps": [], "outputs": outputs_json(&state) })
+            );
         } else {
             println!();
             print_outputs(&state, false);
@@ -331,7 +373,11 @@ async fn apply_locked(
             print_outputs(&state, false);
         }
     }
-    Ok(if report.succeeded() { EXIT_OK } else { EXIT_STEPS_FAILED })
+    Ok(if report.succeeded() {
+        EXIT_OK
+    } else {
+        EXIT_STEPS_FAILED
+    })
 }
 
 fn confirm(what: &str, stage: &str) -> Result<bool> {
@@ -384,7 +430,10 @@ fn print_outputs(state: &Snapshot, json: bool) {
         match out {
             Value::Object(fields) => {
                 for (k, v) in fields {
-                    let v = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                    let v = v
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string());
                     println!("  {id}.{k} = {v}");
                 }
             }
@@ -400,11 +449,16 @@ fn print_report(report: &Report) {
     if failures.is_empty() {
         println!("Applied: {done} steps succeeded.");
     } else {
-        println!("Applied with failures: {done} steps succeeded, {} did not:", failures.len());
+        println!(
+            "Applied with failures: {done} steps succeeded, {} did not:",
+            failures.len()
+        );
         for f in failures {
             match &f.outcome {
                 Outcome::Failed { error } => println!("  ! {}: {error}", f.id),
-                Outcome::Skipped { because } => println!("  ! {}: skipped because `{because}` failed", f.id),
+                Outcome::Skipped { because } => {
+                    println!("  ! {}: skipped because `{because}` failed", f.id)
+                }
                 Outcome::Done { .. } => {}
             }
         }
@@ -436,7 +490,11 @@ impl Progress for Printer {
             Action::Forget => "forgetting",
             Action::Noop => return,
         };
-        self.line(format!("  {} {}: {verb}...", change.action.sign(), change.id));
+        self.line(format!(
+            "  {} {}: {verb}...",
+            change.action.sign(),
+            change.id
+        ));
     }
 
     fn finished(&self, change: &Change, report: &StepReport) {
@@ -450,10 +508,17 @@ impl Progress for Printer {
                     Action::Forget => "forgotten (left in place)",
                     Action::Noop => "already up to date",
                 };
-                format!("  {} {}: {verb} ({} ms)", change.action.sign(), change.id, report.millis)
+                format!(
+                    "  {} {}: {verb} ({} ms)",
+                    change.action.sign(),
+                    change.id,
+                    report.millis
+                )
             }
             Outcome::Failed { error } => format!("  ! {}: failed: {error}", change.id),
-            Outcome::Skipped { because } => format!("  ! {}: skipped because `{because}` failed", change.id),
+            Outcome::Skipped { because } => {
+                format!("  ! {}: skipped because `{because}` failed", change.id)
+            }
         };
         self.line(s);
     }

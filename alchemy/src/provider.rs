@@ -45,7 +45,10 @@ impl Context {
         if self.generation == 0 {
             format!("{}-{}-{}", self.app, self.stage, self.id)
         } else {
-            format!("{}-{}-{}-g{}", self.app, self.stage, self.id, self.generation)
+            format!(
+                "{}-{}-{}-g{}",
+                self.app, self.stage, self.id, self.generation
+            )
         }
     }
 }
@@ -60,8 +63,12 @@ impl Context {
 #[async_trait]
 pub trait Provider<R: Resource>: Send + Sync + 'static {
     /// The live resource, or `None` if it does not exist.
-    async fn read(&self, ctx: &Context, props: &R, output: Option<R::Output>)
-        -> Result<Option<R::Output>>;
+    async fn read(
+        &self,
+        ctx: &Context,
+        props: &R,
+        output: Option<R::Output>,
+    ) -> Result<Option<R::Output>>;
 
     /// What moving from `old` to `new` needs. The default is an update in place.
     async fn diff(&self, ctx: &Context, old: &R, new: &R, output: &R::Output) -> Result<Diff> {
@@ -73,7 +80,13 @@ pub trait Provider<R: Resource>: Send + Sync + 'static {
     async fn create(&self, ctx: &Context, props: &R) -> Result<R::Output>;
 
     /// Changes the resource in place.
-    async fn update(&self, ctx: &Context, old: &R, new: &R, output: &R::Output) -> Result<R::Output>;
+    async fn update(
+        &self,
+        ctx: &Context,
+        old: &R,
+        new: &R,
+        output: &R::Output,
+    ) -> Result<R::Output>;
 
     /// Removes the resource.
     async fn delete(&self, ctx: &Context, props: &R, output: &R::Output) -> Result<()>;
@@ -84,10 +97,21 @@ pub trait Provider<R: Resource>: Send + Sync + 'static {
 pub(crate) trait ErasedProvider: Send + Sync {
     fn provider(&self) -> &str;
     fn check(&self, id: &str, props: &Value) -> Result<()>;
-    async fn read(&self, ctx: &Context, props: &Value, output: Option<&Value>) -> Result<Option<Value>>;
+    async fn read(
+        &self,
+        ctx: &Context,
+        props: &Value,
+        output: Option<&Value>,
+    ) -> Result<Option<Value>>;
     async fn diff(&self, ctx: &Context, old: &Value, new: &Value, output: &Value) -> Result<Diff>;
     async fn create(&self, ctx: &Context, props: &Value) -> Result<Value>;
-    async fn update(&self, ctx: &Context, old: &Value, new: &Value, output: &Value) -> Result<Value>;
+    async fn update(
+        &self,
+        ctx: &Context,
+        old: &Value,
+        new: &Value,
+        output: &Value,
+    ) -> Result<Value>;
     async fn delete(&self, ctx: &Context, props: &Value, output: &Value) -> Result<()>;
 }
 
@@ -156,7 +180,11 @@ impl<R: Resource, P: Provider<R>> ErasedProvider for Typed<R, P> {
     }
 
     async fn diff(&self, ctx: &Context, old: &Value, new: &Value, o: &Value) -> Result<Diff> {
-        let (old, new, o) = (props::<R>(ctx, old)?, props::<R>(ctx, new)?, output::<R>(ctx, o)?);
+        let (old, new, o) = (
+            props::<R>(ctx, old)?,
+            props::<R>(ctx, new)?,
+            output::<R>(ctx, o)?,
+        );
         self.inner
             .diff(ctx, &old, &new, &o)
             .await
@@ -174,7 +202,11 @@ impl<R: Resource, P: Provider<R>> ErasedProvider for Typed<R, P> {
     }
 
     async fn update(&self, ctx: &Context, old: &Value, new: &Value, o: &Value) -> Result<Value> {
-        let (old, new, o) = (props::<R>(ctx, old)?, props::<R>(ctx, new)?, output::<R>(ctx, o)?);
+        let (old, new, o) = (
+            props::<R>(ctx, old)?,
+            props::<R>(ctx, new)?,
+            output::<R>(ctx, o)?,
+        );
         let o = self
             .inner
             .update(ctx, &old, &new, &o)

@@ -54,7 +54,10 @@ pub struct DirCloud {
 impl DirCloud {
     /// Things in `dir`, each call taking `delay`.
     pub fn new(dir: impl Into<PathBuf>, delay: Duration) -> Self {
-        DirCloud { dir: dir.into(), delay }
+        DirCloud {
+            dir: dir.into(),
+            delay,
+        }
     }
 
     fn path(&self, ctx: &Context) -> PathBuf {
@@ -77,7 +80,10 @@ impl DirCloud {
             .filter(|e| e.path().is_file() && e.file_name().to_string_lossy() != "creates.log")
             .map(|e| {
                 let size = std::fs::read_to_string(e.path()).unwrap_or_default();
-                (e.file_name().to_string_lossy().into_owned(), size.trim().parse().unwrap_or(u64::MAX))
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    size.trim().parse().unwrap_or(u64::MAX),
+                )
             })
             .collect()
     }
@@ -98,11 +104,19 @@ fn io(e: std::io::Error) -> Error {
 
 #[async_trait]
 impl Provider<Thing> for DirCloud {
-    async fn read(&self, ctx: &Context, _: &Thing, _: Option<ThingOutput>) -> Result<Option<ThingOutput>> {
+    async fn read(
+        &self,
+        ctx: &Context,
+        _: &Thing,
+        _: Option<ThingOutput>,
+    ) -> Result<Option<ThingOutput>> {
         match std::fs::read_to_string(self.path(ctx)) {
             Ok(s) => Ok(Some(ThingOutput {
                 name: ctx.physical_name(),
-                size: s.trim().parse().map_err(|_| Error::provider("a thing holds a bad size"))?,
+                size: s
+                    .trim()
+                    .parse()
+                    .map_err(|_| Error::provider("a thing holds a bad size"))?,
             })),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io(e)),
@@ -111,7 +125,9 @@ impl Provider<Thing> for DirCloud {
 
     async fn diff(&self, _: &Context, old: &Thing, new: &Thing, _: &ThingOutput) -> Result<Diff> {
         Ok(if old.shape != new.shape {
-            Diff::Replace { delete_first: false }
+            Diff::Replace {
+                delete_first: false,
+            }
         } else {
             Diff::Update
         })
@@ -135,22 +151,38 @@ impl Provider<Thing> for DirCloud {
             .create(true)
             .open(self.dir.join("creates.log"))
             .map_err(io)?;
-        log.write_all(format!("{}\n", ctx.physical_name()).as_bytes()).map_err(io)?;
+        log.write_all(format!("{}\n", ctx.physical_name()).as_bytes())
+            .map_err(io)?;
         self.pause().await;
-        Ok(ThingOutput { name: ctx.physical_name(), size: props.size })
+        Ok(ThingOutput {
+            name: ctx.physical_name(),
+            size: props.size,
+        })
     }
 
-    async fn update(&self, ctx: &Context, _: &Thing, new: &Thing, _: &ThingOutput) -> Result<ThingOutput> {
+    async fn update(
+        &self,
+        ctx: &Context,
+        _: &Thing,
+        new: &Thing,
+        _: &ThingOutput,
+    ) -> Result<ThingOutput> {
         self.pause().await;
         let path = self.path(ctx);
         if !path.exists() {
             return Err(Error::NotFound(ctx.physical_name()));
         }
-        let tmp = self.dir.join(".tmp").join(format!("{}-{}", ctx.physical_name(), std::process::id()));
+        let tmp =
+            self.dir
+                .join(".tmp")
+                .join(format!("{}-{}", ctx.physical_name(), std::process::id()));
         std::fs::create_dir_all(self.dir.join(".tmp")).map_err(io)?;
         std::fs::write(&tmp, new.size.to_string()).map_err(io)?;
         std::fs::rename(&tmp, &path).map_err(io)?;
-        Ok(ThingOutput { name: ctx.physical_name(), size: new.size })
+        Ok(ThingOutput {
+            name: ctx.physical_name(),
+            size: new.size,
+        })
     }
 
     async fn delete(&self, ctx: &Context, _: &Thing, _: &ThingOutput) -> Result<()> {
@@ -197,7 +229,11 @@ impl Bindable for ThingDecl {
     type Client = ThingClient;
 
     fn declaration(&self) -> Declaration {
-        Declaration { id: self.id.to_string(), kind: "thing".into(), config: json!({ "size": self.size, "after": self.after }) }
+        Declaration {
+            id: self.id.to_string(),
+            kind: "thing".into(),
+            config: json!({ "size": self.size, "after": self.after }),
+        }
     }
 
     fn plan_client(&self) -> ThingClient {
@@ -208,7 +244,12 @@ impl Bindable for ThingDecl {
         let any = runtime.custom(&self.declaration())?;
         any.downcast::<String>()
             .map(|name| ThingClient::Live(*name))
-            .map_err(|_| Error::Config(format!("the runtime gave `{}` a client of another type", self.id)))
+            .map_err(|_| {
+                Error::Config(format!(
+                    "the runtime gave `{}` a client of another type",
+                    self.id
+                ))
+            })
     }
 }
 
@@ -227,7 +268,12 @@ pub struct DirPlatform {
 impl DirPlatform {
     /// On `cloud`.
     pub fn new(cloud: DirCloud) -> Self {
-        DirPlatform { cloud, shape: String::new(), size_bump: 0, secret: None }
+        DirPlatform {
+            cloud,
+            shape: String::new(),
+            size_bump: 0,
+            secret: None,
+        }
     }
 }
 
@@ -244,15 +290,36 @@ impl Platform for DirPlatform {
 
     fn declare(&self, stack: &mut Stack, d: &Declaration) -> Result<()> {
         if d.kind != "thing" {
-            return Err(Error::Config(format!("the cloud cannot host `{}` of kind {}", d.id, d.kind)));
+            return Err(Error::Config(format!(
+                "the cloud cannot host `{}` of kind {}",
+                d.id, d.kind
+            )));
         }
         let size = d.config["size"].as_u64().unwrap_or(0) + self.size_bump;
         let mut links = BTreeMap::new();
         if let Some(after) = d.config["after"].as_str() {
-            links.insert("after".to_string(), Input::Ref { id: after.to_string(), path: "name".into() });
+            links.insert(
+                "after".to_string(),
+                Input::Ref {
+                    id: after.to_string(),
+                    path: "name".into(),
+                },
+            );
         }
         stack
-            .add(&d.id, Thing { size, shape: self.shape.clone(), links, secret: self.secret.clone().filter(|_| d.id == "t0").map(Secret::new) })
+            .add(
+                &d.id,
+                Thing {
+                    size,
+                    shape: self.shape.clone(),
+                    links,
+                    secret: self
+                        .secret
+                        .clone()
+                        .filter(|_| d.id == "t0")
+                        .map(Secret::new),
+                },
+            )
             .map(drop)
     }
 
@@ -263,9 +330,15 @@ impl Platform for DirPlatform {
             alchemy::Access::ReadWrite => vec!["thing:Get".to_string(), "thing:Put".to_string()],
         };
         Ok(Contribution {
-            env: BTreeMap::from([(format!("THING_{}", id.to_uppercase()), json!({ "$ref": format!("{id}.name") }))]),
+            env: BTreeMap::from([(
+                format!("THING_{}", id.to_uppercase()),
+                json!({ "$ref": format!("{id}.name") }),
+            )]),
             metadata: json!({ "type": "thing", "name": id }),
-            permissions: vec![Permission { actions, resources: vec![json!({ "$ref": format!("{id}.name") })] }],
+            permissions: vec![Permission {
+                actions,
+                resources: vec![json!({ "$ref": format!("{id}.name") })],
+            }],
         })
     }
 

@@ -7,11 +7,22 @@ use common::{text, Sandbox};
 /// Runs `args` expecting exit code 1 with `message` on stderr, and checks the state files did not change.
 fn refused(sandbox: &Sandbox, version: u32, extra: &str, args: &[&str], message: &str) {
     let before = sandbox.state_files();
-    let out = sandbox.command(version, args).env("EXTRA", extra).output().unwrap();
+    let out = sandbox
+        .command(version, args)
+        .env("EXTRA", extra)
+        .output()
+        .unwrap();
     let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{args:?} with EXTRA={extra}: {err}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{args:?} with EXTRA={extra}: {err}"
+    );
     assert!(err.contains(message), "expected `{message}` in:\n{err}");
-    assert!(sandbox.state_files() == before, "{args:?}: the state files were changed");
+    assert!(
+        sandbox.state_files() == before,
+        "{args:?}: the state files were changed"
+    );
 }
 
 /// A sandbox with two deploys behind it, so a backup of the previous state exists.
@@ -36,7 +47,12 @@ fn a_truncated_state_file_is_refused_and_the_backup_kept() {
     let path = sandbox.stage_dir().join("state.json");
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
-    for args in [&["plan"][..], &["deploy", "--yes"], &["destroy", "--yes"], &["outputs"]] {
+    for args in [
+        &["plan"][..],
+        &["deploy", "--yes"],
+        &["destroy", "--yes"],
+        &["outputs"],
+    ] {
         refused(&sandbox, 2, "", args, "state.json is unreadable");
     }
     refused(&sandbox, 2, "", &["plan"], "state.json.bak");
@@ -45,7 +61,11 @@ fn a_truncated_state_file_is_refused_and_the_backup_kept() {
 #[test]
 fn a_malformed_state_file_is_refused() {
     let sandbox = deployed();
-    std::fs::write(sandbox.stage_dir().join("state.json"), b"{\"version\": 1, \"resources\": [oops").unwrap();
+    std::fs::write(
+        sandbox.stage_dir().join("state.json"),
+        b"{\"version\": 1, \"resources\": [oops",
+    )
+    .unwrap();
     refused(&sandbox, 2, "", &["deploy", "--yes"], "is unreadable");
 }
 
@@ -53,32 +73,64 @@ fn a_malformed_state_file_is_refused() {
 fn a_state_file_from_a_newer_format_is_refused() {
     let sandbox = deployed();
     edit_state(&sandbox, |v| v["version"] = 99.into());
-    refused(&sandbox, 2, "", &["deploy", "--yes"], "has format version 99, newer than the 1 this version of Alchemy understands");
+    refused(
+        &sandbox,
+        2,
+        "",
+        &["deploy", "--yes"],
+        "has format version 99, newer than the 1 this version of Alchemy understands",
+    );
 }
 
 #[test]
 fn an_unknown_resource_kind_in_state_is_refused() {
     let sandbox = deployed();
-    edit_state(&sandbox, |v| v["resources"]["t5"]["kind"] = "cloud.gizmo".into());
-    refused(&sandbox, 2, "", &["deploy", "--yes"], "unknown resource kind `cloud.gizmo` for `t5`");
+    edit_state(&sandbox, |v| {
+        v["resources"]["t5"]["kind"] = "cloud.gizmo".into()
+    });
+    refused(
+        &sandbox,
+        2,
+        "",
+        &["deploy", "--yes"],
+        "unknown resource kind `cloud.gizmo` for `t5`",
+    );
 }
 
 #[test]
 fn a_cycle_is_refused_naming_it() {
     let sandbox = deployed();
-    refused(&sandbox, 2, "cycle", &["deploy", "--yes"], "dependency cycle: x -> y -> x");
+    refused(
+        &sandbox,
+        2,
+        "cycle",
+        &["deploy", "--yes"],
+        "dependency cycle: x -> y -> x",
+    );
 }
 
 #[test]
 fn an_invalid_id_is_refused() {
     let sandbox = deployed();
-    refused(&sandbox, 2, "bad-id", &["deploy", "--yes"], "invalid id `no spaces`: it contains ` `");
+    refused(
+        &sandbox,
+        2,
+        "bad-id",
+        &["deploy", "--yes"],
+        "invalid id `no spaces`: it contains ` `",
+    );
 }
 
 #[test]
 fn an_invalid_stage_is_refused() {
     let sandbox = deployed();
-    refused(&sandbox, 2, "", &["plan", "--stage", "../etc"], "invalid stage `../etc`");
+    refused(
+        &sandbox,
+        2,
+        "",
+        &["plan", "--stage", "../etc"],
+        "invalid stage `../etc`",
+    );
 }
 
 #[test]
@@ -92,14 +144,22 @@ fn secrets_need_a_key_are_sealed_in_state_and_never_printed() {
         "this stack has secrets but no key to encrypt them: set ALCHEMY_PASSPHRASE",
     );
     let with_key = |pass: &str, args: &[&str]| {
-        sandbox.command(2, args).env("EXTRA", "secret").env("ALCHEMY_PASSPHRASE", pass).output().unwrap()
+        sandbox
+            .command(2, args)
+            .env("EXTRA", "secret")
+            .env("ALCHEMY_PASSPHRASE", pass)
+            .output()
+            .unwrap()
     };
     let plan = with_key("correct horse", &["plan"]);
     assert!(plan.status.success());
     let shown = text(&plan.stdout);
     assert!(shown.contains("+ secret = \"[secret]\""), "{shown}");
     let json = text(&with_key("correct horse", &["plan", "--json"]).stdout);
-    assert!(json.contains("[secret]") && !json.contains("hunter2"), "{json}");
+    assert!(
+        json.contains("[secret]") && !json.contains("hunter2"),
+        "{json}"
+    );
 
     let deploy = with_key("correct horse", &["deploy", "--yes"]);
     assert!(deploy.status.success(), "{}", text(&deploy.stderr));
@@ -107,7 +167,10 @@ fn secrets_need_a_key_are_sealed_in_state_and_never_printed() {
         assert!(!text(out).contains("hunter2"));
     }
     for (name, bytes) in sandbox.state_files() {
-        assert!(!text(&bytes).contains("hunter2"), "{name} holds the secret in the clear");
+        assert!(
+            !text(&bytes).contains("hunter2"),
+            "{name} holds the secret in the clear"
+        );
     }
     let state = text(&sandbox.state_files()["state.json"]);
     assert!(state.contains("$sealed"), "{state}");
@@ -120,8 +183,15 @@ fn secrets_need_a_key_are_sealed_in_state_and_never_printed() {
     let before = sandbox.state_files();
     let wrong = with_key("wrong horse", &["deploy", "--yes"]);
     assert_eq!(wrong.status.code(), Some(1));
-    assert!(text(&wrong.stderr).contains("do not open with the configured key"), "{}", text(&wrong.stderr));
-    assert!(sandbox.state_files() == before, "a refused deploy changed the state files");
+    assert!(
+        text(&wrong.stderr).contains("do not open with the configured key"),
+        "{}",
+        text(&wrong.stderr)
+    );
+    assert!(
+        sandbox.state_files() == before,
+        "a refused deploy changed the state files"
+    );
 
     // With the key, the stage is unchanged.
     let again = with_key("correct horse", &["plan", "--detailed-exitcode"]);

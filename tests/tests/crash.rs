@@ -14,7 +14,9 @@ const DELAY_MS: u64 = 2;
 
 /// The logical id of a thing from its physical name (`crash-dev-ID` or `crash-dev-ID-gN`).
 fn logical(name: &str) -> String {
-    let id = name.strip_prefix("crash-dev-").expect("a thing of this app");
+    let id = name
+        .strip_prefix("crash-dev-")
+        .expect("a thing of this app");
     match id.rsplit_once("-g") {
         Some((base, g)) if g.chars().all(|c| c.is_ascii_digit()) => base.to_string(),
         _ => id.to_string(),
@@ -30,16 +32,32 @@ fn converged(sandbox: &Sandbox, version: u32, trial: usize) {
         per_id.entry(logical(name)).or_default().push(name);
     }
     for (id, names) in &per_id {
-        assert_eq!(names.len(), 1, "trial {trial}: `{id}` exists more than once: {names:?}");
+        assert_eq!(
+            names.len(),
+            1,
+            "trial {trial}: `{id}` exists more than once: {names:?}"
+        );
     }
     let ids: BTreeSet<&String> = per_id.keys().collect();
-    assert_eq!(ids, want.keys().collect(), "trial {trial}: the cloud holds exactly what the stack wants");
+    assert_eq!(
+        ids,
+        want.keys().collect(),
+        "trial {trial}: the cloud holds exactly what the stack wants"
+    );
     let outputs = sandbox.outputs();
-    assert_eq!(outputs.len(), want.len(), "trial {trial}: state has every resource and no other");
+    assert_eq!(
+        outputs.len(),
+        want.len(),
+        "trial {trial}: state has every resource and no other"
+    );
     for (id, size) in &want {
         let out = &outputs[id];
         let name = out["name"].as_str().unwrap();
-        assert_eq!(cloud.get(name), Some(size), "trial {trial}: `{id}` is {name} with size {size}");
+        assert_eq!(
+            cloud.get(name),
+            Some(size),
+            "trial {trial}: `{id}` is {name} with size {size}"
+        );
         assert_eq!(out["size"].as_u64(), Some(*size));
     }
     // Nothing is left to do.
@@ -47,7 +65,12 @@ fn converged(sandbox: &Sandbox, version: u32, trial: usize) {
         0 => sandbox.run(1, &["plan", "--destroy", "--detailed-exitcode"]),
         v => sandbox.run(v, &["plan", "--detailed-exitcode"]),
     };
-    assert_eq!(out.status.code(), Some(0), "trial {trial}: a converged stage plans no changes:\n{}", common::text(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "trial {trial}: a converged stage plans no changes:\n{}",
+        common::text(&out.stdout)
+    );
 }
 
 #[test]
@@ -64,7 +87,10 @@ fn killed_deploys_converge() {
     let mut took = Vec::new();
     for (version, args) in ops {
         let start = Instant::now();
-        let status = calibrate.spawn(version.max(1), args, DELAY_MS).wait().unwrap();
+        let status = calibrate
+            .spawn(version.max(1), args, DELAY_MS)
+            .wait()
+            .unwrap();
         assert!(status.success());
         took.push(start.elapsed());
     }
@@ -75,7 +101,9 @@ fn killed_deploys_converge() {
     let mut kill_points = BTreeSet::new();
     for trial in 0..TRIALS {
         let (version, args) = ops[trial % ops.len()];
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let fraction = (seed >> 33) as f64 / (1u64 << 31) as f64;
         let wait = took[trial % ops.len()].mul_f64(fraction * 1.1);
         let mut child = sandbox.spawn(version.max(1), args, DELAY_MS);
@@ -87,14 +115,27 @@ fn killed_deploys_converge() {
         child.wait().unwrap();
         // Where it was killed: how many checkpoints it had written.
         let journal = std::fs::read(sandbox.stage_dir().join("journal.jsonl")).unwrap_or_default();
-        kill_points.insert((trial % ops.len(), journal.iter().filter(|b| **b == b'\n').count()));
+        kill_points.insert((
+            trial % ops.len(),
+            journal.iter().filter(|b| **b == b'\n').count(),
+        ));
 
         sandbox.ok(version.max(1), args);
         converged(&sandbox, version, trial);
     }
-    assert!(interrupted >= 50, "only {interrupted} of {TRIALS} trials interrupted a deploy");
-    assert!(kill_points.len() >= 20, "kills landed at only {} distinct points", kill_points.len());
-    println!("{interrupted} of {TRIALS} deploys killed, at {} distinct points", kill_points.len());
+    assert!(
+        interrupted >= 50,
+        "only {interrupted} of {TRIALS} trials interrupted a deploy"
+    );
+    assert!(
+        kill_points.len() >= 20,
+        "kills landed at only {} distinct points",
+        kill_points.len()
+    );
+    println!(
+        "{interrupted} of {TRIALS} deploys killed, at {} distinct points",
+        kill_points.len()
+    );
 }
 
 #[test]
@@ -104,14 +145,26 @@ fn a_second_deploy_on_locked_state_fails_fast_and_harms_nothing() {
     // Wait until the slow deploy holds the lease and has begun.
     let journal = sandbox.stage_dir().join("journal.jsonl");
     while !journal.exists() {
-        assert!(slow.try_wait().unwrap().is_none(), "the slow deploy ended before the second started");
+        assert!(
+            slow.try_wait().unwrap().is_none(),
+            "the slow deploy ended before the second started"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     let second = sandbox.run(1, &["deploy", "--yes"]);
     assert_eq!(second.status.code(), Some(5), "exit code 5 means locked");
     let err = common::text(&second.stderr);
-    assert!(err.contains("the state of stage `dev` is locked by"), "{err}");
-    assert!(err.contains("state unlock"), "the message says what to do: {err}");
-    assert!(slow.wait().unwrap().success(), "the first deploy is not disturbed");
+    assert!(
+        err.contains("the state of stage `dev` is locked by"),
+        "{err}"
+    );
+    assert!(
+        err.contains("state unlock"),
+        "the message says what to do: {err}"
+    );
+    assert!(
+        slow.wait().unwrap().success(),
+        "the first deploy is not disturbed"
+    );
     converged(&sandbox, 1, 0);
 }

@@ -72,7 +72,10 @@ impl LocalPlatform {
 
     /// The environment variable through which a service finds a bound bucket's directory.
     pub fn bucket_env(id: &str) -> String {
-        format!("ALCHEMY_BUCKET_{}", id.to_ascii_uppercase().replace('-', "_"))
+        format!(
+            "ALCHEMY_BUCKET_{}",
+            id.to_ascii_uppercase().replace('-', "_")
+        )
     }
 }
 
@@ -83,8 +86,18 @@ impl Platform for LocalPlatform {
 
     fn providers(&self) -> Providers {
         let mut p = Providers::new();
-        p.register::<LocalBucketProps>("local", Dirs { root: self.root.join("buckets") });
-        p.register::<LocalServiceProps>("local", Manifests { root: self.root.join("services") });
+        p.register::<LocalBucketProps>(
+            "local",
+            Dirs {
+                root: self.root.join("buckets"),
+            },
+        );
+        p.register::<LocalServiceProps>(
+            "local",
+            Manifests {
+                root: self.root.join("services"),
+            },
+        );
         p
     }
 
@@ -173,7 +186,10 @@ impl Provider<LocalBucketProps> for Dirs {
         let path = self.path(ctx);
         match tokio::fs::metadata(&path).await {
             Ok(m) if m.is_dir() => Ok(Some(self.output(ctx))),
-            Ok(_) => Err(Error::provider(format!("{} is not a directory", path.display()))),
+            Ok(_) => Err(Error::provider(format!(
+                "{} is not a directory",
+                path.display()
+            ))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io("cannot read", &path, e)),
         }
@@ -203,7 +219,12 @@ impl Provider<LocalBucketProps> for Dirs {
         Ok(self.output(ctx))
     }
 
-    async fn delete(&self, ctx: &Context, _: &LocalBucketProps, _: &LocalBucketOutput) -> Result<()> {
+    async fn delete(
+        &self,
+        ctx: &Context,
+        _: &LocalBucketProps,
+        _: &LocalBucketOutput,
+    ) -> Result<()> {
         let path = self.path(ctx);
         match tokio::fs::remove_dir_all(&path).await {
             Ok(()) => Ok(()),
@@ -273,7 +294,12 @@ impl Provider<LocalServiceProps> for Manifests {
         self.write(ctx, new).await
     }
 
-    async fn delete(&self, ctx: &Context, _: &LocalServiceProps, _: &LocalServiceOutput) -> Result<()> {
+    async fn delete(
+        &self,
+        ctx: &Context,
+        _: &LocalServiceProps,
+        _: &LocalServiceOutput,
+    ) -> Result<()> {
         let path = self.path(ctx);
         match tokio::fs::remove_file(&path).await {
             Ok(()) => Ok(()),

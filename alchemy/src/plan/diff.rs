@@ -65,12 +65,20 @@ fn walk(path: &str, old: &Value, new: &Value, out: &mut Vec<PropDiff>) {
                 let p = join(path, k);
                 match b.get(k) {
                     Some(vb) => walk(&p, va, vb, out),
-                    None => out.push(PropDiff { path: p, old: Some(redact(va)), new: None }),
+                    None => out.push(PropDiff {
+                        path: p,
+                        old: Some(redact(va)),
+                        new: None,
+                    }),
                 }
             }
             for (k, vb) in b {
                 if !a.contains_key(k) {
-                    out.push(PropDiff { path: join(path, k), old: None, new: Some(redact(vb)) });
+                    out.push(PropDiff {
+                        path: join(path, k),
+                        old: None,
+                        new: Some(redact(vb)),
+                    });
                 }
             }
         }
@@ -111,7 +119,10 @@ mod tests {
 
     #[test]
     fn secrets_never_show() {
-        let d = between(&json!({"k": {"$secret": "old-pw"}}), &json!({"k": {"$secret": "new-pw"}}));
+        let d = between(
+            &json!({"k": {"$secret": "old-pw"}}),
+            &json!({"k": {"$secret": "new-pw"}}),
+        );
         let text = serde_json::to_string(&d).unwrap();
         assert!(!text.contains("pw"), "{text}");
         assert_eq!(d[0].new, Some(json!("[secret]")));

@@ -8,7 +8,11 @@ use crate::state::Snapshot;
 
 /// Indices of `defs` with every resource after its dependencies, ties in the order given.
 pub(crate) fn topological(defs: &[&ResourceDef]) -> Result<Vec<usize>> {
-    let index: HashMap<&str, usize> = defs.iter().enumerate().map(|(i, d)| (d.id.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = defs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.id.as_str(), i))
+        .collect();
     let mut missing = vec![0usize; defs.len()];
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); defs.len()];
     for (i, def) in defs.iter().enumerate() {
@@ -40,14 +44,21 @@ pub(crate) fn topological(defs: &[&ResourceDef]) -> Result<Vec<usize>> {
 }
 
 /// A cycle among `left` (the nodes a topological sort could not place), as ids.
-fn find_cycle(defs: &[&ResourceDef], index: &HashMap<&str, usize>, left: &HashSet<usize>) -> Vec<String> {
+fn find_cycle(
+    defs: &[&ResourceDef],
+    index: &HashMap<&str, usize>,
+    left: &HashSet<usize>,
+) -> Vec<String> {
     // Every node left has a dependency that is left too: walk those until a node repeats.
     let mut start = *left.iter().min().expect("a cycle leaves nodes");
     let mut seen: HashMap<usize, usize> = HashMap::new();
     let mut path = Vec::new();
     loop {
         if let Some(&at) = seen.get(&start) {
-            let mut cycle: Vec<String> = path[at..].iter().map(|&i: &usize| defs[i].id.clone()).collect();
+            let mut cycle: Vec<String> = path[at..]
+                .iter()
+                .map(|&i: &usize| defs[i].id.clone())
+                .collect();
             cycle.push(defs[start].id.clone());
             return cycle;
         }

@@ -164,7 +164,9 @@ pub async fn plan(
         stack.resources().iter().collect()
     };
     for def in &desired {
-        providers.get(&def.id, &def.kind)?.check(&def.id, &def.props)?;
+        providers
+            .get(&def.id, &def.kind)?
+            .check(&def.id, &def.props)?;
         for dep in &def.deps {
             if stack.get(dep).is_none() {
                 return Err(Error::UnknownReference {
@@ -220,14 +222,17 @@ pub async fn plan(
                 Status::Creating | Status::Deleting => {
                     verify = true;
                     change.reason = Some(match rec.status {
-                        Status::Creating => "an earlier create was interrupted: it is looked up first".into(),
+                        Status::Creating => {
+                            "an earlier create was interrupted: it is looked up first".into()
+                        }
                         _ => "an earlier delete was interrupted: it is looked up first".into(),
                     });
                     change.diffs = diff::created(&resolved.value);
                 }
                 Status::Updating => {
                     change.action = Action::Update;
-                    change.reason = Some("an earlier update was interrupted: it is applied again".into());
+                    change.reason =
+                        Some("an earlier update was interrupted: it is applied again".into());
                     change.diffs = diff::between(&rec.props, &resolved.value);
                     decided = Some(Diff::Update);
                 }
@@ -242,8 +247,13 @@ pub async fn plan(
                             // the engine asks again once they are known.
                             change.reason = Some("some inputs are known only after apply".into());
                         }
-                        let ctx = Context { generation: rec.generation, ..ctx.clone() };
-                        let d = provider.diff(&ctx, &rec.props, &resolved.value, &output).await?;
+                        let ctx = Context {
+                            generation: rec.generation,
+                            ..ctx.clone()
+                        };
+                        let d = provider
+                            .diff(&ctx, &rec.props, &resolved.value, &output)
+                            .await?;
                         change.diffs = diff::between(&rec.props, &resolved.value);
                         match d {
                             Diff::Noop => {
@@ -291,7 +301,11 @@ pub async fn plan(
             id: id.clone(),
             kind: rec.kind.clone(),
             provider: providers.get(id, &rec.kind)?.provider().to_string(),
-            action: if forget { Action::Forget } else { Action::Delete },
+            action: if forget {
+                Action::Forget
+            } else {
+                Action::Delete
+            },
             delete_first: false,
             generation: None,
             reason: forget.then(|| "its removal policy is retain: it is left in place".to_string()),

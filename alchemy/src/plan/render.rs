@@ -18,7 +18,13 @@ pub fn render_human(plan: &Plan) -> String {
             continue;
         }
         shown += 1;
-        let mut head = format!("  {} {} ({}, {})", c.action.sign(), c.id, c.kind, c.provider);
+        let mut head = format!(
+            "  {} {} ({}, {})",
+            c.action.sign(),
+            c.id,
+            c.kind,
+            c.provider
+        );
         match c.action {
             Action::Noop => head.push_str("  unchanged"),
             Action::Replace if c.delete_first => head.push_str("  delete first"),
@@ -53,7 +59,12 @@ pub fn render_human(plan: &Plan) -> String {
                 let _ = writeln!(out);
                 for p in &b.contribution.permissions {
                     let on: Vec<String> = p.resources.iter().map(show).collect();
-                    let _ = writeln!(out, "          allow {} on {}", p.actions.join(", "), on.join(", "));
+                    let _ = writeln!(
+                        out,
+                        "          allow {} on {}",
+                        p.actions.join(", "),
+                        on.join(", ")
+                    );
                 }
             }
         }

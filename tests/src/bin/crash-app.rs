@@ -12,8 +12,16 @@ use alchemy::platform::Platform;
 use alchemy::{Init, Service};
 use alchemy_tests::cloud::{DirCloud, DirPlatform, ThingDecl};
 
-static ROOT: ThingDecl = ThingDecl { id: "t0", size: 0, after: None };
-static SHARED: ThingDecl = ThingDecl { id: "t3", size: 3, after: Some("t1") };
+static ROOT: ThingDecl = ThingDecl {
+    id: "t0",
+    size: 0,
+    after: None,
+};
+static SHARED: ThingDecl = ThingDecl {
+    id: "t3",
+    size: 3,
+    after: Some("t1"),
+};
 
 struct Api;
 
@@ -28,20 +36,34 @@ impl Service for Api {
 }
 
 fn things(version: u32) -> Vec<ThingDecl> {
-    const IDS: [&str; 13] = ["t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9", "t10", "t11", "t12"];
+    const IDS: [&str; 13] = [
+        "t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9", "t10", "t11", "t12",
+    ];
     let ids: Vec<usize> = match version {
         1 | 3 => (0..12).collect(),
         _ => (0..11).chain([12]).collect(),
     };
     ids.into_iter()
-        .map(|i| ThingDecl { id: IDS[i], size: i as u64, after: (i > 0).then(|| IDS[(i - 1) / 2]) })
+        .map(|i| ThingDecl {
+            id: IDS[i],
+            size: i as u64,
+            after: (i > 0).then(|| IDS[(i - 1) / 2]),
+        })
         .collect()
 }
 
 fn main() -> ExitCode {
     let dir = std::env::var("CLOUD_DIR").expect("set CLOUD_DIR");
-    let version: u32 = std::env::var("VERSION").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
-    let delay = Duration::from_millis(std::env::var("DELAY_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(0));
+    let version: u32 = std::env::var("VERSION")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let delay = Duration::from_millis(
+        std::env::var("DELAY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    );
     let extra = std::env::var("EXTRA").unwrap_or_default();
 
     let mut app = alchemy::app("crash").service::<Api>("api");
@@ -51,10 +73,24 @@ fn main() -> ExitCode {
     match extra.as_str() {
         "cycle" => {
             app = app
-                .resource(&ThingDecl { id: "x", size: 1, after: Some("y") })
-                .resource(&ThingDecl { id: "y", size: 1, after: Some("x") })
+                .resource(&ThingDecl {
+                    id: "x",
+                    size: 1,
+                    after: Some("y"),
+                })
+                .resource(&ThingDecl {
+                    id: "y",
+                    size: 1,
+                    after: Some("x"),
+                })
         }
-        "bad-id" => app = app.resource(&ThingDecl { id: "no spaces", size: 1, after: None }),
+        "bad-id" => {
+            app = app.resource(&ThingDecl {
+                id: "no spaces",
+                size: 1,
+                after: None,
+            })
+        }
         _ => {}
     }
     let secret = extra == "secret";

@@ -16,7 +16,9 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new() -> Self {
-        Sandbox { dir: tempfile::tempdir().expect("a temp dir") }
+        Sandbox {
+            dir: tempfile::tempdir().expect("a temp dir"),
+        }
     }
 
     pub fn cloud(&self) -> PathBuf {
@@ -58,7 +60,13 @@ impl Sandbox {
     /// Runs and insists on exit code 0.
     pub fn ok(&self, version: u32, args: &[&str]) -> String {
         let out = self.run(version, args);
-        assert!(out.status.success(), "{args:?} failed with {}:\n{}\n{}", out.status, text(&out.stdout), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?} failed with {}:\n{}\n{}",
+            out.status,
+            text(&out.stdout),
+            text(&out.stderr)
+        );
         text(&out.stdout)
     }
 
@@ -81,11 +89,18 @@ pub fn text(b: &[u8]) -> String {
 }
 
 pub fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return BTreeMap::new() };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return BTreeMap::new();
+    };
     entries
         .filter_map(|e| e.ok())
         .filter(|e| e.path().is_file())
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -97,7 +112,10 @@ pub fn expected(version: u32) -> BTreeMap<String, u64> {
         _ => (0..11).chain([12]).collect(),
     };
     let bump = if version >= 2 { 100 } else { 0 };
-    let mut m: BTreeMap<String, u64> = ids.into_iter().map(|i| (format!("t{i}"), i as u64 + bump)).collect();
+    let mut m: BTreeMap<String, u64> = ids
+        .into_iter()
+        .map(|i| (format!("t{i}"), i as u64 + bump))
+        .collect();
     if version > 0 {
         m.insert("api".into(), 2);
     }

@@ -47,7 +47,8 @@ impl LockFile {
 /// Whether `lease` still keeps others out: it has not expired, and it is not held by a process
 /// of this host that is gone.
 pub(super) fn in_force(lease: &Lease, now_ms: u64, this_host: &str) -> bool {
-    now_ms < lease.expires_at_ms && !(lease.owner.host == this_host && !sys::pid_alive(lease.owner.pid))
+    now_ms < lease.expires_at_ms
+        && !(lease.owner.host == this_host && !sys::pid_alive(lease.owner.pid))
 }
 
 /// The files of the lease.
@@ -77,7 +78,9 @@ impl LeaseStore {
 
     /// Whether there is a lock file at all.
     pub fn exists(&self) -> Result<bool> {
-        Ok(Stamp::at(&self.path).context("reading", &self.path)?.is_some())
+        Ok(Stamp::at(&self.path)
+            .context("reading", &self.path)?
+            .is_some())
     }
 
     /// Waits for the guard: held only for the few microseconds of a read-modify-write, never for
@@ -109,7 +112,8 @@ impl LeaseStore {
         };
         let stamp = Stamp::of(&file.metadata().context("reading", &self.path)?);
         let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).context("reading", &self.path)?;
+        file.read_to_end(&mut bytes)
+            .context("reading", &self.path)?;
         let lock = serde_json::from_slice(&bytes)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
             .context(

@@ -89,7 +89,10 @@ impl FileBackend {
             Err(e) => match e.try_into_panic() {
                 Ok(panic) => std::panic::resume_unwind(panic),
                 Err(e) => Err(Error::io(
-                    format!("the state operation on {} was cancelled", self.inner.dir.display()),
+                    format!(
+                        "the state operation on {} was cancelled",
+                        self.inner.dir.display()
+                    ),
                     io::Error::other(e),
                 )),
             },
@@ -145,7 +148,8 @@ impl StateBackend for FileBackend {
     async fn commit(&self, lease: &Lease, snapshot: &Snapshot) -> Result<()> {
         let lease = lease.clone();
         let snapshot = snapshot.clone();
-        self.blocking(move |inner| inner.commit(&lease, snapshot)).await
+        self.blocking(move |inner| inner.commit(&lease, snapshot))
+            .await
     }
 }
 
@@ -203,9 +207,17 @@ struct Checked {
 impl Inner {
     fn lock(&self, owner: &LeaseOwner, ttl: Duration) -> Result<Lease> {
         let guard = self.leases.guard()?;
-        let mut lock = self.leases.read()?.map(|(lock, _)| lock).unwrap_or_default();
+        let mut lock = self
+            .leases
+            .read()?
+            .map(|(lock, _)| lock)
+            .unwrap_or_default();
         let now = now_ms();
-        if let Some(held) = lock.lease.as_ref().filter(|held| in_force(held, now, &self.host)) {
+        if let Some(held) = lock
+            .lease
+            .as_ref()
+            .filter(|held| in_force(held, now, &self.host))
+        {
             return Err(Error::Locked {
                 stage: self.stage.clone(),
                 owner: held.owner.to_string(),
@@ -220,7 +232,11 @@ impl Inner {
 
     fn renew(&self, lease: &Lease, ttl: Duration) -> Result<Lease> {
         let guard = self.leases.guard()?;
-        let mut lock = self.leases.read()?.map(|(lock, _)| lock).unwrap_or_default();
+        let mut lock = self
+            .leases
+            .read()?
+            .map(|(lock, _)| lock)
+            .unwrap_or_default();
         let Some(held) = lock.lease.as_mut().filter(|held| held.token == lease.token) else {
             return Err(self.lease_lost(lease, &lock));
         };
@@ -302,7 +318,8 @@ impl Inner {
             Ok(mut file) => {
                 let meta = file.metadata().context("reading", &self.state)?;
                 let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-                file.read_to_end(&mut bytes).context("reading", &self.state)?;
+                file.read_to_end(&mut bytes)
+                    .context("reading", &self.state)?;
                 (Some(self.decode_snapshot(&bytes)?), Some(Stamp::of(&meta)))
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => (None, None),
@@ -340,7 +357,10 @@ impl Inner {
         let journal = self.prepare(&mut appender, lease)?;
         journal.buf.clear();
         journal::encode(&mut journal.buf, journal.base, entry)?;
-        journal.file.write_all(&journal.buf).context("appending to", &self.journal)
+        journal
+            .file
+            .write_all(&journal.buf)
+            .context("appending to", &self.journal)
     }
 
     /// Makes sure `lease` is in force and the journal is open for it.
@@ -349,7 +369,11 @@ impl Inner {
     /// check is one `stat`. A lease not seen before reopens the journal, cuts off a damaged last
     /// line an earlier holder may have left (so the next line is not glued to it), and learns the
     /// serial of the snapshot on disk.
-    fn prepare<'a>(&self, appender: &'a mut Appender, lease: &Lease) -> Result<&'a mut OpenJournal> {
+    fn prepare<'a>(
+        &self,
+        appender: &'a mut Appender,
+        lease: &Lease,
+    ) -> Result<&'a mut OpenJournal> {
         let Appender {
             snapshot,
             journal,
@@ -394,7 +418,8 @@ impl Inner {
             .open(&self.journal)
             .context("opening", &self.journal)?;
         let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).context("reading", &self.journal)?;
+        file.read_to_end(&mut bytes)
+            .context("reading", &self.journal)?;
         let parsed = journal::parse(&bytes).map_err(|detail| self.corrupt_journal(detail))?;
         if parsed.intact_len < bytes.len() {
             file.set_len(parsed.intact_len as u64)
@@ -409,7 +434,10 @@ impl Inner {
         self.check_identity(&snapshot)?;
         fs::create_dir_all(&self.dir).context("creating", &self.dir)?;
         snapshot.version = FORMAT_VERSION;
-        snapshot.serial = self.disk_serial(&mut appender.snapshot)?.max(snapshot.serial) + 1;
+        snapshot.serial = self
+            .disk_serial(&mut appender.snapshot)?
+            .max(snapshot.serial)
+            + 1;
         self.write_snapshot(&snapshot)?;
         appender.snapshot = Some(Base {
             stamp: Stamp::at(&self.state).context("reading", &self.state)?,
@@ -418,7 +446,11 @@ impl Inner {
         if let Some(journal) = &mut appender.journal {
             journal.base = snapshot.serial;
         }
-        match OpenOptions::new().write(true).truncate(true).open(&self.journal) {
+        match OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&self.journal)
+        {
             Ok(_) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e).context("emptying", &self.journal),
@@ -550,7 +582,11 @@ struct Head {
 }
 
 fn now_ms() -> u64 {
-    millis(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default())
+    millis(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default(),
+    )
 }
 
 fn millis(duration: Duration) -> u64 {
