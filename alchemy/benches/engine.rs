@@ -79,14 +79,25 @@ impl Sleeper {
 
 #[async_trait]
 impl Provider<Trivial> for Sleeper {
-    async fn read(&self, ctx: &Context, _: &Trivial, _: Option<TrivialOut>) -> Result<Option<TrivialOut>> {
+    async fn read(
+        &self,
+        ctx: &Context,
+        _: &Trivial,
+        _: Option<TrivialOut>,
+    ) -> Result<Option<TrivialOut>> {
         Ok(Some(TrivialOut { id: ctx.id.clone() }))
     }
     async fn create(&self, ctx: &Context, _: &Trivial) -> Result<TrivialOut> {
         self.nap().await;
         Ok(TrivialOut { id: ctx.id.clone() })
     }
-    async fn update(&self, ctx: &Context, _: &Trivial, _: &Trivial, _: &TrivialOut) -> Result<TrivialOut> {
+    async fn update(
+        &self,
+        ctx: &Context,
+        _: &Trivial,
+        _: &Trivial,
+        _: &TrivialOut,
+    ) -> Result<TrivialOut> {
         self.nap().await;
         Ok(TrivialOut { id: ctx.id.clone() })
     }
@@ -125,7 +136,8 @@ impl<B: StateBackend> StateBackend for Metered<B> {
     }
     async fn append(&self, l: &Lease, e: &JournalEntry) -> Result<()> {
         self.appends.fetch_add(1, Ordering::Relaxed);
-        self.bytes.fetch_add(serde_json::to_vec(e)?.len() + 1, Ordering::Relaxed);
+        self.bytes
+            .fetch_add(serde_json::to_vec(e)?.len() + 1, Ordering::Relaxed);
         self.inner.append(l, e).await
     }
     async fn commit(&self, l: &Lease, s: &Snapshot) -> Result<()> {
@@ -137,8 +149,12 @@ fn stack(n: usize, bump: impl Fn(usize) -> u64) -> Stack {
     let mut s = Stack::new("bench", "b");
     for i in 0..n {
         // One in ten refers to the one before, so the graph is not flat.
-        let after = (i % 10 == 9).then(|| Input::Ref { id: format!("r{}", i - 1), path: "id".into() });
-        s.add(&format!("r{i}"), Trivial { n: bump(i), after }).unwrap();
+        let after = (i % 10 == 9).then(|| Input::Ref {
+            id: format!("r{}", i - 1),
+            path: "id".into(),
+        });
+        s.add(&format!("r{i}"), Trivial { n: bump(i), after })
+            .unwrap();
     }
     s
 }
@@ -150,13 +166,26 @@ struct Phase {
 }
 
 /// Load, plan and (when there are changes) apply, the way `deploy` does.
-async fn deploy(stack: &Stack, providers: &Providers, backend: &dyn StateBackend, destroy: bool, concurrency: usize) -> Phase {
+async fn deploy(
+    stack: &Stack,
+    providers: &Providers,
+    backend: &dyn StateBackend,
+    destroy: bool,
+    concurrency: usize,
+) -> Phase {
     reset_peak();
     let start = Instant::now();
     let ttl = Duration::from_secs(60);
     let lease = backend.lock(&LeaseOwner::current(), ttl).await.unwrap();
-    let mut state = backend.load().await.unwrap().unwrap_or_else(|| Snapshot::new("bench", "b"));
-    let options = PlanOptions { destroy, ..Default::default() };
+    let mut state = backend
+        .load()
+        .await
+        .unwrap()
+        .unwrap_or_else(|| Snapshot::new("bench", "b"));
+    let options = PlanOptions {
+        destroy,
+        ..Default::default()
+    };
     let plan = plan(stack, &state, providers, &options).await.unwrap();
     let mut steps = 0;
     if plan.has_changes() {
@@ -166,12 +195,21 @@ async fn deploy(stack: &Stack, providers: &Providers, backend: &dyn StateBackend
         steps = report.steps.len();
     }
     backend.unlock(&lease).await.unwrap();
-    Phase { wall: start.elapsed(), peak_mib: peak_mib(), steps }
+    Phase {
+        wall: start.elapsed(),
+        peak_mib: peak_mib(),
+        steps,
+    }
 }
 
 fn dir_size(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)
-        .map(|es| es.filter_map(|e| e.ok()?.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
+        .map(|es| {
+            es.filter_map(|e| e.ok()?.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
         .unwrap_or(0)
 }
 
@@ -188,13 +226,38 @@ async fn main() {
         let updated = stack(n, |i| if i % 10 == 0 { i as u64 + 1 } else { i as u64 });
         let state_dir = tmp.path().join("b");
         let mut row = |name: &str, p: Phase, size: bool| {
-            let on_disk = if size { format!("{:.2} MiB", dir_size(&state_dir) as f64 / (1024.0 * 1024.0)) } else { String::new() };
-            println!("| {n} | {name} | {:.3} s | {} | {:.1} MiB | {on_disk} |", p.wall.as_secs_f64(), p.steps, p.peak_mib);
+            let on_disk = if size {
+                format!("{:.2} MiB", dir_size(&state_dir) as f64 / (1024.0 * 1024.0))
+            } else {
+                String::new()
+            };
+            println!(
+                "| {n} | {name} | {:.3} s | {} | {:.1} MiB | {on_disk} |",
+                p.wall.as_secs_f64(),
+                p.steps,
+                p.peak_mib
+            );
         };
-        row("create", deploy(&base, &providers, &backend, false, 64).await, true);
-        row("no-op", deploy(&base, &providers, &backend, false, 64).await, false);
-        row("10% update", deploy(&updated, &providers, &backend, false, 64).await, true);
-        row("destroy", deploy(&updated, &providers, &backend, true, 64).await, true);
+        row(
+            "create",
+            deploy(&base, &providers, &backend, false, 64).await,
+            true,
+        );
+        row(
+            "no-op",
+            deploy(&base, &providers, &backend, false, 64).await,
+            false,
+        );
+        row(
+            "10% update",
+            deploy(&updated, &providers, &backend, false, 64).await,
+            true,
+        );
+        row(
+            "destroy",
+            deploy(&updated, &providers, &backend, true, 64).await,
+            true,
+        );
     }
 
     println!();
@@ -205,19 +268,37 @@ async fn main() {
         let mut wall = Duration::ZERO;
         for existing in [0usize, 10_000] {
             let tmp = tempfile::tempdir().unwrap();
-            let backend = Metered { inner: FileBackend::new(tmp.path().join("b"), "bench", "b"), appends: AtomicUsize::new(0), bytes: AtomicUsize::new(0) };
+            let backend = Metered {
+                inner: FileBackend::new(tmp.path().join("b"), "bench", "b"),
+                appends: AtomicUsize::new(0),
+                bytes: AtomicUsize::new(0),
+            };
             let mut fast = Providers::new();
             fast.register::<Trivial>("bench", Sleeper(Duration::ZERO));
             // A stack that already has `existing` resources, then 1,000 more that sleep.
             let mut s = Stack::new("bench", "b");
             for i in 0..existing {
-                s.add(&format!("old{i}"), Trivial { n: i as u64, after: None }).unwrap();
+                s.add(
+                    &format!("old{i}"),
+                    Trivial {
+                        n: i as u64,
+                        after: None,
+                    },
+                )
+                .unwrap();
             }
             if existing > 0 {
                 deploy(&s, &fast, &backend, false, 64).await;
             }
             for i in 0..1_000 {
-                s.add(&format!("new{i}"), Trivial { n: i as u64, after: None }).unwrap();
+                s.add(
+                    &format!("new{i}"),
+                    Trivial {
+                        n: i as u64,
+                        after: None,
+                    },
+                )
+                .unwrap();
             }
             let mut slow = Providers::new();
             slow.register::<Trivial>("bench", Sleeper(Duration::from_millis(20)));

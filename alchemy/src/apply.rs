@@ -723,7 +723,14 @@ fn nodes<'p>(plan: &'p Plan, state: &Snapshot) -> Vec<Node<'p>> {
         nodes.push(Node::Change(c));
         // A change whose inputs were not all known can turn into a replace: after it (and after
         // every replace), what it replaced is deleted (a no-op when nothing was).
-        let settled = matches!(&c.step, Step::Up { diff: Some(Diff::Update), planned: Some(_), .. });
+        let settled = matches!(
+            &c.step,
+            Step::Up {
+                diff: Some(Diff::Update),
+                planned: Some(_),
+                ..
+            }
+        );
         if matches!(c.step, Step::Up { .. }) && !settled && state.resources.contains_key(&c.id) {
             nodes.push(Node::Cleanup { id: &c.id });
         }

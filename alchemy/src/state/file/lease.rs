@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::sys::{self, Stamp};
+use super::sys::{self, Stamp, Witness};
 use super::IoContext;
 use crate::error::Result;
 use crate::state::{Lease, LeaseOwner};
@@ -47,8 +47,8 @@ impl LockFile {
 /// Whether `lease` still keeps others out: it has not expired, and it is not held by a process
 /// of this host that is gone.
 pub(super) fn in_force(lease: &Lease, now_ms: u64, this_host: &str) -> bool {
-    now_ms < lease.expires_at_ms
-        && !(lease.owner.host == this_host && !sys::pid_alive(lease.owner.pid))
+    let holder_gone = lease.owner.host == this_host && !sys::pid_alive(lease.owner.pid);
+    now_ms < lease.expires_at_ms && !holder_gone
 }
 
 /// The files of the lease.
@@ -76,6 +76,11 @@ impl LeaseStore {
         }
     }
 
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Whether there is a lock file at all.
     pub fn exists(&self) -> Result<bool> {
         Ok(Stamp::at(&self.path)
@@ -97,20 +102,14 @@ impl LeaseStore {
         Ok(Guard { _file: file })
     }
 
-    /// The stamp of the lock file, to tell cheaply whether it changed.
-    pub fn stamp(&self) -> Result<Option<Stamp>> {
-        Stamp::at(&self.path).context("reading", &self.path)
-    }
-
-    /// The lock file as it is and its stamp; `None` if there is none. Needs no guard: the file is
-    /// only ever replaced whole.
-    pub fn read(&self) -> Result<Option<(LockFile, Stamp)>> {
+    /// The lock file as it is, and a witness that tells when it is replaced; `None` if there is
+    /// none. Needs no guard: the file is only ever replaced whole.
+    pub fn read(&self) -> Result<Option<(LockFile, Witness)>> {
         let mut file = match File::open(&self.path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e).context("opening", &self.path),
         };
-        let stamp = Stamp::of(&file.metadata().context("reading", &self.path)?);
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .context("reading", &self.path)?;
@@ -120,7 +119,8 @@ impl LeaseStore {
                 "reading (if no deploy of this stage is running, clear it with `state unlock`)",
                 &self.path,
             )?;
-        Ok(Some((lock, stamp)))
+        let witness = Witness::new(file, &self.path).context("reading", &self.path)?;
+        Ok(Some((lock, witness)))
     }
 
     /// Replaces the lock file with `lock`, durably. Call it only while holding the guard.

@@ -21,20 +21,24 @@ mod sys;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use self::lease::{in_force, LeaseStore, LockFile};
-use self::sys::Stamp;
+use self::sys::{Stamp, Witness};
 use crate::error::{Error, Result};
 use crate::state::lock::hostname;
-use crate::state::{JournalEntry, Lease, LeaseOwner, Snapshot, StateBackend, FORMAT_VERSION};
+use crate::state::{
+    JournalEntry, Lease, LeaseOwner, ResourceState, SecretsHeader, Snapshot, StateBackend,
+    FORMAT_VERSION,
+};
 
 /// How long an append trusts its last look at the lock file while the file looks unchanged.
 const RECHECK_AFTER: Duration = Duration::from_secs(1);
@@ -45,10 +49,11 @@ const RECHECK_AFTER: Duration = Duration::from_secs(1);
 /// that has none gives `None`. Several backends, in one process or many, may point at the same
 /// directory: the lease decides which of them writes.
 ///
-/// Reads, commits and lease changes run on tokio's blocking pool, so the calling task needs a
-/// tokio runtime; an append is one small `write` and runs in place.
+/// File I/O is synchronous. On tokio's multi-thread runtime, loads, commits and lease changes
+/// tell the runtime they block (`block_in_place`), so other tasks move to other workers; an
+/// append is one small `write` and simply runs.
 pub struct FileBackend {
-    inner: Arc<Inner>,
+    inner: Inner,
 }
 
 impl FileBackend {
@@ -56,7 +61,7 @@ impl FileBackend {
     pub fn new(dir: impl Into<PathBuf>, app: &str, stage: &str) -> Self {
         let dir = dir.into();
         FileBackend {
-            inner: Arc::new(Inner {
+            inner: Inner {
                 state: dir.join("state.json"),
                 state_tmp: dir.join("state.json.tmp"),
                 backup: dir.join("state.json.bak"),
@@ -68,7 +73,7 @@ impl FileBackend {
                 stage: stage.into(),
                 host: hostname(),
                 appender: Mutex::default(),
-            }),
+            },
         }
     }
 
@@ -76,27 +81,17 @@ impl FileBackend {
     pub fn dir(&self) -> &Path {
         &self.inner.dir
     }
+}
 
-    /// Runs `job` on the blocking pool.
-    async fn blocking<T, F>(&self, job: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Inner) -> Result<T> + Send + 'static,
-    {
-        let inner = Arc::clone(&self.inner);
-        match tokio::task::spawn_blocking(move || job(&inner)).await {
-            Ok(result) => result,
-            Err(e) => match e.try_into_panic() {
-                Ok(panic) => std::panic::resume_unwind(panic),
-                Err(e) => Err(Error::io(
-                    format!(
-                        "the state operation on {} was cancelled",
-                        self.inner.dir.display()
-                    ),
-                    io::Error::other(e),
-                )),
-            },
+/// Runs blocking file work, telling a multi-thread tokio runtime so that it moves other tasks
+/// off this worker; anywhere else it just runs.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
         }
+        _ => work(),
     }
 }
 
@@ -117,43 +112,37 @@ impl StateBackend for FileBackend {
     }
 
     async fn lock(&self, owner: &LeaseOwner, ttl: Duration) -> Result<Lease> {
-        let owner = owner.clone();
-        self.blocking(move |inner| inner.lock(&owner, ttl)).await
+        blocking(|| self.inner.lock(owner, ttl))
     }
 
     async fn renew(&self, lease: &Lease, ttl: Duration) -> Result<Lease> {
-        let lease = lease.clone();
-        self.blocking(move |inner| inner.renew(&lease, ttl)).await
+        blocking(|| self.inner.renew(lease, ttl))
     }
 
     async fn unlock(&self, lease: &Lease) -> Result<()> {
-        let lease = lease.clone();
-        self.blocking(move |inner| inner.unlock(&lease)).await
+        blocking(|| self.inner.unlock(lease))
     }
 
     async fn force_unlock(&self) -> Result<()> {
-        self.blocking(Inner::force_unlock).await
+        blocking(|| self.inner.force_unlock())
     }
 
     async fn load(&self) -> Result<Option<Snapshot>> {
-        self.blocking(Inner::load).await
+        blocking(|| self.inner.load())
     }
 
-    /// Runs in place: checking the lease costs a `stat` of the lock file (and a read of it once
-    /// a second, or when it changed), and the entry is one `write` with no `fsync`.
+    /// Checking the lease costs an `fstat` of the lock file (and a read of it once a second, or
+    /// when it changed); the entry is one `write`, with no `fsync`.
     async fn append(&self, lease: &Lease, entry: &JournalEntry) -> Result<()> {
         self.inner.append(lease, entry)
     }
 
     async fn commit(&self, lease: &Lease, snapshot: &Snapshot) -> Result<()> {
-        let lease = lease.clone();
-        let snapshot = snapshot.clone();
-        self.blocking(move |inner| inner.commit(&lease, snapshot))
-            .await
+        blocking(|| self.inner.commit(lease, snapshot))
     }
 }
 
-/// The shared part of a [`FileBackend`], which blocking jobs hold on to.
+/// The synchronous core of a [`FileBackend`].
 struct Inner {
     dir: PathBuf,
     app: String,
@@ -199,8 +188,8 @@ struct OpenJournal {
 
 struct Checked {
     token: u64,
-    /// The stamp of the lock file that showed the token in force.
-    stamp: Stamp,
+    /// Watches the lock file that showed the token in force.
+    witness: Witness,
     at: Instant,
 }
 
@@ -284,10 +273,10 @@ impl Inner {
         self.leases.write(&guard, &lock)
     }
 
-    /// Confirms that `lease` is the one in force; returns the stamp of the lock file that says so.
-    fn check_lease(&self, lease: &Lease) -> Result<Stamp> {
+    /// Confirms that `lease` is the one in force; returns a witness of the lock file that says so.
+    fn check_lease(&self, lease: &Lease) -> Result<Witness> {
         match self.leases.read()? {
-            Some((lock, stamp)) if lock.current_token() == lease.token => Ok(stamp),
+            Some((lock, witness)) if lock.current_token() == lease.token => Ok(witness),
             Some((lock, _)) => Err(self.lease_lost(lease, &lock)),
             None => Err(self.lease_lost(lease, &LockFile::default())),
         }
@@ -357,16 +346,18 @@ impl Inner {
         let journal = self.prepare(&mut appender, lease)?;
         journal.buf.clear();
         journal::encode(&mut journal.buf, journal.base, entry)?;
-        journal
-            .file
-            .write_all(&journal.buf)
-            .context("appending to", &self.journal)
+        let written = journal.file.write_all(&journal.buf);
+        if written.is_err() {
+            // Part of the line may be in the file: reopening cuts it off before the next line.
+            appender.journal = None;
+        }
+        written.context("appending to", &self.journal)
     }
 
     /// Makes sure `lease` is in force and the journal is open for it.
     ///
-    /// The lock file is read again when its stamp changed or a second has passed; otherwise the
-    /// check is one `stat`. A lease not seen before reopens the journal, cuts off a damaged last
+    /// The lock file is read again when it was replaced (every change replaces it) or a second
+    /// has passed; otherwise the check is one `fstat`. A lease not seen before reopens the journal, cuts off a damaged last
     /// line an earlier holder may have left (so the next line is not glued to it), and learns the
     /// serial of the snapshot on disk.
     fn prepare<'a>(
@@ -382,16 +373,16 @@ impl Inner {
         let now = Instant::now();
         let reopen = journal.is_none() || checked.as_ref().is_none_or(|c| c.token != lease.token);
         let trusted = match checked {
-            Some(checked) if !reopen && now.duration_since(checked.at) < RECHECK_AFTER => {
-                self.leases.stamp()? == Some(checked.stamp)
-            }
+            Some(checked) if !reopen && now.duration_since(checked.at) < RECHECK_AFTER => !checked
+                .witness
+                .replaced()
+                .context("checking", self.leases.path())?,
             _ => false,
         };
         if !trusted {
-            let stamp = self.check_lease(lease)?;
             *checked = Some(Checked {
                 token: lease.token,
-                stamp,
+                witness: self.check_lease(lease)?,
                 at: now,
             });
         }
@@ -428,23 +419,24 @@ impl Inner {
         Ok(file)
     }
 
-    fn commit(&self, lease: &Lease, mut snapshot: Snapshot) -> Result<()> {
+    /// Writes `snapshot` as format [`FORMAT_VERSION`] with the serial after the one on disk (or
+    /// after its own, if that is higher).
+    fn commit(&self, lease: &Lease, snapshot: &Snapshot) -> Result<()> {
         let mut appender = self.appender();
         self.check_lease(lease)?;
-        self.check_identity(&snapshot)?;
+        self.check_identity(snapshot)?;
         fs::create_dir_all(&self.dir).context("creating", &self.dir)?;
-        snapshot.version = FORMAT_VERSION;
-        snapshot.serial = self
+        let serial = self
             .disk_serial(&mut appender.snapshot)?
             .max(snapshot.serial)
             + 1;
-        self.write_snapshot(&snapshot)?;
+        self.write_snapshot(&SnapshotFile::new(snapshot, serial))?;
         appender.snapshot = Some(Base {
             stamp: Stamp::at(&self.state).context("reading", &self.state)?,
-            serial: snapshot.serial,
+            serial,
         });
         if let Some(journal) = &mut appender.journal {
-            journal.base = snapshot.serial;
+            journal.base = serial;
         }
         match OpenOptions::new()
             .write(true)
@@ -459,7 +451,7 @@ impl Inner {
 
     /// Writes `snapshot` to a temporary file, syncs it, keeps the current snapshot as the backup
     /// and renames the new one into place.
-    fn write_snapshot(&self, snapshot: &Snapshot) -> Result<()> {
+    fn write_snapshot(&self, snapshot: &SnapshotFile<'_>) -> Result<()> {
         let file = File::create(&self.state_tmp).context("creating", &self.state_tmp)?;
         let mut writer = BufWriter::with_capacity(1 << 16, file);
         serde_json::to_writer(&mut writer, snapshot)
@@ -569,6 +561,40 @@ impl Inner {
             path: self.journal.clone(),
             detail,
             backup: self.state.clone(),
+        }
+    }
+}
+
+/// A [`Snapshot`] as it is written: the same fields, with the version and serial of the commit.
+#[derive(Serialize)]
+struct SnapshotFile<'a> {
+    version: u32,
+    app: &'a str,
+    stage: &'a str,
+    serial: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secrets: Option<&'a SecretsHeader>,
+    resources: &'a BTreeMap<String, ResourceState>,
+}
+
+impl<'a> SnapshotFile<'a> {
+    fn new(snapshot: &'a Snapshot, serial: u64) -> Self {
+        // Exhaustive, so that a field added to `Snapshot` cannot be left out of the file.
+        let Snapshot {
+            version: _,
+            app,
+            stage,
+            serial: _,
+            secrets,
+            resources,
+        } = snapshot;
+        SnapshotFile {
+            version: FORMAT_VERSION,
+            app,
+            stage,
+            serial,
+            secrets: secrets.as_ref(),
+            resources,
         }
     }
 }

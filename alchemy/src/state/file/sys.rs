@@ -117,3 +117,49 @@ pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
 pub(super) fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
 }
+
+/// Tells cheaply whether a file that is only ever replaced whole, by a rename, was replaced
+/// since it was read.
+///
+/// On Unix it keeps the file open: once the name points at a new file, the old one has no
+/// links left, which an `fstat` sees without looking the path up again. Elsewhere an open file
+/// could stand in the way of the rename, so it compares stamps of the path instead.
+#[derive(Debug)]
+pub(super) struct Witness {
+    #[cfg(unix)]
+    file: File,
+    #[cfg(not(unix))]
+    path: std::path::PathBuf,
+    #[cfg(not(unix))]
+    stamp: Stamp,
+}
+
+impl Witness {
+    /// A witness for `file`, just read from `path`.
+    #[cfg(unix)]
+    pub(super) fn new(file: File, _path: &Path) -> io::Result<Witness> {
+        Ok(Witness { file })
+    }
+
+    /// A witness for `file`, just read from `path`.
+    #[cfg(not(unix))]
+    pub(super) fn new(file: File, path: &Path) -> io::Result<Witness> {
+        Ok(Witness {
+            stamp: Stamp::of(&file.metadata()?),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Whether the file at the path is no longer the one read.
+    #[cfg(unix)]
+    pub(super) fn replaced(&self) -> io::Result<bool> {
+        use std::os::unix::fs::MetadataExt;
+        Ok(self.file.metadata()?.nlink() == 0)
+    }
+
+    /// Whether the file at the path is no longer the one read.
+    #[cfg(not(unix))]
+    pub(super) fn replaced(&self) -> io::Result<bool> {
+        Ok(Stamp::at(&self.path)? != Some(self.stamp))
+    }
+}
