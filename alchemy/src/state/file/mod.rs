@@ -357,9 +357,9 @@ impl Inner {
     /// Makes sure `lease` is in force and the journal is open for it.
     ///
     /// The lock file is read again when it was replaced (every change replaces it) or a second
-    /// has passed; otherwise the check is one `fstat`. A lease not seen before reopens the journal, cuts off a damaged last
-    /// line an earlier holder may have left (so the next line is not glued to it), and learns the
-    /// serial of the snapshot on disk.
+    /// has passed; otherwise the check is one `fstat`. A lease not seen before reopens the
+    /// journal, cuts off a damaged last line an earlier holder may have left (so the next line is
+    /// not glued to it), and learns the serial of the snapshot on disk.
     fn prepare<'a>(
         &self,
         appender: &'a mut Appender,
@@ -373,10 +373,10 @@ impl Inner {
         let now = Instant::now();
         let reopen = journal.is_none() || checked.as_ref().is_none_or(|c| c.token != lease.token);
         let trusted = match checked {
-            Some(checked) if !reopen && now.duration_since(checked.at) < RECHECK_AFTER => !checked
-                .witness
-                .replaced()
-                .context("checking", self.leases.path())?,
+            Some(checked) if !reopen && now.duration_since(checked.at) < RECHECK_AFTER => {
+                let replaced = checked.witness.replaced();
+                !replaced.context("checking", self.leases.path())?
+            }
             _ => false,
         };
         if !trusted {
