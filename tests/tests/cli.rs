@@ -27,19 +27,36 @@ fn plan_json_is_one_object_with_changes_and_bindings() {
     let t3 = bindings.iter().find(|b| b["resource"] == "t3").unwrap();
     assert_eq!(t3["service"], "api");
     assert_eq!(t3["access"], "read-only");
-    assert_eq!(t3["contribution"]["permissions"][0]["actions"], serde_json::json!(["thing:Get"]));
-    assert_eq!(t3["contribution"]["env"]["THING_T3"], serde_json::json!({"$ref": "t3.name"}));
+    assert_eq!(
+        t3["contribution"]["permissions"][0]["actions"],
+        serde_json::json!(["thing:Get"])
+    );
+    assert_eq!(
+        t3["contribution"]["env"]["THING_T3"],
+        serde_json::json!({"$ref": "t3.name"})
+    );
 }
 
 #[test]
 fn plan_shows_bindings_under_their_service_with_least_privilege() {
     let sandbox = Sandbox::new();
     let out = sandbox.ok(1, &["plan"]);
-    let api = out.find("+ api (cloud.thing, cloud)").expect("the service is in the plan");
+    let api = out
+        .find("+ api (cloud.thing, cloud)")
+        .expect("the service is in the plan");
     let section = &out[api..];
     assert!(section.contains("bindings:\n        t0 (thing, read-write)  env THING_T0\n          allow thing:Get, thing:Put on ${t0.name}"), "{section}");
-    assert!(section.contains("t3 (thing, read-only)  env THING_T3\n          allow thing:Get on ${t3.name}"), "{section}");
-    assert!(out.trim_end().ends_with("Plan: 13 to create, 0 to update, 0 to replace, 0 to delete, 0 unchanged."), "{out}");
+    assert!(
+        section.contains(
+            "t3 (thing, read-only)  env THING_T3\n          allow thing:Get on ${t3.name}"
+        ),
+        "{section}"
+    );
+    assert!(
+        out.trim_end()
+            .ends_with("Plan: 13 to create, 0 to update, 0 to replace, 0 to delete, 0 unchanged."),
+        "{out}"
+    );
 }
 
 #[test]
@@ -52,11 +69,18 @@ fn deploy_prints_progress_and_outputs_and_a_redeploy_is_a_noop() {
     assert!(out.contains("Outputs:\n"), "{out}");
     assert!(out.contains("  t5.name = crash-dev-t5"), "{out}");
     let again = sandbox.ok(1, &["deploy", "--yes"]);
-    assert!(again.contains("No changes: the stage matches the stack."), "{again}");
+    assert!(
+        again.contains("No changes: the stage matches the stack."),
+        "{again}"
+    );
     assert!(again.contains("13 unchanged"), "{again}");
     let list = sandbox.ok(1, &["state", "list"]);
     assert_eq!(list.lines().count(), 13);
-    assert!(list.lines().all(|l| l.ends_with("\tcloud.thing\tcloud\tcreated")), "{list}");
+    assert!(
+        list.lines()
+            .all(|l| l.ends_with("\tcloud.thing\tcloud\tcreated")),
+        "{list}"
+    );
 }
 
 #[test]
@@ -64,8 +88,15 @@ fn deploy_without_yes_and_without_a_terminal_refuses() {
     let sandbox = Sandbox::new();
     let out = sandbox.run(1, &["deploy"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("pass --yes"), "{}", text(&out.stderr));
-    assert!(sandbox.state_files().keys().all(|f| f != "state.json"), "nothing was deployed");
+    assert!(
+        text(&out.stderr).contains("pass --yes"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        sandbox.state_files().keys().all(|f| f != "state.json"),
+        "nothing was deployed"
+    );
 }
 
 #[test]
@@ -86,7 +117,12 @@ fn target_limits_a_deploy_to_a_resource_and_its_dependencies() {
     // t9 comes after t4, which comes after t1, which comes after t0.
     let out = sandbox.ok(1, &["deploy", "--yes", "--target", "t9", "--json"]);
     let v: Value = serde_json::from_str(&out).unwrap();
-    let mut ids: Vec<&str> = v["plan"]["changes"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    let mut ids: Vec<&str> = v["plan"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
     ids.sort();
     assert_eq!(ids, ["t0", "t1", "t4", "t9"]);
     assert_eq!(sandbox.outputs().len(), 4);
@@ -98,11 +134,33 @@ fn target_limits_a_deploy_to_a_resource_and_its_dependencies() {
 #[test]
 fn plan_detailed_exitcode_says_whether_there_are_changes() {
     let sandbox = Sandbox::new();
-    assert_eq!(sandbox.run(1, &["plan", "--detailed-exitcode"]).status.code(), Some(3));
+    assert_eq!(
+        sandbox
+            .run(1, &["plan", "--detailed-exitcode"])
+            .status
+            .code(),
+        Some(3)
+    );
     sandbox.ok(1, &["deploy", "--yes"]);
-    assert_eq!(sandbox.run(1, &["plan", "--detailed-exitcode"]).status.code(), Some(0));
-    assert_eq!(sandbox.run(2, &["plan", "--detailed-exitcode"]).status.code(), Some(3));
-    assert_eq!(sandbox.run(1, &["plan", "--bogus"]).status.code(), Some(2), "bad usage");
+    assert_eq!(
+        sandbox
+            .run(1, &["plan", "--detailed-exitcode"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        sandbox
+            .run(2, &["plan", "--detailed-exitcode"])
+            .status
+            .code(),
+        Some(3)
+    );
+    assert_eq!(
+        sandbox.run(1, &["plan", "--bogus"]).status.code(),
+        Some(2),
+        "bad usage"
+    );
 }
 
 #[test]
@@ -133,12 +191,19 @@ impl Runtime for Live {
 
 #[tokio::test]
 async fn the_same_bind_records_at_plan_time_and_returns_a_client_at_run_time() {
-    static THING: ThingDecl = ThingDecl { id: "t1", size: 1, after: None };
+    static THING: ThingDecl = ThingDecl {
+        id: "t1",
+        size: 1,
+        after: None,
+    };
     let mut planning = Init::new("api", &alchemy::bind::Planning);
     let client = planning.bind_read_only(&THING).await.unwrap();
     assert_eq!(client, THING.plan_client());
     let err = client.name().unwrap_err();
-    assert!(err.to_string().contains("`t1` was used while planning"), "{err}");
+    assert!(
+        err.to_string().contains("`t1` was used while planning"),
+        "{err}"
+    );
     assert_eq!(planning.requests().len(), 1);
     assert_eq!(planning.requests()[0].access, alchemy::Access::ReadOnly);
 
