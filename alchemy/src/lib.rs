@@ -5,6 +5,7 @@
 //! spans every provider of the stage; at run time the same call hands back a typed client.
 
 pub mod bind;
+pub mod bucket;
 pub mod error;
 pub mod resource;
 pub mod secret;
