@@ -165,7 +165,10 @@ mod tests {
             });
         let client = BucketClient::new(store);
         let created = client.put_if_absent("a", "x").await.unwrap();
-        let error = client.put_if_match("a", "y", created.etag).await.unwrap_err();
+        let error = client
+            .put_if_match("a", "y", created.etag)
+            .await
+            .unwrap_err();
         assert!(matches!(error, BucketError::Precondition { .. }));
     }
 
@@ -174,10 +177,22 @@ mod tests {
         // No expectations: any call would panic.
         let client = BucketClient::new(MockBucketStore::new());
         for key in ["", "/a", "a/../b", "a\0"] {
-            assert!(matches!(client.get(key).await, Err(BucketError::InvalidKey { .. })));
-            assert!(matches!(client.put(key, "x").await, Err(BucketError::InvalidKey { .. })));
-            assert!(matches!(client.delete(key).await, Err(BucketError::InvalidKey { .. })));
-            assert!(matches!(client.copy("ok", key).await, Err(BucketError::InvalidKey { .. })));
+            assert!(matches!(
+                client.get(key).await,
+                Err(BucketError::InvalidKey { .. })
+            ));
+            assert!(matches!(
+                client.put(key, "x").await,
+                Err(BucketError::InvalidKey { .. })
+            ));
+            assert!(matches!(
+                client.delete(key).await,
+                Err(BucketError::InvalidKey { .. })
+            ));
+            assert!(matches!(
+                client.copy("ok", key).await,
+                Err(BucketError::InvalidKey { .. })
+            ));
         }
         let options = PutOptions {
             metadata: [("Bad Name".to_string(), "v".to_string())].into(),
@@ -201,7 +216,10 @@ mod tests {
         });
         let client = BucketClient::new(store);
         let error = client.get_bytes("big", 99).await.unwrap_err();
-        assert!(matches!(error, BucketError::TooLarge { limit: 99 }), "{error}");
+        assert!(
+            matches!(error, BucketError::TooLarge { limit: 99 }),
+            "{error}"
+        );
     }
 
     #[tokio::test]
@@ -209,7 +227,9 @@ mod tests {
         let mut store = MockBucketStore::new();
         store
             .expect_list()
-            .withf(|options| options.continuation.is_none() && options.prefix.as_deref() == Some("p/"))
+            .withf(|options| {
+                options.continuation.is_none() && options.prefix.as_deref() == Some("p/")
+            })
             .returning(|_| {
                 Ok(ListPage {
                     objects: vec![meta("p/1", 1), meta("p/2", 2)],
@@ -305,7 +325,10 @@ mod tests {
         assert_eq!(put.etag, "\"joined-3\"");
         let mut received = received.lock().unwrap().clone();
         received.sort_by_key(|(number, _)| *number);
-        let joined: Vec<u8> = received.iter().flat_map(|(_, bytes)| bytes.to_vec()).collect();
+        let joined: Vec<u8> = received
+            .iter()
+            .flat_map(|(_, bytes)| bytes.to_vec())
+            .collect();
         assert_eq!(joined, b"abcdefghij");
     }
 
@@ -322,7 +345,10 @@ mod tests {
         store.expect_put_part().returning(|key, _, number, body| {
             let size = collected(body).len() as u64;
             if number == 2 {
-                return Err(BucketError::backend("mock", format!("part {number} of {key} lost")));
+                return Err(BucketError::backend(
+                    "mock",
+                    format!("part {number} of {key} lost"),
+                ));
             }
             Ok(PartInfo {
                 part_number: number,
@@ -354,13 +380,21 @@ mod tests {
             .times(2)
             .returning(|_, body, _| {
                 let etag = format!("\"{}\"", collected(body).len());
-                Ok(PutResult { etag, version: None })
+                Ok(PutResult {
+                    etag,
+                    version: None,
+                })
             });
         let client = BucketClient::new(store);
         // Known length: decided up front.
-        assert_eq!(client.upload("small", vec![1u8; 8], 8).await.unwrap().etag, "\"8\"");
+        assert_eq!(
+            client.upload("small", vec![1u8; 8], 8).await.unwrap().etag,
+            "\"8\""
+        );
         // Unknown length: decided after reading the first part.
-        let body = ByteStream::from_stream(futures::stream::iter(["ab", "cd"].map(Ok::<_, StreamError>)));
+        let body = ByteStream::from_stream(futures::stream::iter(
+            ["ab", "cd"].map(Ok::<_, StreamError>),
+        ));
         assert_eq!(client.upload("small", body, 8).await.unwrap().etag, "\"4\"");
     }
 
@@ -380,21 +414,27 @@ mod tests {
     #[tokio::test]
     async fn a_store_without_multipart_gets_one_streamed_put() {
         let mut store = MockBucketStore::new();
-        store.expect_capabilities().return_const(Capabilities::default());
         store
-            .expect_put()
-            .times(1)
-            .returning(|_, body, _| {
-                assert_eq!(body.len(), None, "the body was buffered to learn its length");
-                Ok(PutResult {
-                    etag: format!("\"{}\"", collected(body).len()),
-                    version: None,
-                })
-            });
+            .expect_capabilities()
+            .return_const(Capabilities::default());
+        store.expect_put().times(1).returning(|_, body, _| {
+            assert_eq!(
+                body.len(),
+                None,
+                "the body was buffered to learn its length"
+            );
+            Ok(PutResult {
+                etag: format!("\"{}\"", collected(body).len()),
+                version: None,
+            })
+        });
         let client = BucketClient::new(store);
         let body = ByteStream::from_stream(futures::stream::iter(
             (0..100).map(|_| Ok::<_, StreamError>(vec![0u8; 1000])),
         ));
-        assert_eq!(client.upload("k", body, 10).await.unwrap().etag, "\"100000\"");
+        assert_eq!(
+            client.upload("k", body, 10).await.unwrap().etag,
+            "\"100000\""
+        );
     }
 }

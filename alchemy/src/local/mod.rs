@@ -6,5 +6,7 @@
 
 pub mod bucket;
 mod platform;
+mod runtime;
 
 pub use platform::{LocalBucketProps, LocalPlatform, LocalServiceProps};
+pub use runtime::LocalRuntime;

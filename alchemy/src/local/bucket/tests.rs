@@ -33,7 +33,12 @@ async fn passes_the_conformance_suite() {
     assert!(report.skipped.is_empty(), "{report}");
     assert_eq!(report.ran.len(), 28, "{report}");
     // Every test cleaned up after itself: no objects, uploads or temp files are left.
-    assert!(client.list(ListOptions::default()).await.unwrap().objects.is_empty());
+    assert!(client
+        .list(ListOptions::default())
+        .await
+        .unwrap()
+        .objects
+        .is_empty());
     assert!(names(&dir.path().join("~alchemy/tmp")).is_empty());
     assert_eq!(names(dir.path()), ["~alchemy"]);
 }
@@ -43,7 +48,10 @@ async fn objects_are_files_named_after_their_keys() {
     let dir = tempfile::tempdir().unwrap();
     let client = open(dir.path()).await;
     client.put("photos/2024/Cat.jpg", "meow").await.unwrap();
-    client.put("photos", "an object beside the folder").await.unwrap();
+    client
+        .put("photos", "an object beside the folder")
+        .await
+        .unwrap();
     assert_eq!(names(dir.path()), ["photos", "photos~", "~alchemy"]);
     assert_eq!(names(&dir.path().join("photos~/2024~")), ["!cat.jpg"]);
     let file = std::fs::read(dir.path().join("photos~/2024~/!cat.jpg")).unwrap();
@@ -75,7 +83,11 @@ async fn files_placed_by_hand_are_not_objects() {
     assert_eq!(keys, ["real"]);
 
     // A file where an object should be, without a trailer, is reported, not served.
-    std::fs::write(layout::object_path(dir.path(), "fake"), "no trailer here at all").unwrap();
+    std::fs::write(
+        layout::object_path(dir.path(), "fake"),
+        "no trailer here at all",
+    )
+    .unwrap();
     let error = client.get("fake").await.unwrap_err();
     assert!(error.to_string().contains("not an object file"), "{error}");
 }
@@ -84,7 +96,11 @@ async fn files_placed_by_hand_are_not_objects() {
 async fn a_bucket_of_another_format_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     drop(open(dir.path()).await);
-    std::fs::write(dir.path().join("~alchemy/format"), "alchemy local bucket, format 99\n").unwrap();
+    std::fs::write(
+        dir.path().join("~alchemy/format"),
+        "alchemy local bucket, format 99\n",
+    )
+    .unwrap();
     let error = LocalBucket::open(dir.path()).await.unwrap_err();
     assert!(error.to_string().contains("another format"), "{error}");
 }
@@ -121,7 +137,11 @@ async fn a_cancelled_put_leaves_no_temp_file() {
     let writer = client.clone();
     let put = tokio::spawn(async move { writer.put("pending", body).await });
     asked_for_more.await.unwrap();
-    assert_eq!(names(&dir.path().join("~alchemy/tmp")).len(), 1, "the put is writing");
+    assert_eq!(
+        names(&dir.path().join("~alchemy/tmp")).len(),
+        1,
+        "the put is writing"
+    );
     put.abort();
     assert!(put.await.unwrap_err().is_cancelled());
     assert!(names(&dir.path().join("~alchemy/tmp")).is_empty());
@@ -134,7 +154,11 @@ async fn bucket_instances_on_one_directory_share_objects_and_conditions() {
     let first = open(dir.path()).await;
     let second = open(dir.path()).await;
     let attempts = (0..16).map(|i| {
-        let client = if i % 2 == 0 { first.clone() } else { second.clone() };
+        let client = if i % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
         async move { client.put_if_absent("shared", format!("{i}")).await }
     });
     let outcomes = futures::future::join_all(attempts).await;
@@ -215,7 +239,10 @@ fn put_if_absent_is_exclusive_across_processes() {
         assert!(output.status.success(), "a racing process failed");
         // The test harness may print its own text before an outcome on the same line.
         let stdout = String::from_utf8(output.stdout).unwrap();
-        for outcome in stdout.lines().filter_map(|line| line.split("race-outcome ").nth(1)) {
+        for outcome in stdout
+            .lines()
+            .filter_map(|line| line.split("race-outcome ").nth(1))
+        {
             match outcome.split_once(' ') {
                 Some(("won", body)) => winners.push(body.to_owned()),
                 Some(("lost", _)) => losers += 1,
@@ -254,7 +281,9 @@ impl AsRef<[u8]> for Tracked {
 
 impl Drop for Tracked {
     fn drop(&mut self) {
-        self.gauge.live.fetch_sub(self.data.len() as u64, Ordering::SeqCst);
+        self.gauge
+            .live
+            .fetch_sub(self.data.len() as u64, Ordering::SeqCst);
     }
 }
 
@@ -284,7 +313,11 @@ async fn check_repeated(mut body: ByteStream, pattern: &Bytes, total: u64) -> us
         while at < chunk.len() {
             let start = ((offset + at as u64) % pattern.len() as u64) as usize;
             let len = (pattern.len() - start).min(chunk.len() - at);
-            assert!(chunk[at..at + len] == pattern[start..start + len], "wrong bytes at {}", offset + at as u64);
+            assert!(
+                chunk[at..at + len] == pattern[start..start + len],
+                "wrong bytes at {}",
+                offset + at as u64
+            );
             at += len;
         }
         offset += chunk.len() as u64;
@@ -299,19 +332,38 @@ async fn a_one_gibibyte_object_streams_through_bounded_memory() {
     const CHUNK: usize = 256 * 1024;
     let dir = tempfile::tempdir().unwrap();
     let client = open(dir.path()).await;
-    let pattern: Bytes = (0..CHUNK).map(|i| (i % 251) as u8).collect::<Vec<_>>().into();
+    let pattern: Bytes = (0..CHUNK)
+        .map(|i| (i % 251) as u8)
+        .collect::<Vec<_>>()
+        .into();
     let gauge = Arc::new(InFlight::default());
 
-    let put = client.put("huge", tracked_body(&pattern, SIZE, &gauge)).await.unwrap();
+    let put = client
+        .put("huge", tracked_body(&pattern, SIZE, &gauge))
+        .await
+        .unwrap();
     let peak = gauge.peak.load(Ordering::SeqCst);
-    assert!(peak <= 4 * CHUNK as u64, "the put held {peak} bytes of the body at once");
-    assert_eq!(gauge.live.load(Ordering::SeqCst), 0, "the put kept chunks alive");
+    assert!(
+        peak <= 4 * CHUNK as u64,
+        "the put held {peak} bytes of the body at once"
+    );
+    assert_eq!(
+        gauge.live.load(Ordering::SeqCst),
+        0,
+        "the put kept chunks alive"
+    );
 
     let got = client.get("huge").await.unwrap();
-    assert_eq!((got.meta.size, got.meta.etag.as_str()), (SIZE, put.etag.as_str()));
+    assert_eq!(
+        (got.meta.size, got.meta.etag.as_str()),
+        (SIZE, put.etag.as_str())
+    );
     assert_eq!(got.body.len(), Some(SIZE));
     let largest = check_repeated(got.body, &pattern, SIZE).await;
-    assert!(largest <= READ_CHUNK, "the get yielded a chunk of {largest} bytes");
+    assert!(
+        largest <= READ_CHUNK,
+        "the get yielded a chunk of {largest} bytes"
+    );
     client.delete("huge").await.unwrap();
 }
 
@@ -322,7 +374,10 @@ async fn upload_holds_at_most_its_parts_in_flight() {
     const SIZE: u64 = 6 * PART as u64;
     let dir = tempfile::tempdir().unwrap();
     let client = open(dir.path()).await;
-    let pattern: Bytes = (0..CHUNK).map(|i| (i % 253) as u8).collect::<Vec<_>>().into();
+    let pattern: Bytes = (0..CHUNK)
+        .map(|i| (i % 253) as u8)
+        .collect::<Vec<_>>()
+        .into();
     let gauge = Arc::new(InFlight::default());
     let options = UploadOptions {
         part_size: PART,
@@ -333,12 +388,25 @@ async fn upload_holds_at_most_its_parts_in_flight() {
         .upload_with("parts", tracked_body(&pattern, SIZE, &gauge), options)
         .await
         .unwrap();
-    assert!(put.etag.ends_with("-6\""), "not a six-part upload: {}", put.etag);
+    assert!(
+        put.etag.ends_with("-6\""),
+        "not a six-part upload: {}",
+        put.etag
+    );
     let peak = gauge.peak.load(Ordering::SeqCst);
-    assert!(peak <= 3 * PART as u64 + CHUNK as u64, "the upload held {peak} bytes at once");
-    assert!(peak >= PART as u64, "parts are assembled in memory, {peak} bytes at most");
+    assert!(
+        peak <= 3 * PART as u64 + CHUNK as u64,
+        "the upload held {peak} bytes at once"
+    );
+    assert!(
+        peak >= PART as u64,
+        "parts are assembled in memory, {peak} bytes at most"
+    );
     assert_eq!(gauge.live.load(Ordering::SeqCst), 0);
     let got = client.get("parts").await.unwrap();
     check_repeated(got.body, &pattern, SIZE).await;
-    assert!(names(&dir.path().join("~alchemy/uploads")).is_empty(), "the upload was left behind");
+    assert!(
+        names(&dir.path().join("~alchemy/uploads")).is_empty(),
+        "the upload was left behind"
+    );
 }
