@@ -141,7 +141,9 @@ pub enum Error {
     #[error("already exists: {0}")]
     AlreadyExists(String),
     /// A client used at plan time, when no resource exists yet.
-    #[error("`{0}` was used while planning: clients returned by `bind` work only when the service runs")]
+    #[error(
+        "`{0}` was used while planning: clients returned by `bind` work only when the service runs"
+    )]
     NotAtPlanTime(String),
     /// A bad configuration or command line.
     #[error("{0}")]

@@ -4,16 +4,35 @@
 //! and returns its implementation. At deploy time each binding becomes part of one plan that
 //! spans every provider of the stage; at run time the same call hands back a typed client.
 
+pub mod bind;
 pub mod bucket;
 pub mod error;
 pub mod resource;
+pub mod secret;
 
+#[cfg(feature = "deploy")]
+pub mod app;
+#[cfg(feature = "deploy")]
+pub mod apply;
+#[cfg(feature = "deploy")]
+pub mod cli;
 #[cfg(feature = "deploy")]
 pub mod local;
 #[cfg(feature = "deploy")]
-pub mod secret;
+pub mod plan;
+#[cfg(feature = "deploy")]
+pub mod platform;
+#[cfg(feature = "deploy")]
+pub mod provider;
+#[cfg(feature = "deploy")]
+pub mod stack;
 #[cfg(feature = "deploy")]
 pub mod state;
 
+pub use bind::{Access, Bindable, Init, Service};
 pub use error::{Error, Result};
 pub use resource::{Handle, Input, RemovalPolicy, Resource, ResourceDef};
+pub use secret::Secret;
+
+#[cfg(feature = "deploy")]
+pub use app::{app, App};

@@ -1,6 +1,12 @@
-//! The local provider: the runtime side of a stage that runs on this machine.
+//! The local provider, the embedded default: everything on this machine.
 //!
-//! Everything here keeps its data in ordinary files under a directory of the stage, so `dev`
-//! needs no cloud account and no running service.
+//! Buckets are directories of ordinary files under the stage's state directory; a service is
+//! recorded as a manifest of its bindings, which `dev` serves. No cloud account and no running
+//! service is needed.
 
 pub mod bucket;
+mod platform;
+mod runtime;
+
+pub use platform::{LocalBucketProps, LocalPlatform, LocalServiceProps};
+pub use runtime::LocalRuntime;

@@ -30,7 +30,8 @@ impl std::fmt::Display for LeaseOwner {
     }
 }
 
-fn hostname() -> String {
+/// The name of this host, as leases record it.
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .or_else(|_| std::env::var("HOSTNAME"))

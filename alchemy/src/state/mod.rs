@@ -7,9 +7,11 @@
 
 mod file;
 mod lock;
+mod memory;
 
 pub use file::FileBackend;
 pub use lock::{Lease, LeaseOwner};
+pub use memory::MemoryBackend;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -1,0 +1,174 @@
+//! The app: its services and resources, and the stack each stage makes of them.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::bind::{Bindable, Declaration, Init, Planning, Request, Service};
+use crate::error::{Error, Result};
+use crate::local::LocalPlatform;
+use crate::platform::Platform;
+use crate::stack::{Binding, Stack};
+
+type PlanInit = for<'a> fn(&'a mut Init<'_>) -> Pin<Box<dyn Future<Output = Result<()>> + 'a>>;
+
+/// Chooses the platform of a stage: given the stage and its state directory.
+pub type PlatformFactory = Arc<dyn Fn(&str, &Path) -> Result<Arc<dyn Platform>> + Send + Sync>;
+
+struct ServiceEntry {
+    id: String,
+    plan: PlanInit,
+}
+
+/// Starts an app named `name`: add services and resources, then [`App::run`] it.
+///
+/// ```no_run
+/// use alchemy::{Init, Service};
+///
+/// struct Api;
+/// impl Service for Api {
+///     type Handler = ();
+///     async fn init(_ctx: &mut Init<'_>) -> alchemy::Result<()> {
+///         Ok(())
+///     }
+/// }
+///
+/// fn main() -> std::process::ExitCode {
+///     alchemy::app("hello").service::<Api>("api").run()
+/// }
+/// ```
+pub fn app(name: &str) -> App {
+    App {
+        name: name.to_string(),
+        services: Vec::new(),
+        declarations: Vec::new(),
+        state_dir: None,
+        platform: Arc::new(|_, dir| {
+            Ok(Arc::new(LocalPlatform::new(dir.join("local"))) as Arc<dyn Platform>)
+        }),
+    }
+}
+
+/// An app: services, the resources they bind, and how each stage hosts them.
+pub struct App {
+    name: String,
+    services: Vec<ServiceEntry>,
+    declarations: Vec<Declaration>,
+    state_dir: Option<PathBuf>,
+    platform: PlatformFactory,
+}
+
+fn plan_init<'a, S: Service>(
+    ctx: &'a mut Init<'_>,
+) -> Pin<Box<dyn Future<Output = Result<()>> + 'a>> {
+    Box::pin(async move { S::init(ctx).await.map(drop) })
+}
+
+impl App {
+    /// The app's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Adds service `S` under the logical id `id`.
+    pub fn service<S: Service>(mut self, id: &str) -> Self {
+        self.services.push(ServiceEntry {
+            id: id.to_string(),
+            plan: plan_init::<S>,
+        });
+        self
+    }
+
+    /// Declares a resource no service binds (yet), so that it is still deployed.
+    pub fn resource(mut self, resource: &impl Bindable) -> Self {
+        self.declarations.push(resource.declaration());
+        self
+    }
+
+    /// Keeps state under `dir` (default: `.alchemy` in the working directory, or `ALCHEMY_STATE_DIR`).
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+
+    /// Chooses the platform of each stage (default: the local platform for every stage).
+    pub fn platform(
+        mut self,
+        factory: impl Fn(&str, &Path) -> Result<Arc<dyn Platform>> + Send + Sync + 'static,
+    ) -> Self {
+        self.platform = Arc::new(factory);
+        self
+    }
+
+    /// Where the state of all stages lives.
+    pub fn state_root(&self) -> PathBuf {
+        self.state_dir
+            .clone()
+            .or_else(|| std::env::var_os("ALCHEMY_STATE_DIR").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(".alchemy"))
+    }
+
+    /// The platform of `stage`.
+    pub fn platform_for(&self, stage: &str) -> Result<Arc<dyn Platform>> {
+        crate::resource::validate_id(stage).map_err(|_| {
+            Error::Config(format!(
+                "invalid stage `{stage}`: a stage starts with a letter and uses only letters, digits, `-` and `_`"
+            ))
+        })?;
+        (self.platform)(stage, &self.state_root().join(stage))
+    }
+
+    /// The stack of `stage` on `platform`: every service's init runs in the plan phase, and what
+    /// it binds becomes resources and bindings.
+    pub async fn stack(&self, stage: &str, platform: &dyn Platform) -> Result<Stack> {
+        let mut stack = Stack::new(&self.name, stage);
+        let mut requests: Vec<(String, Vec<Request>)> = Vec::new();
+        for service in &self.services {
+            crate::resource::validate_id(&service.id)?;
+            let mut init = Init::new(&service.id, &Planning);
+            (service.plan)(&mut init).await?;
+            requests.push((service.id.clone(), init.into_requests()));
+        }
+        let mut declared: Vec<&Declaration> = Vec::new();
+        let bound = requests
+            .iter()
+            .flat_map(|(_, r)| r.iter().map(|r| &r.declaration));
+        for decl in self.declarations.iter().chain(bound) {
+            match declared.iter().find(|d| d.id == decl.id) {
+                Some(d) if d.kind != decl.kind || d.config != decl.config => {
+                    return Err(Error::Config(format!(
+                        "`{}` is declared twice, as {} and as {}: give each resource its own id",
+                        decl.id, d.kind, decl.kind
+                    )))
+                }
+                Some(_) => {}
+                None => {
+                    platform.declare(&mut stack, decl)?;
+                    declared.push(decl);
+                }
+            }
+        }
+        for (service, requests) in &requests {
+            let mut bindings = Vec::new();
+            for request in requests {
+                let binding = Binding {
+                    service: service.clone(),
+                    resource: request.declaration.id.clone(),
+                    kind: request.declaration.kind.clone(),
+                    access: request.access,
+                    contribution: platform.bind(&stack, service, request)?,
+                };
+                stack.record_binding(binding.clone());
+                bindings.push(binding);
+            }
+            platform.service(&mut stack, service, &bindings)?;
+        }
+        Ok(stack)
+    }
+
+    /// Parses the command line and runs the command; see [`crate::cli`] for commands and exit codes.
+    pub fn run(self) -> std::process::ExitCode {
+        crate::cli::main(self)
+    }
+}

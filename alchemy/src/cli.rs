@@ -1,0 +1,525 @@
+//! The command line every app gets from [`crate::App::run`].
+//!
+//! ```text
+//! app [--stage NAME] [--json] [--state-dir DIR] <COMMAND>
+//!   plan     [--target ID]... [--destroy] [--detailed-exitcode]
+//!   deploy   [--yes] [--concurrency N] [--target ID]...
+//!   destroy  [--yes] [--concurrency N] [--target ID]...
+//!   outputs
+//!   state list | state show ID | state unlock
+//! ```
+//!
+//! # Exit codes
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success (for `plan`: also when there are changes, unless `--detailed-exitcode`) |
+//! | 1 | an error before anything changed: bad input, bad state, a missing secret key, ... |
+//! | 2 | bad usage of the command line |
+//! | 3 | `plan --detailed-exitcode`: the plan has changes |
+//! | 4 | `deploy`/`destroy` ran and some steps failed; state is recorded, a rerun resumes |
+//! | 5 | the state is locked by another deploy |
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{json, Value};
+
+use crate::app::App;
+use crate::apply::{Engine, Keyring, Outcome, Progress, Report, StepReport};
+use crate::error::{Error, Result};
+use crate::plan::{plan, render_human, Action, Change, Plan, PlanOptions};
+use crate::platform::Platform;
+use crate::provider::Providers;
+use crate::secret::{has_sealed, has_secrets, redact, Cipher};
+use crate::stack::Stack;
+use crate::state::{FileBackend, Lease, LeaseOwner, Snapshot, StateBackend};
+
+/// Exit code: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: an error before anything changed.
+pub const EXIT_ERROR: u8 = 1;
+/// Exit code: bad usage.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: `plan --detailed-exitcode` found changes.
+pub const EXIT_CHANGES: u8 = 3;
+/// Exit code: some steps of a deploy or destroy failed.
+pub const EXIT_STEPS_FAILED: u8 = 4;
+/// Exit code: the state is locked by another deploy.
+pub const EXIT_LOCKED: u8 = 5;
+
+const LEASE_TTL: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Parser)]
+#[command(about = "Plan, deploy and destroy this app", long_about = None)]
+struct Cli {
+    /// The stage: its own state and resources.
+    #[arg(long, global = true, default_value = "dev", env = "ALCHEMY_STAGE")]
+    stage: String,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Where state is kept (default `.alchemy` in the working directory).
+    #[arg(long, global = true, env = "ALCHEMY_STATE_DIR")]
+    state_dir: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show what a deploy would change.
+    Plan {
+        #[command(flatten)]
+        targets: Targets,
+        /// Plan a destroy instead.
+        #[arg(long)]
+        destroy: bool,
+        /// Exit with 3 when the plan has changes.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Apply the plan: create, update, replace and delete resources.
+    Deploy(ApplyArgs),
+    /// Delete every resource of the stage (resources that retain are only forgotten).
+    Destroy(ApplyArgs),
+    /// Print the outputs of the deployed resources.
+    Outputs,
+    /// Look at or repair the state.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+struct Targets {
+    /// Only this resource and what it depends on (repeatable).
+    #[arg(long = "target", value_name = "ID")]
+    ids: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct ApplyArgs {
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// At most this many provider calls at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    concurrency: u32,
+    #[command(flatten)]
+    targets: Targets,
+}
+
+#[derive(Debug, Subcommand)]
+enum StateCommand {
+    /// List the resources in state.
+    List,
+    /// Show one resource's record (secrets redacted).
+    Show {
+        /// The resource.
+        id: String,
+    },
+    /// Remove the lease of a deploy that is gone.
+    Unlock,
+}
+
+/// Runs the command line for `app`; returns the exit code.
+pub fn main(app: App) -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let json = cli.json;
+    match runtime.block_on(execute(app, cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if json {
+                println!("{}", json!({ "error": e.to_string() }));
+            } else {
+                eprintln!("error: {e}");
+            }
+            ExitCode::from(match e {
+                Error::Locked { .. } => EXIT_LOCKED,
+                _ => EXIT_ERROR,
+            })
+        }
+    }
+}
+
+/// Everything a command needs about its stage.
+struct Stage {
+    stack: Stack,
+    providers: Providers,
+    backend: FileBackend,
+}
+
+async fn open(app: &App, stage: &str) -> Result<Stage> {
+    let platform: Arc<dyn Platform> = app.platform_for(stage)?;
+    let stack = app.stack(stage, platform.as_ref()).await?;
+    let providers = platform.providers();
+    let backend = FileBackend::new(app.state_root().join(stage), app.name(), stage);
+    Ok(Stage {
+        stack,
+        providers,
+        backend,
+    })
+}
+
+async fn execute(mut app: App, cli: Cli) -> Result<u8> {
+    if let Some(dir) = &cli.state_dir {
+        app = app.state_dir(dir.clone());
+    }
+    let stage = open(&app, &cli.stage).await?;
+    match cli.command {
+        Command::Plan {
+            targets,
+            destroy,
+            detailed_exitcode,
+        } => {
+            let (state, keyring) = load(&stage, &app, &cli.stage).await?;
+            check_secrets(&stage.stack, keyring.as_ref())?;
+            let options = PlanOptions {
+                targets: targets.ids,
+                destroy,
+            };
+            let plan = plan(&stage.stack, &state, &stage.providers, &options).await?;
+            print_plan(&plan, cli.json);
+            Ok(if detailed_exitcode && plan.has_changes() {
+                EXIT_CHANGES
+            } else {
+                EXIT_OK
+            })
+        }
+        Command::Deploy(args) => apply(&app, &stage, &cli.stage, args, false, cli.json).await,
+        Command::Destroy(args) => apply(&app, &stage, &cli.stage, args, true, cli.json).await,
+        Command::Outputs => {
+            let (state, _) = load(&stage, &app, &cli.stage).await?;
+            print_outputs(&state, cli.json);
+            Ok(EXIT_OK)
+        }
+        Command::State { command } => match command {
+            StateCommand::List => {
+                let (state, _) = load(&stage, &app, &cli.stage).await?;
+                if cli.json {
+                    let list: Vec<Value> = state
+                        .resources
+                        .iter()
+                        .map(|(id, r)| json!({ "id": id, "kind": r.kind, "provider": r.provider, "status": r.status }))
+                        .collect();
+                    println!("{}", Value::Array(list));
+                } else if state.resources.is_empty() {
+                    println!("No resources in the state of stage {}.", cli.stage);
+                } else {
+                    for (id, r) in &state.resources {
+                        let status = serde_json::to_value(r.status).unwrap_or(Value::Null);
+                        println!(
+                            "{id}\t{}\t{}\t{}",
+                            r.kind,
+                            r.provider,
+                            status.as_str().unwrap_or("")
+                        );
+                    }
+                }
+                Ok(EXIT_OK)
+            }
+            StateCommand::Show { id } => {
+                let (state, _) = load(&stage, &app, &cli.stage).await?;
+                let rec = state.resources.get(&id).ok_or_else(|| {
+                    Error::Config(format!("`{id}` is not in the state of stage {}", cli.stage))
+                })?;
+                let v = redact(&serde_json::to_value(rec)?);
+                println!("{}", serde_json::to_string_pretty(&v)?);
+                Ok(EXIT_OK)
+            }
+            StateCommand::Unlock => {
+                stage.backend.force_unlock().await?;
+                if !cli.json {
+                    println!("The state of stage {} is unlocked.", cli.stage);
+                }
+                Ok(EXIT_OK)
+            }
+        },
+    }
+}
+
+/// The state of the stage with its secrets opened, and the key when secrets are in play.
+async fn load(stage: &Stage, app: &App, name: &str) -> Result<(Snapshot, Option<Keyring>)> {
+    let mut state = stage
+        .backend
+        .load()
+        .await?
+        .unwrap_or_else(|| Snapshot::new(app.name(), name));
+    let needs_key = state.secrets.is_some()
+        || state
+            .resources
+            .values()
+            .any(|r| has_sealed(&serde_json::to_value(r).unwrap_or(Value::Null)))
+        || stage
+            .stack
+            .resources()
+            .iter()
+            .any(|d| has_secrets(&d.props));
+    if !needs_key {
+        return Ok((state, None));
+    }
+    let (cipher, header) = Cipher::from_env(state.secrets.as_ref())?;
+    for rec in state.resources.values_mut() {
+        rec.props = cipher.open(&rec.props)?;
+        if let Some(o) = &rec.output {
+            rec.output = Some(cipher.open(o)?);
+        }
+        if let Some(p) = &rec.pending_props {
+            rec.pending_props = Some(cipher.open(p)?);
+        }
+        for r in &mut rec.retired {
+            r.props = cipher.open(&r.props)?;
+            if let Some(o) = &r.output {
+                r.output = Some(cipher.open(o)?);
+            }
+        }
+    }
+    Ok((state, Some(Keyring { cipher, header })))
+}
+
+fn check_secrets(stack: &Stack, keyring: Option<&Keyring>) -> Result<()> {
+    if keyring.is_none() && stack.resources().iter().any(|d| has_secrets(&d.props)) {
+        return Err(Error::MissingSecretKey);
+    }
+    Ok(())
+}
+
+async fn apply(
+    app: &App,
+    stage: &Stage,
+    name: &str,
+    args: ApplyArgs,
+    destroy: bool,
+    json: bool,
+) -> Result<u8> {
+    let owner = LeaseOwner::current();
+    let lease = stage.backend.lock(&owner, LEASE_TTL).await?;
+    let result = apply_locked(app, stage, name, args, destroy, json, lease.clone()).await;
+    let unlocked = stage.backend.unlock(&lease).await;
+    let code = result?;
+    unlocked?;
+    Ok(code)
+}
+
+async fn apply_locked(
+    app: &App,
+    stage: &Stage,
+    name: &str,
+    args: ApplyArgs,
+    destroy: bool,
+    json: bool,
+    lease: Lease,
+) -> Result<u8> {
+    let (mut state, keyring) = load(stage, app, name).await?;
+    check_secrets(&stage.stack, keyring.as_ref())?;
+    let options = PlanOptions {
+        targets: args.targets.ids,
+        destroy,
+    };
+    let plan = plan(&stage.stack, &state, &stage.providers, &options).await?;
+    if !json {
+        print!("{}", render_human(&plan));
+    }
+    if !plan.has_changes() {
+        if json {
+            println!(
+                "{}",
+                json!({ "plan": plan.to_json(), "steps": [], "outputs": outputs_json(&state) })
+            );
+        } else {
+            println!();
+            print_outputs(&state, false);
+        }
+        return Ok(EXIT_OK);
+    }
+    if !args.yes && !confirm(if destroy { "destroy" } else { "deploy" }, name)? {
+        println!("Nothing was changed.");
+        return Ok(EXIT_OK);
+    }
+    let progress = Printer { to_stderr: json };
+    let engine = Engine::new(&stage.providers, &stage.backend, lease, LEASE_TTL)
+        .keyring(keyring.as_ref())
+        .concurrency(args.concurrency as usize)
+        .progress(&progress);
+    let report = engine.apply(&stage.stack, &plan, &mut state).await?;
+    if json {
+        println!(
+            "{}",
+            json!({ "plan": plan.to_json(), "steps": report.steps, "outputs": outputs_json(&state) })
+        );
+    } else {
+        print_report(&report);
+        if !destroy {
+            print_outputs(&state, false);
+        }
+    }
+    Ok(if report.succeeded() {
+        EXIT_OK
+    } else {
+        EXIT_STEPS_FAILED
+    })
+}
+
+fn confirm(what: &str, stage: &str) -> Result<bool> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(Error::Config(format!(
+            "{what} needs a confirmation and there is no terminal to ask: pass --yes to {what} stage {stage}"
+        )));
+    }
+    print!("\nDo you want to {what} stage {stage}? Only 'yes' is accepted: ");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::io("cannot read the answer", e))?;
+    Ok(line.trim() == "yes")
+}
+
+fn print_plan(plan: &Plan, json: bool) {
+    if json {
+        println!("{}", plan.to_json());
+    } else {
+        print!("{}", render_human(plan));
+    }
+}
+
+fn outputs_json(state: &Snapshot) -> Value {
+    let map: serde_json::Map<String, Value> = state
+        .resources
+        .iter()
+        .filter_map(|(id, r)| Some((id.clone(), redact(r.output.as_ref()?))))
+        .collect();
+    Value::Object(map)
+}
+
+fn print_outputs(state: &Snapshot, json: bool) {
+    let outputs = outputs_json(state);
+    if json {
+        println!("{outputs}");
+        return;
+    }
+    let Value::Object(map) = outputs else { return };
+    if map.is_empty() {
+        println!("No outputs: stage {} has no resources.", state.stage);
+        return;
+    }
+    println!("Outputs:");
+    for (id, out) in map {
+        match out {
+            Value::Object(fields) => {
+                for (k, v) in fields {
+                    let v = v
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string());
+                    println!("  {id}.{k} = {v}");
+                }
+            }
+            other => println!("  {id} = {other}"),
+        }
+    }
+}
+
+fn print_report(report: &Report) {
+    let failures: Vec<&StepReport> = report.failures().collect();
+    let done = report.steps.len() - failures.len();
+    println!();
+    if failures.is_empty() {
+        println!("Applied: {done} steps succeeded.");
+    } else {
+        println!(
+            "Applied with failures: {done} steps succeeded, {} did not:",
+            failures.len()
+        );
+        for f in failures {
+            match &f.outcome {
+                Outcome::Failed { error } => println!("  ! {}: {error}", f.id),
+                Outcome::Skipped { because } => {
+                    println!("  ! {}: skipped because `{because}` failed", f.id)
+                }
+                Outcome::Done { .. } => {}
+            }
+        }
+        println!("The state records what happened; run the same command again to resume.");
+    }
+}
+
+struct Printer {
+    to_stderr: bool,
+}
+
+impl Printer {
+    fn line(&self, s: String) {
+        if self.to_stderr {
+            eprintln!("{s}");
+        } else {
+            println!("{s}");
+        }
+    }
+}
+
+impl Progress for Printer {
+    fn started(&self, change: &Change) {
+        let verb = match change.action {
+            Action::Create => "creating",
+            Action::Update => "updating",
+            Action::Replace => "replacing",
+            Action::Delete => "deleting",
+            Action::Forget => "forgetting",
+            Action::Noop => return,
+        };
+        self.line(format!(
+            "  {} {}: {verb}...",
+            change.action.sign(),
+            change.id
+        ));
+    }
+
+    fn finished(&self, change: &Change, report: &StepReport) {
+        let s = match &report.outcome {
+            Outcome::Done { action } => {
+                let verb = match action {
+                    Action::Create => "created",
+                    Action::Update => "updated",
+                    Action::Replace => "replaced",
+                    Action::Delete => "deleted",
+                    Action::Forget => "forgotten (left in place)",
+                    Action::Noop => "already up to date",
+                };
+                format!(
+                    "  {} {}: {verb} ({} ms)",
+                    change.action.sign(),
+                    change.id,
+                    report.millis
+                )
+            }
+            Outcome::Failed { error } => format!("  ! {}: failed: {error}", change.id),
+            Outcome::Skipped { because } => {
+                format!("  ! {}: skipped because `{because}` failed", change.id)
+            }
+        };
+        self.line(s);
+    }
+}

@@ -1,1 +1,0 @@
-//! Secrets: values that never appear in plan output, logs, errors or JSON, encrypted in state.

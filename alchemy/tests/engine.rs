@@ -1,0 +1,656 @@
+//! The planner and the apply engine against `mockall` mocks of the provider trait.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use alchemy::apply::{Engine, Outcome, Report};
+use alchemy::plan::{plan, render_human, Action, Plan, PlanOptions};
+use alchemy::provider::{Context, Diff, Provider, Providers};
+use alchemy::stack::Stack;
+use alchemy::state::{LeaseOwner, MemoryBackend, Snapshot, StateBackend, Status};
+use alchemy::{Error, Input, RemovalPolicy, Resource, Result};
+use async_trait::async_trait;
+use mockall::mock;
+use mockall::predicate::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Thing {
+    size: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    link: Option<Input<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct ThingOut {
+    name: String,
+    size: u32,
+}
+
+impl Resource for Thing {
+    const KIND: &'static str = "test.thing";
+    type Output = ThingOut;
+}
+
+mock! {
+    Prov {}
+    #[async_trait]
+    impl Provider<Thing> for Prov {
+        async fn read(&self, ctx: &Context, props: &Thing, output: Option<ThingOut>) -> Result<Option<ThingOut>>;
+        async fn diff(&self, ctx: &Context, old: &Thing, new: &Thing, output: &ThingOut) -> Result<Diff>;
+        async fn create(&self, ctx: &Context, props: &Thing) -> Result<ThingOut>;
+        async fn update(&self, ctx: &Context, old: &Thing, new: &Thing, output: &ThingOut) -> Result<ThingOut>;
+        async fn delete(&self, ctx: &Context, props: &Thing, output: &ThingOut) -> Result<()>;
+    }
+}
+
+fn thing(size: u32) -> Thing {
+    Thing { size, link: None }
+}
+
+fn out(ctx: &Context, size: u32) -> ThingOut {
+    ThingOut {
+        name: ctx.physical_name(),
+        size,
+    }
+}
+
+fn providers(p: MockProv) -> Providers {
+    let mut providers = Providers::new();
+    providers.register::<Thing>("test", p);
+    providers
+}
+
+struct Run {
+    plan: Plan,
+    report: Report,
+    state: Snapshot,
+}
+
+async fn deploy(
+    stack: &Stack,
+    providers: &Providers,
+    backend: &MemoryBackend,
+    concurrency: usize,
+) -> Result<Run> {
+    let mut state = backend
+        .load()
+        .await?
+        .unwrap_or_else(|| Snapshot::new(stack.app(), stack.stage()));
+    let plan = plan(stack, &state, providers, &PlanOptions::default()).await?;
+    let lease = backend
+        .lock(&LeaseOwner::current(), Duration::from_secs(30))
+        .await?;
+    let engine = Engine::new(providers, backend, lease.clone(), Duration::from_secs(30))
+        .concurrency(concurrency);
+    let report = engine.apply(stack, &plan, &mut state).await?;
+    backend.unlock(&lease).await?;
+    Ok(Run {
+        plan,
+        report,
+        state,
+    })
+}
+
+fn actions(plan: &Plan) -> Vec<(String, Action)> {
+    plan.changes
+        .iter()
+        .map(|c| (c.id.clone(), c.action))
+        .collect()
+}
+
+fn stack_of(items: &[(&str, u32)]) -> Stack {
+    let mut s = Stack::new("app", "test");
+    for (id, size) in items {
+        s.add(id, thing(*size)).unwrap();
+    }
+    s
+}
+
+/// A state in which `items` exist as created with their sizes.
+async fn existing(items: &[(&str, u32)]) -> MemoryBackend {
+    let backend = MemoryBackend::new();
+    let mut p = MockProv::new();
+    p.expect_create().returning(|ctx, t| Ok(out(ctx, t.size)));
+    let run = deploy(&stack_of(items), &providers(p), &backend, 4)
+        .await
+        .unwrap();
+    assert!(run.report.succeeded());
+    backend
+}
+
+#[tokio::test]
+async fn create_records_output_and_checkpoints_before_and_after() {
+    let backend = MemoryBackend::new();
+    let mut p = MockProv::new();
+    p.expect_create()
+        .times(1)
+        .withf(|ctx, t| ctx.id == "a" && ctx.generation == 0 && t.size == 1)
+        .returning(|ctx, t| Ok(out(ctx, t.size)));
+    let run = deploy(&stack_of(&[("a", 1)]), &providers(p), &backend, 4)
+        .await
+        .unwrap();
+    assert_eq!(actions(&run.plan), [("a".into(), Action::Create)]);
+    assert_eq!(run.plan.changes[0].provider, "test");
+    assert!(run.report.succeeded());
+    let rec = &run.state.resources["a"];
+    assert_eq!(rec.status, Status::Created);
+    assert_eq!(rec.output.as_ref().unwrap()["name"], "app-test-a");
+    assert_eq!(
+        backend.appends(),
+        2,
+        "one checkpoint before and one after the create"
+    );
+    let reloaded = backend.load().await.unwrap().unwrap();
+    assert_eq!(reloaded.resources, run.state.resources);
+}
+
+#[tokio::test]
+async fn unchanged_props_are_a_noop_without_calling_the_provider() {
+    let backend = existing(&[("a", 1), ("b", 2)]).await;
+    let p = MockProv::new(); // any call would panic
+    let run = deploy(&stack_of(&[("a", 1), ("b", 2)]), &providers(p), &backend, 4)
+        .await
+        .unwrap();
+    assert_eq!(
+        actions(&run.plan),
+        [("a".into(), Action::Noop), ("b".into(), Action::Noop)]
+    );
+    assert!(!run.plan.has_changes());
+    assert!(run.report.steps.is_empty());
+    assert!(render_human(&run.plan)
+        .contains("0 to create, 0 to update, 0 to replace, 0 to delete, 2 unchanged"));
+}
+
+#[tokio::test]
+async fn update_in_place_shows_the_property_diff() {
+    let backend = existing(&[("a", 1)]).await;
+    let mut p = MockProv::new();
+    p.expect_diff()
+        .times(1)
+        .returning(|_, _, _, _| Ok(Diff::Update));
+    p.expect_update()
+        .times(1)
+        .withf(|_, old, new, o| old.size == 1 && new.size == 5 && o.size == 1)
+        .returning(|ctx, _, new, _| Ok(out(ctx, new.size)));
+    let run = deploy(&stack_of(&[("a", 5)]), &providers(p), &backend, 4)
+        .await
+        .unwrap();
+    assert_eq!(actions(&run.plan), [("a".into(), Action::Update)]);
+    let d = &run.plan.changes[0].diffs;
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].path, "size");
+    assert!(render_human(&run.plan).contains("~ size: 1 -> 5"));
+    assert_eq!(run.state.resources["a"].output.as_ref().unwrap()["size"], 5);
+}
+
+#[tokio::test]
+async fn a_provider_noop_diff_changes_nothing() {
+    let backend = existing(&[("a", 1)]).await;
+    let mut p = MockProv::new();
+    p.expect_diff()
+        .times(1)
+        .returning(|_, _, _, _| Ok(Diff::Noop));
+    let run = deploy(&stack_of(&[("a", 2)]), &providers(p), &backend, 4)
+        .await
+        .unwrap();
+    assert_eq!(actions(&run.plan), [("a".into(), Action::Noop)]);
+    assert!(run.report.steps.is_empty());
+}
+
+#[tokio::test]
+async fn replace_creates_the_new_generation_before_deleting_the_old() {
+    let backend = existing(&[("a", 1)]).await;
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let mut p = MockProv::new();
+    p.expect_diff().returning(|_, _, _, _| {
+        Ok(Diff::Replace {
+            delete_first: false,
+        })
+    });
+    let c = calls.clone();
+    p.expect_create().times(1).returning(move |ctx, t| {
+        c.lock()
+            .unwrap()
+            .push(format!("create g{}", ctx.generation));
+        Ok(out(ctx, t.size))
+    });
+    let c = calls.clone();
+    p.expect_delete().times(1).returning(move |ctx, t, o| {
+        assert_eq!((t.size, o.size), (1, 1), "the old generation is deleted");
+        c.lock()
+            .unwrap()
+            .push(format!("delete g{}", ctx.generation));
+        Ok(())
+    });
+    let run = deploy(&stack_of(&[("a", 2)]), &providers(p), &backend, 4)
+        .await
+        .unwrap();
+    assert_eq!(actions(&run.plan), [("a".into(), Action::Replace)]);
+    assert!(!run.plan.changes[0].delete_first);
+    assert_eq!(*calls.lock().unwrap(), ["create g1", "delete g0"]);
+    let rec = &run.state.resources["a"];
+    assert_eq!(rec.generation, 1);
+    assert!(rec.retired.is_empty());
+    assert_eq!(rec.output.as_ref().unwrap()["name"], "app-test-a-g1");
+}
+
+#[tokio::test]
+async fn replace_with_delete_first_deletes_before_creating() {
+    let backend = existing(&[("a", 1)]).await;
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let mut p = MockProv::new();
+    p.expect_diff()
+        .returning(|_, _, _, _| Ok(Diff::Replace { delete_first: true }));
+    let c = calls.clone();
+    p.expect_delete().times(1).returning(move |ctx, _, _| {
+        c.lock()
+            .unwrap()
+            .push(format!("delete g{}", ctx.generation));
+        Ok(())
+    });
+    let c = calls.clone();
+    p.expect_create().times(1).returning(move |ctx, t| {
+        c.lock()
+            .unwrap()
+            .push(format!("create g{}", ctx.generation));
+        Ok(out(ctx, t.size))
+    });
+    let run = deploy(&stack_of(&[("a", 2)]), &providers(p), &backend, 4)
+        .await
+        .unwrap();
+    assert!(run.plan.changes[0].delete_first);
+    assert!(render_human(&run.plan).contains("-/+ a (test.thing, test)  delete first"));
+    assert_eq!(*calls.lock().unwrap(), ["delete g0", "create g1"]);
+}
+
+#[tokio::test]
+async fn removed_resources_are_deleted_dependents_first() {
+    let backend = MemoryBackend::new();
+    let mut stack = Stack::new("app", "test");
+    let a = stack.add("a", thing(1)).unwrap();
+    let b = stack
+        .add(
+            "b",
+            Thing {
+                size: 2,
+                link: Some(a.output("name")),
+            },
+        )
+        .unwrap();
+    stack
+        .add(
+            "c",
+            Thing {
+                size: 3,
+                link: Some(b.output("name")),
+            },
+        )
+        .unwrap();
+    let mut p = MockProv::new();
+    p.expect_create().returning(|ctx, t| Ok(out(ctx, t.size)));
+    deploy(&stack, &providers(p), &backend, 4).await.unwrap();
+
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let mut p = MockProv::new();
+    let o = order.clone();
+    p.expect_delete().times(3).returning(move |ctx, _, _| {
+        o.lock().unwrap().push(ctx.id.clone());
+        Ok(())
+    });
+    let run = deploy(&Stack::new("app", "test"), &providers(p), &backend, 8)
+        .await
+        .unwrap();
+    assert_eq!(
+        actions(&run.plan),
+        [
+            ("c".into(), Action::Delete),
+            ("b".into(), Action::Delete),
+            ("a".into(), Action::Delete)
+        ]
+    );
+    assert_eq!(*order.lock().unwrap(), ["c", "b", "a"]);
+    assert!(run.state.resources.is_empty());
+}
+
+#[tokio::test]
+async fn retained_resources_are_forgotten_not_deleted() {
+    let backend = MemoryBackend::new();
+    let mut stack = stack_of(&[("keep", 1)]);
+    stack.set_removal("keep", RemovalPolicy::Retain).unwrap();
+    let mut p = MockProv::new();
+    p.expect_create().returning(|ctx, t| Ok(out(ctx, t.size)));
+    deploy(&stack, &providers(p), &backend, 4).await.unwrap();
+
+    let p = MockProv::new(); // a delete would panic
+    let run = deploy(&Stack::new("app", "test"), &providers(p), &backend, 4)
+        .await
+        .unwrap();
+    assert_eq!(actions(&run.plan), [("keep".into(), Action::Forget)]);
+    assert!(render_human(&run.plan).contains("retain"));
+    assert!(run.state.resources.is_empty());
+}
+
+#[tokio::test]
+async fn references_order_creation_and_carry_outputs() {
+    let backend = MemoryBackend::new();
+    let mut stack = Stack::new("app", "test");
+    // Added in reverse, so only the reference can put `base` first.
+    let base = Input::<String>::Ref {
+        id: "base".into(),
+        path: "name".into(),
+    };
+    stack
+        .add(
+            "top",
+            Thing {
+                size: 2,
+                link: Some(base),
+            },
+        )
+        .unwrap();
+    stack.add("base", thing(1)).unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let mut p = MockProv::new();
+    let o = order.clone();
+    p.expect_create().times(2).returning(move |ctx, t| {
+        o.lock()
+            .unwrap()
+            .push((ctx.id.clone(), t.link.as_ref().map(|l| l.get().clone())));
+        Ok(out(ctx, t.size))
+    });
+    let run = deploy(&stack, &providers(p), &backend, 8).await.unwrap();
+    assert_eq!(
+        actions(&run.plan),
+        [
+            ("base".into(), Action::Create),
+            ("top".into(), Action::Create)
+        ]
+    );
+    assert!(
+        render_human(&run.plan).contains("+ link = (known after apply)"),
+        "{}",
+        render_human(&run.plan)
+    );
+    assert_eq!(
+        *order.lock().unwrap(),
+        [
+            ("base".to_string(), None),
+            ("top".to_string(), Some("app-test-base".to_string()))
+        ]
+    );
+    assert_eq!(run.state.resources["top"].deps, ["base"]);
+}
+
+#[tokio::test]
+async fn cycles_are_an_error_that_names_the_cycle() {
+    let mut stack = Stack::new("app", "test");
+    stack
+        .add(
+            "a",
+            Thing {
+                size: 1,
+                link: Some(Input::Ref {
+                    id: "c".into(),
+                    path: "name".into(),
+                }),
+            },
+        )
+        .unwrap();
+    stack
+        .add(
+            "b",
+            Thing {
+                size: 1,
+                link: Some(Input::Ref {
+                    id: "a".into(),
+                    path: "name".into(),
+                }),
+            },
+        )
+        .unwrap();
+    stack
+        .add(
+            "c",
+            Thing {
+                size: 1,
+                link: Some(Input::Ref {
+                    id: "b".into(),
+                    path: "name".into(),
+                }),
+            },
+        )
+        .unwrap();
+    let state = Snapshot::new("app", "test");
+    let err = plan(
+        &stack,
+        &state,
+        &providers(MockProv::new()),
+        &PlanOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    let Error::Cycle { cycle } = &err else {
+        panic!("expected a cycle, got {err}")
+    };
+    assert_eq!(cycle.first(), cycle.last());
+    assert_eq!(cycle.len(), 4);
+    assert!(err.to_string().starts_with("dependency cycle: "), "{err}");
+    for id in ["a", "b", "c"] {
+        assert!(cycle.iter().any(|c| c == id));
+    }
+}
+
+#[tokio::test]
+async fn a_failed_step_skips_its_dependents_but_not_independent_steps() {
+    let backend = MemoryBackend::new();
+    let mut stack = Stack::new("app", "test");
+    let bad = stack.add("bad", thing(13)).unwrap();
+    stack
+        .add(
+            "child",
+            Thing {
+                size: 2,
+                link: Some(bad.output("name")),
+            },
+        )
+        .unwrap();
+    stack.add("free", thing(3)).unwrap();
+    let mut p = MockProv::new();
+    p.expect_create().returning(|ctx, t| {
+        if t.size == 13 {
+            Err(Error::provider("quota exceeded"))
+        } else {
+            Ok(out(ctx, t.size))
+        }
+    });
+    let run = deploy(&stack, &providers(p), &backend, 4).await.unwrap();
+    assert!(!run.report.succeeded());
+    let outcome = |id: &str| {
+        run.report
+            .steps
+            .iter()
+            .find(|s| s.id == id)
+            .unwrap()
+            .outcome
+            .clone()
+    };
+    assert_eq!(
+        outcome("bad"),
+        Outcome::Failed {
+            error: "test failed to create `bad`: quota exceeded".into()
+        }
+    );
+    assert_eq!(
+        outcome("child"),
+        Outcome::Skipped {
+            because: "bad".into()
+        }
+    );
+    assert_eq!(
+        outcome("free"),
+        Outcome::Done {
+            action: Action::Create
+        }
+    );
+    assert_eq!(run.state.resources["free"].status, Status::Created);
+    assert!(!run.state.resources.contains_key("child"));
+
+    // The next deploy creates what is missing and nothing twice.
+    let mut p = MockProv::new();
+    p.expect_read().times(1).returning(|_, _, _| Ok(None));
+    p.expect_create()
+        .times(2)
+        .returning(|ctx, t| Ok(out(ctx, t.size)));
+    let run = deploy(&stack, &providers(p), &backend, 4).await.unwrap();
+    assert!(run.report.succeeded());
+    assert_eq!(run.state.resources.len(), 3);
+}
+
+#[tokio::test]
+async fn an_uncertain_create_is_looked_up_before_creating_again() {
+    let backend = MemoryBackend::new();
+    let mut p = MockProv::new();
+    p.expect_create()
+        .returning(|_, _| Err(Error::provider("connection reset")));
+    deploy(&stack_of(&[("a", 1)]), &providers(p), &backend, 4)
+        .await
+        .unwrap();
+    assert_eq!(
+        backend.load().await.unwrap().unwrap().resources["a"].status,
+        Status::Creating
+    );
+
+    let mut p = MockProv::new();
+    p.expect_read().times(1).returning(|ctx, t, o| {
+        assert!(o.is_none());
+        Ok(Some(out(ctx, t.size)))
+    });
+    let run = deploy(&stack_of(&[("a", 1)]), &providers(p), &backend, 4)
+        .await
+        .unwrap();
+    assert!(run.plan.changes[0]
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("interrupted"));
+    assert_eq!(
+        run.report.steps[0].outcome,
+        Outcome::Done {
+            action: Action::Noop
+        }
+    );
+    assert_eq!(run.state.resources["a"].status, Status::Created);
+}
+
+#[tokio::test]
+async fn concurrency_cap_is_honoured() {
+    struct Slow {
+        now: AtomicUsize,
+        max: AtomicUsize,
+    }
+    #[async_trait]
+    impl Provider<Thing> for Arc<Slow> {
+        async fn read(
+            &self,
+            _: &Context,
+            _: &Thing,
+            _: Option<ThingOut>,
+        ) -> Result<Option<ThingOut>> {
+            Ok(None)
+        }
+        async fn create(&self, ctx: &Context, t: &Thing) -> Result<ThingOut> {
+            let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max.fetch_max(n, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            self.now.fetch_sub(1, Ordering::SeqCst);
+            Ok(out(ctx, t.size))
+        }
+        async fn update(
+            &self,
+            ctx: &Context,
+            _: &Thing,
+            t: &Thing,
+            _: &ThingOut,
+        ) -> Result<ThingOut> {
+            Ok(out(ctx, t.size))
+        }
+        async fn delete(&self, _: &Context, _: &Thing, _: &ThingOut) -> Result<()> {
+            Ok(())
+        }
+    }
+    for cap in [1, 3, 7] {
+        let slow = Arc::new(Slow {
+            now: AtomicUsize::new(0),
+            max: AtomicUsize::new(0),
+        });
+        let mut providers = Providers::new();
+        providers.register::<Thing>("test", slow.clone());
+        let items: Vec<(String, u32)> = (0..30).map(|i| (format!("r{i}"), i)).collect();
+        let refs: Vec<(&str, u32)> = items.iter().map(|(s, n)| (s.as_str(), *n)).collect();
+        let run = deploy(&stack_of(&refs), &providers, &MemoryBackend::new(), cap)
+            .await
+            .unwrap();
+        assert!(run.report.succeeded());
+        assert_eq!(
+            slow.max.load(Ordering::SeqCst),
+            cap,
+            "at most {cap} at once, and the cap is used"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_a_clear_error() {
+    let mut stack = Stack::new("app", "test");
+    let err = stack.add("9lives", thing(1)).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("invalid id `9lives`: it does not start with a letter"),
+        "{err}"
+    );
+    let err = stack.add("a b", thing(1)).unwrap_err();
+    assert!(err.to_string().contains("it contains ` `"), "{err}");
+    stack.add("a", thing(1)).unwrap();
+    assert!(matches!(
+        stack.add("a", thing(1)),
+        Err(Error::DuplicateId { .. })
+    ));
+
+    let state = Snapshot::new("app", "test");
+    let err = plan(&stack, &state, &Providers::new(), &PlanOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unknown resource kind `test.thing` for `a`: no provider is registered for it (known kinds: none)"
+    );
+
+    let mut stack = Stack::new("app", "test");
+    stack
+        .add(
+            "a",
+            Thing {
+                size: 1,
+                link: Some(Input::Ref {
+                    id: "ghost".into(),
+                    path: "name".into(),
+                }),
+            },
+        )
+        .unwrap();
+    let err = plan(
+        &stack,
+        &state,
+        &providers(MockProv::new()),
+        &PlanOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("refers to `ghost`, which is not in the stack"),
+        "{err}"
+    );
+}
