@@ -192,7 +192,7 @@ pub async fn multipart_invalid_parts(client: &BucketClient) {
         store
             .complete_multipart(&key, &upload_id, vec![first.clone(), stale])
             .await,
-        BucketError::InvalidPart { part_number: 2, .. },
+        BucketError::InvalidPart { .. },
         "completing with a wrong etag"
     );
     assert_err!(
@@ -210,7 +210,7 @@ pub async fn multipart_invalid_parts(client: &BucketClient) {
             store
                 .complete_multipart(&key, &upload_id, vec![small, second])
                 .await,
-            BucketError::InvalidPart { part_number: 1, .. },
+            BucketError::InvalidPart { .. },
             "completing with a first part below min_part_size"
         );
     }
