@@ -67,7 +67,9 @@ const FORMAT: &str = "alchemy local bucket, format 1\n";
 /// The directory is the store's own: objects live in files named after their keys (escaped
 /// so that any valid key, in any letter case, maps to exactly one file under the root), and
 /// `~alchemy/` holds the lock, temp files and unfinished multipart uploads. Files put there by
-/// hand are not objects.
+/// hand are not objects. Temp files that a crashed process left behind are removed when the
+/// bucket is next opened, once they are a day old; unfinished multipart uploads stay until
+/// they are completed or aborted, as on S3.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -172,7 +174,10 @@ fn prepare(root: &Path) -> Result<()> {
     }
     let format = internal.join("format");
     match std::fs::read_to_string(&format) {
-        Ok(text) if text == FORMAT => Ok(()),
+        Ok(text) if text == FORMAT => {
+            remove_abandoned_temp_files(&internal.join("tmp"));
+            Ok(())
+        }
         Ok(text) => Err(BucketError::backend(
             PROVIDER,
             format!(
@@ -186,6 +191,30 @@ fn prepare(root: &Path) -> Result<()> {
             std::fs::write(&format, FORMAT).map_err(|error| io_error("write", &format, error))
         }
         Err(error) => Err(io_error("read", &format, error)),
+    }
+}
+
+/// How long a temp file goes unwritten before it counts as left behind by a process that
+/// died mid-write. A live write touches its file with every chunk.
+const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
+/// Removes the temp files of writes that died: those untouched for [`ABANDONED_AFTER`].
+///
+/// Best effort: a file that cannot be inspected or removed is left for the next open.
+fn remove_abandoned_temp_files(tmp: &Path) {
+    let Ok(listing) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in listing.flatten() {
+        let abandoned = entry
+            .metadata()
+            .and_then(|meta| meta.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|idle| idle > ABANDONED_AFTER);
+        if abandoned {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 

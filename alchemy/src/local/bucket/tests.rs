@@ -131,6 +131,19 @@ async fn a_bucket_of_another_format_is_refused() {
 }
 
 #[tokio::test]
+async fn opening_removes_temp_files_of_writes_that_died() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path()).await);
+    let tmp = dir.path().join("~alchemy/tmp");
+    let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(48 * 3600);
+    let abandoned = std::fs::File::create(tmp.join("abandoned.tmp")).unwrap();
+    abandoned.set_modified(two_days_ago).unwrap();
+    std::fs::write(tmp.join("in-progress.tmp"), "a write that is still going").unwrap();
+    drop(open(dir.path()).await);
+    assert_eq!(names(&tmp), ["in-progress.tmp"]);
+}
+
+#[tokio::test]
 async fn a_reader_keeps_its_version_while_the_object_is_replaced() {
     let dir = tempfile::tempdir().unwrap();
     let client = open(dir.path()).await;
