@@ -219,14 +219,16 @@ impl<'a> Scratch<'a> {
     }
 }
 
-/// `len` bytes of a pattern that differs by `seed`, so that misplaced bytes show.
+/// `len` pseudo-random bytes (xorshift), different for every `seed`, so that misplaced,
+/// repeated or missing bytes show.
 fn pattern(len: usize, seed: u8) -> Bytes {
+    let mut state = u32::from(seed).wrapping_mul(2_654_435_761) | 1;
     (0..len)
-        .map(|i| {
-            (i as u64)
-                .wrapping_mul(31)
-                .wrapping_add(u64::from(seed) * 7) as u8
-                ^ (i >> 8) as u8
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state.to_le_bytes()[0]
         })
         .collect::<Vec<u8>>()
         .into()

@@ -211,6 +211,65 @@ async fn bucket_instances_on_one_directory_share_objects_and_conditions() {
     );
 }
 
+/// Holds every body back at its end until all of them got there, so that the writes reach the
+/// commit step at the same moment.
+struct Gate {
+    writers: usize,
+    arrived: std::sync::atomic::AtomicUsize,
+    open: std::sync::Mutex<Option<futures::channel::oneshot::Sender<()>>>,
+    opened: futures::future::Shared<futures::channel::oneshot::Receiver<()>>,
+}
+
+impl Gate {
+    fn new(writers: usize) -> Arc<Gate> {
+        let (open, opened) = futures::channel::oneshot::channel();
+        Arc::new(Gate {
+            writers,
+            arrived: Default::default(),
+            open: std::sync::Mutex::new(Some(open)),
+            opened: futures::FutureExt::shared(opened),
+        })
+    }
+
+    /// A body of `text` that ends only when every writer's body is at its end.
+    fn body(self: &Arc<Self>, text: String) -> ByteStream {
+        let gate = Arc::clone(self);
+        let end = stream::once(async move {
+            if gate.arrived.fetch_add(1, Ordering::SeqCst) + 1 == gate.writers {
+                let open = gate.open.lock().unwrap().take();
+                let _ = open.expect("the gate opens once").send(());
+            }
+            let _ = gate.opened.clone().await;
+            Ok::<_, StreamError>(Bytes::new())
+        });
+        ByteStream::from_stream(stream::iter([Ok(Bytes::from(text))]).chain(end))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_that_reach_the_commit_together_have_one_winner() {
+    const WRITERS: usize = 32;
+    let dir = tempfile::tempdir().unwrap();
+    let client = open(dir.path()).await;
+    for round in 0..10 {
+        let key = format!("contended-{round}");
+        let gate = Gate::new(WRITERS);
+        let attempts = (0..WRITERS).map(|i| {
+            let (client, key, body) = (client.clone(), key.clone(), gate.body(format!("{i}")));
+            tokio::spawn(async move { client.put_if_absent(&key, body).await })
+        });
+        let mut wins = 0;
+        for attempt in futures::future::join_all(attempts).await {
+            match attempt.unwrap() {
+                Ok(_) => wins += 1,
+                Err(BucketError::AlreadyExists { .. }) => {}
+                Err(other) => panic!("{other}"),
+            }
+        }
+        assert_eq!(wins, 1, "round {round}: {wins} creates won");
+    }
+}
+
 /// Set in a child process of [`put_if_absent_is_exclusive_across_processes`]: the directory to
 /// race in.
 const RACE_DIR: &str = "ALCHEMY_LOCAL_BUCKET_RACE_DIR";
