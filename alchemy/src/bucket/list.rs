@@ -32,7 +32,8 @@ pub struct ListOptions {
     /// `start_after`.
     pub continuation: Option<String>,
     /// The most entries (objects plus common prefixes) in one page. The provider may return
-    /// fewer, and caps it at its own maximum (1000 for S3 and R2); `None` asks for that maximum.
+    /// fewer, and caps it at its own maximum (1000 for S3 and R2); `None` asks for that maximum
+    /// and 0 counts as 1.
     pub max_keys: Option<u32>,
 }
 
