@@ -5,13 +5,17 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::bind::{Bindable, Declaration, Init, Planning, Request, Service};
+use alchemy_http::{BoxHandler, HttpHandler, MaybeSync};
+
+use crate::bind::{Bindable, Declaration, Init, Planning, Request, Runtime, Service};
 use crate::error::{Error, Result};
 use crate::local::LocalPlatform;
 use crate::platform::Platform;
 use crate::stack::{Binding, Stack};
 
 type PlanInit = for<'a> fn(&'a mut Init<'_>) -> Pin<Box<dyn Future<Output = Result<()>> + 'a>>;
+type RunInit =
+    for<'a> fn(&'a mut Init<'_>) -> Pin<Box<dyn Future<Output = Result<BoxHandler>> + 'a>>;
 
 /// Chooses the platform of a stage: given the stage and its state directory.
 pub type PlatformFactory = Arc<dyn Fn(&str, &Path) -> Result<Arc<dyn Platform>> + Send + Sync>;
@@ -19,18 +23,22 @@ pub type PlatformFactory = Arc<dyn Fn(&str, &Path) -> Result<Arc<dyn Platform>> 
 struct ServiceEntry {
     id: String,
     plan: PlanInit,
+    run: RunInit,
 }
 
 /// Starts an app named `name`: add services and resources, then [`App::run`] it.
 ///
 /// ```no_run
+/// use alchemy::http::{handler_fn, BoxHandler, ByteStream};
 /// use alchemy::{Init, Service};
 ///
 /// struct Api;
 /// impl Service for Api {
-///     type Handler = ();
-///     async fn init(_ctx: &mut Init<'_>) -> alchemy::Result<()> {
-///         Ok(())
+///     type Handler = BoxHandler;
+///     async fn init(_ctx: &mut Init<'_>) -> alchemy::Result<BoxHandler> {
+///         Ok(BoxHandler::new(handler_fn(|_: http::Request<ByteStream>| async {
+///             http::Response::new(ByteStream::from("hello"))
+///         })))
 ///     }
 /// }
 ///
@@ -65,19 +73,42 @@ fn plan_init<'a, S: Service>(
     Box::pin(async move { S::init(ctx).await.map(drop) })
 }
 
+fn run_init<'a, S>(ctx: &'a mut Init<'_>) -> Pin<Box<dyn Future<Output = Result<BoxHandler>> + 'a>>
+where
+    S: Service,
+    S::Handler: HttpHandler + MaybeSync,
+{
+    Box::pin(async move { S::init(ctx).await.map(BoxHandler::new) })
+}
+
 impl App {
     /// The app's name.
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// Adds service `S` under the logical id `id`.
-    pub fn service<S: Service>(mut self, id: &str) -> Self {
+    /// Adds service `S` under the logical id `id`; its handler serves HTTP.
+    pub fn service<S>(mut self, id: &str) -> Self
+    where
+        S: Service,
+        S::Handler: HttpHandler + MaybeSync,
+    {
         self.services.push(ServiceEntry {
             id: id.to_string(),
             plan: plan_init::<S>,
+            run: run_init::<S>,
         });
         self
+    }
+
+    /// Runs every service's init on `runtime` and returns their handlers, by service id.
+    pub async fn handlers(&self, runtime: &dyn Runtime) -> Result<Vec<(String, BoxHandler)>> {
+        let mut handlers = Vec::new();
+        for service in &self.services {
+            let mut init = Init::new(&service.id, runtime);
+            handlers.push((service.id.clone(), (service.run)(&mut init).await?));
+        }
+        Ok(handlers)
     }
 
     /// Declares a resource no service binds (yet), so that it is still deployed.

@@ -34,5 +34,8 @@ pub use error::{Error, Result};
 pub use resource::{Handle, Input, RemovalPolicy, Resource, ResourceDef};
 pub use secret::Secret;
 
+/// HTTP handlers: the `alchemy-http` crate.
+pub use alchemy_http as http;
+
 #[cfg(feature = "deploy")]
 pub use app::{app, App};

@@ -121,7 +121,10 @@ impl fmt::Debug for BoxHandlerFuture {
 /// The future of an erased call.
 trait ResponseFuture: Future<Output = Result<Response<ByteStream>, BoxError>> + MaybeSend {}
 
-impl<F> ResponseFuture for F where F: Future<Output = Result<Response<ByteStream>, BoxError>> + MaybeSend {}
+impl<F> ResponseFuture for F where
+    F: Future<Output = Result<Response<ByteStream>, BoxError>> + MaybeSend
+{
+}
 
 /// The object-safe side of a handler: a call through a shared reference.
 trait ErasedHandler: MaybeSend + MaybeSync {

@@ -47,6 +47,11 @@ impl LocalRuntime {
     }
 }
 
+impl LocalRuntime {
+    /// Stops what the runtime runs (actors finish their turns).
+    pub async fn shutdown(self) {}
+}
+
 impl Runtime for LocalRuntime {
     fn phase(&self) -> Phase {
         Phase::Run

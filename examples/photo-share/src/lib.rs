@@ -4,7 +4,11 @@
 //! its binding at deploy time and gets a live client when it runs. Unit tests put a
 //! [`MockBucketStore`](alchemy::bucket::MockBucketStore) behind the client (see `tests`).
 
-use alchemy::bucket::{Bucket, BucketClient, BucketError, GetResult, PutResult};
+pub mod http;
+
+use alchemy::bucket::{
+    Bucket, BucketClient, BucketError, ByteRange, GetOptions, GetResult, PutResult,
+};
 use alchemy::{App, Init, Service};
 use alchemy_stream::ByteStream;
 use futures::TryStreamExt;
@@ -21,10 +25,11 @@ pub fn app() -> App {
 pub struct Api;
 
 impl Service for Api {
-    type Handler = Photos;
+    type Handler = axum::Router;
 
-    async fn init(ctx: &mut Init<'_>) -> alchemy::Result<Photos> {
-        Ok(Photos::new(ctx.bind(&PHOTOS).await?))
+    async fn init(ctx: &mut Init<'_>) -> alchemy::Result<axum::Router> {
+        let photos = Photos::new(ctx.bind(&PHOTOS).await?);
+        Ok(http::router(photos))
     }
 }
 
@@ -70,9 +75,31 @@ impl Photos {
         Ok(self.bucket.put(&key(name)?, body).await?)
     }
 
+    /// Stores a photo only if there is none of that name yet (else `AlreadyExists`).
+    pub async fn upload_if_absent(
+        &self,
+        name: &str,
+        body: ByteStream,
+    ) -> Result<PutResult, PhotoError> {
+        Ok(self.bucket.put_if_absent(&key(name)?, body).await?)
+    }
+
     /// A photo, streaming.
     pub async fn download(&self, name: &str) -> Result<GetResult, PhotoError> {
-        Ok(self.bucket.get(&key(name)?).await?)
+        self.download_range(name, None).await
+    }
+
+    /// Part of a photo (or all of it), streaming.
+    pub async fn download_range(
+        &self,
+        name: &str,
+        range: Option<ByteRange>,
+    ) -> Result<GetResult, PhotoError> {
+        let options = GetOptions {
+            range,
+            ..Default::default()
+        };
+        Ok(self.bucket.get_with(&key(name)?, options).await?)
     }
 
     /// The names of every photo, in order.
