@@ -42,7 +42,10 @@ impl IntoResponse for PhotoError {
                 }
                 BucketError::InvalidRange { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
                 BucketError::InvalidKey { .. } => StatusCode::BAD_REQUEST,
-                BucketError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                BucketError::TooLarge { .. }
+                | BucketError::Stream(alchemy_stream::StreamError::TooLarge { .. }) => {
+                    StatusCode::PAYLOAD_TOO_LARGE
+                }
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
         };

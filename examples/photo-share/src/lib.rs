@@ -21,6 +21,9 @@ pub fn app() -> App {
     alchemy::app("photo-share").service::<Api>("api")
 }
 
+/// The largest photo accepted unless `PHOTO_SHARE_MAX_PHOTO_BYTES` says otherwise: 4 GiB.
+pub const DEFAULT_MAX_PHOTO_BYTES: u64 = 4 << 30;
+
 /// The API service.
 pub struct Api;
 
@@ -28,7 +31,11 @@ impl Service for Api {
     type Handler = axum::Router;
 
     async fn init(ctx: &mut Init<'_>) -> alchemy::Result<axum::Router> {
-        let photos = Photos::new(ctx.bind(&PHOTOS).await?);
+        let max = std::env::var("PHOTO_SHARE_MAX_PHOTO_BYTES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(DEFAULT_MAX_PHOTO_BYTES);
+        let photos = Photos::new(ctx.bind(&PHOTOS).await?).with_max_bytes(max);
         Ok(http::router(photos))
     }
 }
@@ -48,6 +55,7 @@ pub enum PhotoError {
 #[derive(Debug, Clone)]
 pub struct Photos {
     bucket: BucketClient,
+    max_bytes: u64,
 }
 
 fn key(name: &str) -> Result<String, PhotoError> {
@@ -67,12 +75,24 @@ fn key(name: &str) -> Result<String, PhotoError> {
 impl Photos {
     /// Photos in `bucket`.
     pub fn new(bucket: BucketClient) -> Self {
-        Photos { bucket }
+        Photos {
+            bucket,
+            max_bytes: DEFAULT_MAX_PHOTO_BYTES,
+        }
+    }
+
+    /// Refuses photos larger than `max` bytes (with `413 Payload Too Large` over HTTP).
+    pub fn with_max_bytes(mut self, max: u64) -> Self {
+        self.max_bytes = max;
+        self
     }
 
     /// Stores a photo, streaming its body; an existing photo of that name is replaced.
     pub async fn upload(&self, name: &str, body: ByteStream) -> Result<PutResult, PhotoError> {
-        Ok(self.bucket.put(&key(name)?, body).await?)
+        Ok(self
+            .bucket
+            .put(&key(name)?, body.limit(self.max_bytes))
+            .await?)
     }
 
     /// Stores a photo only if there is none of that name yet (else `AlreadyExists`).
@@ -81,7 +101,10 @@ impl Photos {
         name: &str,
         body: ByteStream,
     ) -> Result<PutResult, PhotoError> {
-        Ok(self.bucket.put_if_absent(&key(name)?, body).await?)
+        Ok(self
+            .bucket
+            .put_if_absent(&key(name)?, body.limit(self.max_bytes))
+            .await?)
     }
 
     /// A photo, streaming.
