@@ -9,6 +9,8 @@ use http::{Request, Response, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use crate::wire::WireBody;
+
 /// An HTTP client that sends `Request<ByteStream>` and streams the response back as a
 /// `Response<ByteStream>`, over pooled keep-alive connections.
 ///
@@ -30,7 +32,7 @@ use hyper_util::rt::TokioExecutor;
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    inner: hyper_util::client::legacy::Client<HttpConnector, ByteStream>,
+    inner: hyper_util::client::legacy::Client<HttpConnector, WireBody<ByteStream>>,
     scheme: Scheme,
     authority: Authority,
 }
@@ -95,7 +97,7 @@ impl Client {
         }
         let response = self
             .inner
-            .request(request)
+            .request(request.map(WireBody::new))
             .await
             .map_err(|error| ClientError::Request(error.into()))?;
         Ok(response.map(ByteStream::from_body))

@@ -39,6 +39,8 @@ pub mod websocket;
 pub mod client;
 #[cfg(feature = "server")]
 mod server;
+#[cfg(feature = "server")]
+mod wire;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

@@ -8,12 +8,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use alchemy_stream::{ByteStream, Bytes, SizeHint, StreamError};
-use http::{header, HeaderValue, Request, Response, StatusCode};
+use alchemy_stream::{BoxError, ByteStream, Bytes, SizeHint, StreamError};
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body::{Body, Frame};
 use hyper::body::Incoming;
 
 use crate::handler::{respond, status_response, Respond, ResponseBody};
+use crate::wire::WireBody;
 use crate::HttpHandler;
 
 /// The service of one connection: a handler and the server's request body limit.
@@ -33,7 +34,7 @@ impl<H> ConnectionService<H> {
 }
 
 impl<H: HttpHandler> hyper::service::Service<Request<Incoming>> for ConnectionService<H> {
-    type Response = Response<ResponseBody<H::Body>>;
+    type Response = Response<WireBody<ResponseBody<H::Body>>>;
     type Error = Infallible;
     type Future = ServeFuture<H>;
 
@@ -62,10 +63,12 @@ impl<H: HttpHandler> hyper::service::Service<Request<Incoming>> for ConnectionSe
             }
             _ => ByteStream::from_body(incoming),
         };
+        let head = parts.method == Method::HEAD;
         let request = Request::from_parts(parts, body);
         ServeFuture::Respond {
             respond: respond(self.handler.clone(), request),
             overflow,
+            head,
         }
     }
 }
@@ -82,6 +85,8 @@ pin_project_lite::pin_project! {
             respond: Respond<H>,
             // Set when the request body passed the limit.
             overflow: Option<Arc<AtomicBool>>,
+            // A `HEAD` request: the response goes without its body.
+            head: bool,
         },
         Rejected {
             response: Option<Response<ResponseBody<H::Body>>>,
@@ -98,26 +103,57 @@ impl<H: HttpHandler> ServeFuture<H> {
 }
 
 impl<H: HttpHandler> Future for ServeFuture<H> {
-    type Output = Result<Response<ResponseBody<H::Body>>, Infallible>;
+    type Output = Result<Response<WireBody<ResponseBody<H::Body>>>, Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
-            ServeFutureProjection::Respond { respond, overflow } => {
+            ServeFutureProjection::Respond {
+                respond,
+                overflow,
+                head,
+            } => {
                 let response = ready!(respond.poll(cx));
                 let exceeded = overflow
                     .as_ref()
                     .is_some_and(|exceeded| exceeded.load(Ordering::Acquire));
-                Poll::Ready(Ok(if exceeded {
+                let response = if exceeded {
                     payload_too_large()
+                } else if *head {
+                    without_body(response)
                 } else {
                     response
-                }))
+                };
+                Poll::Ready(Ok(response.map(WireBody::new)))
             }
-            ServeFutureProjection::Rejected { response } => Poll::Ready(Ok(response
-                .take()
-                .expect("a server request future was polled after it completed"))),
+            ServeFutureProjection::Rejected { response } => {
+                let response = response
+                    .take()
+                    .expect("a server request future was polled after it completed");
+                Poll::Ready(Ok(response.map(WireBody::new)))
+            }
         }
     }
+}
+
+/// The response to a `HEAD` request: the head of the handler's response, with the length of
+/// its body as `Content-Length`, and no body. (hyper leaves HTTP/1.1 bodies of `HEAD`
+/// responses out itself, but sends them over HTTP/2, which clients refuse.)
+fn without_body<B>(response: Response<ResponseBody<B>>) -> Response<ResponseBody<B>>
+where
+    B: Body<Data = Bytes, Error: Into<BoxError>>,
+{
+    let (mut parts, body) = response.into_parts();
+    let status = parts.status;
+    let has_length = !(status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED);
+    if let (true, Some(len)) = (has_length, body.size_hint().exact()) {
+        parts
+            .headers
+            .entry(header::CONTENT_LENGTH)
+            .or_insert_with(|| HeaderValue::from(len));
+    }
+    Response::from_parts(parts, ResponseBody::full(Bytes::new()))
 }
 
 /// `413 Payload Too Large`, closing the connection (the rest of the body is not read).
