@@ -3,6 +3,7 @@
 //! Buckets are directories; a service is recorded as a manifest of its bindings, which `dev`
 //! serves.
 
+pub mod actor;
 mod platform;
 
 pub use platform::{LocalBucketProps, LocalPlatform, LocalServiceProps};
