@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
+use rusqlite::fallible_iterator::FallibleIterator;
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, ToSql};
 use tokio::runtime::Handle;
@@ -270,13 +271,17 @@ fn statement_error(query: &str, error: &rusqlite::Error) -> ActorError {
 }
 
 fn run(conn: &Connection, query: &str, params: &[SqlValue]) -> Result<Rows> {
+    if params.is_empty() {
+        // Without parameters, run every statement in turn; the rows are the last one's.
+        let mut batch = rusqlite::Batch::new(conn, query);
+        let mut rows = Rows::default();
+        while let Some(mut statement) = batch.next().map_err(|e| statement_error(query, &e))? {
+            rows = collect(conn, &mut statement, query, params)?;
+        }
+        return Ok(rows);
+    }
     let mut statement = match conn.prepare(query) {
         Ok(statement) => statement,
-        Err(rusqlite::Error::MultipleStatement) if params.is_empty() => {
-            conn.execute_batch(query)
-                .map_err(|e| statement_error(query, &e))?;
-            return Ok(Rows::default());
-        }
         Err(rusqlite::Error::MultipleStatement) => {
             return Err(ActorError::Sql {
                 message: format!(
@@ -287,6 +292,15 @@ fn run(conn: &Connection, query: &str, params: &[SqlValue]) -> Result<Rows> {
         }
         Err(error) => return Err(statement_error(query, &error)),
     };
+    collect(conn, &mut statement, query, params)
+}
+
+fn collect(
+    conn: &Connection,
+    statement: &mut rusqlite::Statement<'_>,
+    query: &str,
+    params: &[SqlValue],
+) -> Result<Rows> {
     let columns: Vec<String> = statement
         .column_names()
         .into_iter()
