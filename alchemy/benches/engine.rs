@@ -225,7 +225,7 @@ async fn main() {
         let base = stack(n, |i| i as u64);
         let updated = stack(n, |i| if i % 10 == 0 { i as u64 + 1 } else { i as u64 });
         let state_dir = tmp.path().join("b");
-        let mut row = |name: &str, p: Phase, size: bool| {
+        let row = |name: &str, p: Phase, size: bool| {
             let on_disk = if size {
                 format!("{:.2} MiB", dir_size(&state_dir) as f64 / (1024.0 * 1024.0))
             } else {

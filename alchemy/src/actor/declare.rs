@@ -167,8 +167,8 @@ impl ActorClient for PlanningClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bind::{Init, Planning};
     use crate::actor::ActorContext;
+    use crate::bind::{Init, Planning};
 
     struct Nothing;
 

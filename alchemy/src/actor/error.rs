@@ -158,7 +158,9 @@ pub enum ActorError {
     },
 
     /// A send on a WebSocket that is closed or closing.
-    #[error("WebSocket {socket} is closed: stop sending to it (`on_close` tells when a socket closes)")]
+    #[error(
+        "WebSocket {socket} is closed: stop sending to it (`on_close` tells when a socket closes)"
+    )]
     WebSocketClosed {
         /// The socket's id.
         socket: String,

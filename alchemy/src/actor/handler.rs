@@ -124,11 +124,14 @@ impl<A: Actor> DynActor for A {
     }
 }
 
+/// What [`ActorClass::init`] returns: the instance, built, with its type erased.
+pub type InitFuture = BoxFuture<'static, Result<Box<dyn DynActor>>>;
+
 /// How a provider builds instances of one [`Actor`] type without naming it.
 #[derive(Clone, Copy)]
 pub struct ActorClass {
     type_name: &'static str,
-    init: fn(ActorContext) -> BoxFuture<'static, Result<Box<dyn DynActor>>>,
+    init: fn(ActorContext) -> InitFuture,
 }
 
 impl ActorClass {
@@ -151,7 +154,7 @@ impl ActorClass {
     }
 
     /// Builds an instance with [`Actor::init`].
-    pub fn init(&self, ctx: ActorContext) -> BoxFuture<'static, Result<Box<dyn DynActor>>> {
+    pub fn init(&self, ctx: ActorContext) -> InitFuture {
         (self.init)(ctx)
     }
 }

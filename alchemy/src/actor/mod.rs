@@ -96,9 +96,10 @@ pub use capabilities::Capabilities;
 pub use client::{ActorClient, ActorNamespace, ActorStub};
 pub use context::{validate_tags, ActorContext, ContextBackend};
 pub use declare::Actors;
-pub use error::{ActorError, Result};
+#[cfg(feature = "deploy")]
 pub(crate) use error::shorten as shorten_text;
-pub use handler::{Actor, ActorClass, DynActor};
+pub use error::{ActorError, Result};
+pub use handler::{Actor, ActorClass, DynActor, InitFuture};
 pub use id::ActorId;
 pub use maybe::{BoxFuture, MaybeSend, MaybeSendSync};
 #[cfg(all(feature = "mock", not(target_arch = "wasm32")))]

@@ -240,9 +240,7 @@ impl Sql {
         query: &str,
         params: impl IntoIterator<Item = SqlValue>,
     ) -> Result<Rows> {
-        self.backend
-            .exec(query, params.into_iter().collect())
-            .await
+        self.backend.exec(query, params.into_iter().collect()).await
     }
 }
 
@@ -256,7 +254,10 @@ mod tests {
         assert_eq!(SqlValue::from(true), SqlValue::Integer(1));
         assert_eq!(SqlValue::from("a"), SqlValue::Text("a".into()));
         assert_eq!(SqlValue::from(None::<i64>), SqlValue::Null);
-        assert_eq!(SqlValue::from(vec![1u8]).as_blob().map(|b| b.len()), Some(1));
+        assert_eq!(
+            SqlValue::from(vec![1u8]).as_blob().map(|b| b.len()),
+            Some(1)
+        );
         assert_eq!(SqlValue::Integer(2).as_f64(), Some(2.0));
     }
 

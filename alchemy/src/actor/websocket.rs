@@ -533,7 +533,10 @@ mod tests {
 
         let plain = Request::post("/").body(()).unwrap();
         assert!(!is_websocket_upgrade(&plain));
-        assert!(validate_upgrade(&plain).unwrap_err().to_string().contains("POST"));
+        assert!(validate_upgrade(&plain)
+            .unwrap_err()
+            .to_string()
+            .contains("POST"));
 
         let mut built = Request::get("/").body(()).unwrap();
         add_upgrade_headers(&mut built, "a2V5").unwrap();
@@ -578,7 +581,10 @@ mod tests {
             let (mut client, server) = WebSocketConnection::pair(1);
             drop(server);
             assert_eq!(client.recv().await, None);
-            assert_eq!(client.close_frame().map(|f| f.code), Some(close_code::ABNORMAL));
+            assert_eq!(
+                client.close_frame().map(|f| f.code),
+                Some(close_code::ABNORMAL)
+            );
         });
     }
 }

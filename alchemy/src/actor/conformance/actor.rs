@@ -98,7 +98,9 @@ impl ConformanceActor {
                 ok("stored")
             }
             ("GET", "json") => {
-                let value = storage.get::<serde_json::Value>(param(params, "key")?).await?;
+                let value = storage
+                    .get::<serde_json::Value>(param(params, "key")?)
+                    .await?;
                 json(&value)
             }
             ("DELETE", "key") => json(&storage.delete(param(params, "key")?).await?),
@@ -148,7 +150,9 @@ impl ConformanceActor {
     async fn transfer(&self, params: &BTreeMap<String, String>) -> Result<Response<ByteStream>> {
         let from = param(params, "from")?.to_string();
         let to = param(params, "to")?.to_string();
-        let amount: i64 = param(params, "amount")?.parse().map_err(ActorError::handler)?;
+        let amount: i64 = param(params, "amount")?
+            .parse()
+            .map_err(ActorError::handler)?;
         let fail_after = params.contains_key("fail_after");
         let explicit_rollback = params.contains_key("rollback");
         let result = self
@@ -163,7 +167,9 @@ impl ConformanceActor {
                 // Reads see the transaction's own writes.
                 let seen: i64 = txn.get(&from).await?.unwrap_or(0);
                 if seen != balance - amount {
-                    return Err(ActorError::handler("the transaction did not see its own write"));
+                    return Err(ActorError::handler(
+                        "the transaction did not see its own write",
+                    ));
                 }
                 let target: i64 = txn.get(&to).await?.unwrap_or(0);
                 txn.put(&to, &(target + amount))?;
@@ -238,7 +244,9 @@ impl ConformanceActor {
         let storage = self.ctx.storage();
         match method.as_str() {
             "PUT" => {
-                let in_ms: u64 = param(params, "in_ms")?.parse().map_err(ActorError::handler)?;
+                let in_ms: u64 = param(params, "in_ms")?
+                    .parse()
+                    .map_err(ActorError::handler)?;
                 let failures: u64 = params
                     .get("failures")
                     .and_then(|n| n.parse().ok())
@@ -333,7 +341,10 @@ impl Actor for ConformanceActor {
                     .get::<(u16, String)>(&format!("closed:{name}"))
                     .await?,
             ),
-            _ => text(StatusCode::NOT_FOUND, format!("no route for {method} {path}")),
+            _ => text(
+                StatusCode::NOT_FOUND,
+                format!("no route for {method} {path}"),
+            ),
         }
     }
 
@@ -349,7 +360,9 @@ impl Actor for ConformanceActor {
         let (command, rest) = text.split_once(':').unwrap_or((text.as_str(), ""));
         match command {
             "echo" => ws.send(format!("echo:{rest}"))?,
-            "broadcast" => self.broadcast(None, &format!("{}:{rest}", member.unwrap_or_default()))?,
+            "broadcast" => {
+                self.broadcast(None, &format!("{}:{rest}", member.unwrap_or_default()))?
+            }
             "tagged" => {
                 let (tag, text) = rest.split_once(':').unwrap_or((rest, ""));
                 self.broadcast(Some(tag), &format!("tagged:{text}"))?;

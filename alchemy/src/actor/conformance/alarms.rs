@@ -33,10 +33,18 @@ pub async fn alarm_fires(target: &Target) {
         .await;
     assert!(now_ms() >= scheduled, "the alarm fired early");
     let after: Option<u64> = call_json(&stub, Method::GET, "/alarm", "").await;
-    assert_eq!(after, None, "{}: a fired alarm is still scheduled", target.provider());
+    assert_eq!(
+        after,
+        None,
+        "{}: a fired alarm is still scheduled",
+        target.provider()
+    );
     // Give a wrongly repeating alarm the chance to fire again.
     target.sleep(Duration::from_millis(100)).await;
-    assert_eq!(call_json::<u64>(&stub, Method::GET, "/alarm/fired", "").await, 1);
+    assert_eq!(
+        call_json::<u64>(&stub, Method::GET, "/alarm/fired", "").await,
+        1
+    );
 }
 
 /// Setting an alarm replaces the one before; deleting it means it never fires.
@@ -60,14 +68,22 @@ pub async fn alarm_replace_and_delete(target: &Target) {
         })
         .await;
     let after: Option<u64> = call_json(&stub, Method::GET, "/alarm", "").await;
-    assert_eq!(after, None, "{}: the replaced alarm is still scheduled", target.provider());
+    assert_eq!(
+        after,
+        None,
+        "{}: the replaced alarm is still scheduled",
+        target.provider()
+    );
 
     // A deleted alarm does not fire.
     let quiet = target.fresh("alarm-deleted");
     call(&quiet, Method::PUT, "/alarm?in_ms=30", "").await;
     call(&quiet, Method::DELETE, "/alarm", "").await;
     target.sleep(Duration::from_millis(100)).await;
-    assert_eq!(call_json::<u64>(&quiet, Method::GET, "/alarm/fired", "").await, 0);
+    assert_eq!(
+        call_json::<u64>(&quiet, Method::GET, "/alarm/fired", "").await,
+        0
+    );
 }
 
 /// An alarm handler that fails is run again (at least once), until it succeeds.
@@ -81,5 +97,10 @@ pub async fn alarm_retried_after_failure(target: &Target) {
             (fired >= 3 && pending.is_none()).then_some(fired)
         })
         .await;
-    assert_eq!(fired, 3, "{}: two failures, then one success", target.provider());
+    assert_eq!(
+        fired,
+        3,
+        "{}: two failures, then one success",
+        target.provider()
+    );
 }

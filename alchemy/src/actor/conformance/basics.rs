@@ -8,12 +8,23 @@ use crate::actor::ActorError;
 /// Increments one actor's counter and reads it back.
 pub async fn counter(target: &Target) {
     let stub = target.fresh("counter");
-    assert_eq!(call_json::<u64>(&stub, Method::GET, "/counter", "").await, 0);
+    assert_eq!(
+        call_json::<u64>(&stub, Method::GET, "/counter", "").await,
+        0
+    );
     for expected in 1..=5u64 {
         let count: u64 = call_json(&stub, Method::POST, "/counter", "").await;
-        assert_eq!(count, expected, "{}: increments are not sequential", target.provider());
+        assert_eq!(
+            count,
+            expected,
+            "{}: increments are not sequential",
+            target.provider()
+        );
     }
-    assert_eq!(call_json::<u64>(&stub, Method::GET, "/counter", "").await, 5);
+    assert_eq!(
+        call_json::<u64>(&stub, Method::GET, "/counter", "").await,
+        5
+    );
 }
 
 /// 64 concurrent clients increment one actor 100 times each: single-writer turns make the
@@ -28,7 +39,10 @@ pub async fn concurrent_increments(target: &Target) {
             let mut last = 0u64;
             for _ in 0..INCREMENTS {
                 let count: u64 = call_json(&stub, Method::POST, "/counter", "").await;
-                assert!(count > last, "a client saw the counter go from {last} to {count}");
+                assert!(
+                    count > last,
+                    "a client saw the counter go from {last} to {count}"
+                );
                 last = count;
             }
         }
@@ -56,14 +70,20 @@ pub async fn distinct_actors(target: &Target) {
     let name = a.id().name().expect("the id keeps its name").to_string();
     let again = namespace.get_by_name(&name).expect("id_from_name");
     assert_eq!(again.id(), a.id());
-    assert_eq!(call_json::<u64>(&again, Method::GET, "/counter", "").await, 2);
+    assert_eq!(
+        call_json::<u64>(&again, Method::GET, "/counter", "").await,
+        2
+    );
 
     let first = namespace.new_unique_id().expect("new_unique_id");
     let second = namespace.new_unique_id().expect("new_unique_id");
     assert_ne!(first, second, "{}: unique ids repeat", target.provider());
     assert_eq!(first.name(), None);
     let unique = namespace.get(&first);
-    assert_eq!(call_json::<u64>(&unique, Method::GET, "/counter", "").await, 0);
+    assert_eq!(
+        call_json::<u64>(&unique, Method::GET, "/counter", "").await,
+        0
+    );
 }
 
 /// An id's string reads back as the same id, and the actor sees its own id and name.
@@ -97,7 +117,10 @@ pub async fn malformed_and_unknown_ids(target: &Target) {
             ),
         }
     }
-    let id = namespace.id_from_name("unknown-ids").expect("id_from_name").to_string();
+    let id = namespace
+        .id_from_name("unknown-ids")
+        .expect("id_from_name")
+        .to_string();
     let mut altered: Vec<char> = id.chars().collect();
     let last = altered.len() - 1;
     altered[last] = if altered[last] == '0' { '1' } else { '0' };
@@ -131,5 +154,8 @@ pub async fn handler_errors(target: &Target) {
     }
     let (status, _) = call(&stub, Method::GET, "/no-such-route", "").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(call_json::<u64>(&stub, Method::GET, "/counter", "").await, 1);
+    assert_eq!(
+        call_json::<u64>(&stub, Method::GET, "/counter", "").await,
+        1
+    );
 }

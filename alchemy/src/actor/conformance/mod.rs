@@ -54,8 +54,7 @@ pub use basics::{
 };
 pub use storage::{batch_is_atomic, sql, storage_bytes_and_json, storage_list, transactions};
 pub use websockets::{
-    websocket_attachments, websocket_broadcast, websocket_close, websocket_echo,
-    websocket_refused,
+    websocket_attachments, websocket_broadcast, websocket_close, websocket_echo, websocket_refused,
 };
 
 use super::{ActorNamespace, ActorStub, BoxFuture, Capabilities};
@@ -100,7 +99,10 @@ impl Target {
 
     /// A stub for a fresh actor of test `test`.
     pub(crate) fn fresh(&self, test: &str) -> ActorStub {
-        let name = format!("{test}-{}", self.namespace.new_unique_id().expect("new_unique_id"));
+        let name = format!(
+            "{test}-{}",
+            self.namespace.new_unique_id().expect("new_unique_id")
+        );
         self.namespace
             .get_by_name(&name)
             .unwrap_or_else(|e| panic!("{}: id_from_name({name:?}) failed: {e}", self.provider()))

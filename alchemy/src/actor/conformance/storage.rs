@@ -13,7 +13,13 @@ pub async fn storage_bytes_and_json(target: &Target) {
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     let binary: Vec<u8> = (0..=255u8).collect();
-    call(&stub, Method::PUT, "/storage/bytes?key=blob", binary.clone()).await;
+    call(
+        &stub,
+        Method::PUT,
+        "/storage/bytes?key=blob",
+        binary.clone(),
+    )
+    .await;
     let req = http::Request::get("/storage/bytes?key=blob")
         .body(crate::actor::ByteStream::empty())
         .expect("request");
@@ -25,10 +31,21 @@ pub async fn storage_bytes_and_json(target: &Target) {
         .collect(1024)
         .await
         .expect("body");
-    assert_eq!(body.as_ref(), binary.as_slice(), "{}: bytes changed", target.provider());
+    assert_eq!(
+        body.as_ref(),
+        binary.as_slice(),
+        "{}: bytes changed",
+        target.provider()
+    );
 
     let value = json!({"name": "ada", "tags": ["a", "b"], "n": 1.5, "none": null});
-    call(&stub, Method::PUT, "/storage/json?key=doc", value.to_string()).await;
+    call(
+        &stub,
+        Method::PUT,
+        "/storage/json?key=doc",
+        value.to_string(),
+    )
+    .await;
     let read: Value = call_json(&stub, Method::GET, "/storage/json?key=doc", "").await;
     assert_eq!(read, value);
 
@@ -46,14 +63,20 @@ pub async fn storage_bytes_and_json(target: &Target) {
     let req = http::Request::get("/storage/json?key=raw")
         .body(crate::actor::ByteStream::empty())
         .expect("request");
-    let error = stub.fetch(req).await.expect_err("decoding non-JSON must fail");
+    let error = stub
+        .fetch(req)
+        .await
+        .expect_err("decoding non-JSON must fail");
     assert!(error.to_string().contains("`raw`"), "{error}");
 
     // The empty key is refused.
     let req = http::Request::put("/storage/bytes?key=")
         .body(crate::actor::ByteStream::from("x"))
         .expect("request");
-    let error = stub.fetch(req).await.expect_err("the empty key must be refused");
+    let error = stub
+        .fetch(req)
+        .await
+        .expect_err("the empty key must be refused");
     assert!(error.to_string().contains("empty"), "{error}");
 
     call(&stub, Method::POST, "/storage/delete-all", "").await;
@@ -66,14 +89,25 @@ pub async fn storage_bytes_and_json(target: &Target) {
 pub async fn storage_list(target: &Target) {
     let stub = target.fresh("list");
     for key in ["b/2", "a/1", "b/1", "b/3", "c", "b/10", "b~"] {
-        call(&stub, Method::PUT, &format!("/storage/bytes?key={key}"), key.to_string()).await;
+        call(
+            &stub,
+            Method::PUT,
+            &format!("/storage/bytes?key={key}"),
+            key.to_string(),
+        )
+        .await;
     }
     let keys = |entries: Vec<(String, String)>| -> Vec<String> {
         entries.into_iter().map(|(key, _)| key).collect()
     };
     let all: Vec<(String, String)> =
         call_json(&stub, Method::GET, "/storage/list?prefix=b/", "").await;
-    assert_eq!(keys(all), ["b/1", "b/10", "b/2", "b/3"], "{}", target.provider());
+    assert_eq!(
+        keys(all),
+        ["b/1", "b/10", "b/2", "b/3"],
+        "{}",
+        target.provider()
+    );
     let after: Vec<(String, String)> = call_json(
         &stub,
         Method::GET,
@@ -82,8 +116,13 @@ pub async fn storage_list(target: &Target) {
     )
     .await;
     assert_eq!(keys(after), ["b/2"]);
-    let reverse: Vec<(String, String)> =
-        call_json(&stub, Method::GET, "/storage/list?prefix=b/&reverse&limit=2", "").await;
+    let reverse: Vec<(String, String)> = call_json(
+        &stub,
+        Method::GET,
+        "/storage/list?prefix=b/&reverse&limit=2",
+        "",
+    )
+    .await;
     assert_eq!(keys(reverse), ["b/3", "b/2"]);
     let prefixed: Vec<(String, String)> =
         call_json(&stub, Method::GET, "/storage/list?prefix=b", "").await;
@@ -110,14 +149,19 @@ pub async fn batch_is_atomic(target: &Target) {
         .collect();
     assert_eq!(
         data,
-        [("a".to_string(), "3".to_string()), ("b".to_string(), "2".to_string())]
+        [
+            ("a".to_string(), "3".to_string()),
+            ("b".to_string(), "2".to_string())
+        ]
     );
 
     let bad = json!([["c", "1"], ["", "empty key"]]);
     let req = http::Request::post("/storage/batch")
         .body(crate::actor::ByteStream::from(bad.to_string()))
         .expect("request");
-    stub.fetch(req).await.expect_err("a batch with a bad key must fail");
+    stub.fetch(req)
+        .await
+        .expect_err("a batch with a bad key must fail");
     let (status, _) = call(&stub, Method::GET, "/storage/bytes?key=c", "").await;
     assert_eq!(
         status,
@@ -132,7 +176,13 @@ pub async fn batch_is_atomic(target: &Target) {
 pub async fn transactions(target: &Target) {
     let stub = target.fresh("transactions");
     call(&stub, Method::PUT, "/storage/json?key=alice", "10").await;
-    let left: i64 = call_json(&stub, Method::POST, "/transfer?from=alice&to=bob&amount=4", "").await;
+    let left: i64 = call_json(
+        &stub,
+        Method::POST,
+        "/transfer?from=alice&to=bob&amount=4",
+        "",
+    )
+    .await;
     assert_eq!(left, 6);
     let balance = |key: &'static str| {
         let stub = stub.clone();
@@ -143,7 +193,13 @@ pub async fn transactions(target: &Target) {
     assert_eq!(balance("alice").await, json!(6));
     assert_eq!(balance("bob").await, json!(4));
 
-    let (status, body) = call(&stub, Method::POST, "/transfer?from=alice&to=bob&amount=7", "").await;
+    let (status, body) = call(
+        &stub,
+        Method::POST,
+        "/transfer?from=alice&to=bob&amount=7",
+        "",
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     let (status, body) = call(
         &stub,

@@ -37,7 +37,10 @@ pub async fn websocket_echo(target: &Target) {
     assert_eq!(socket.recv().await, Some(binary), "{}", target.provider());
     socket.send("count").await.expect("send");
     expect_text(&mut socket, "count:1").await;
-    assert_eq!(call_json::<u64>(&stub, Method::GET, "/counter", "").await, 1);
+    assert_eq!(
+        call_json::<u64>(&stub, Method::GET, "/counter", "").await,
+        1
+    );
 }
 
 /// A broadcast reaches every socket; a tagged one only the sockets with the tag.
@@ -46,7 +49,11 @@ pub async fn websocket_broadcast(target: &Target) {
     let mut red = connect(&stub, "name=red&tags=warm,all").await;
     let mut orange = connect(&stub, "name=orange&tags=warm,all").await;
     let mut blue = connect(&stub, "name=blue&tags=all").await;
-    for (socket, name) in [(&mut red, "red"), (&mut orange, "orange"), (&mut blue, "blue")] {
+    for (socket, name) in [
+        (&mut red, "red"),
+        (&mut orange, "orange"),
+        (&mut blue, "blue"),
+    ] {
         expect_text(socket, &format!("welcome {name}")).await;
     }
     let warm: Vec<String> = call_json(&stub, Method::GET, "/sockets?tag=warm", "").await;
@@ -103,7 +110,10 @@ pub async fn websocket_close(target: &Target) {
     kicked.send("close").await.expect("send");
     assert_eq!(kicked.recv().await, None);
     let frame = kicked.close_frame().expect("a close frame").clone();
-    assert_eq!((frame.code, frame.reason.as_str()), (4001, "closed by the actor"));
+    assert_eq!(
+        (frame.code, frame.reason.as_str()),
+        (4001, "closed by the actor")
+    );
     target
         .eventually(|| async {
             let open: Vec<String> = call_json(&stub, Method::GET, "/sockets", "").await;
@@ -115,11 +125,16 @@ pub async fn websocket_close(target: &Target) {
 /// A request the actor does not accept as a WebSocket fails to connect, clearly.
 pub async fn websocket_refused(target: &Target) {
     let stub = target.fresh("ws-refused");
-    let req = Request::get("/counter").body(ByteStream::empty()).expect("request");
+    let req = Request::get("/counter")
+        .body(ByteStream::empty())
+        .expect("request");
     match stub.connect(req).await {
         Err(ActorError::NotWebSocketUpgrade { reason }) => {
             assert!(reason.contains("200"), "{reason}")
         }
-        other => panic!("{}: connecting to a plain route gave {other:?}", target.provider()),
+        other => panic!(
+            "{}: connecting to a plain route gave {other:?}",
+            target.provider()
+        ),
     }
 }

@@ -122,10 +122,7 @@ impl Alarms {
         namespace: &str,
         id: &ActorId,
     ) -> Result<Option<SystemTime>> {
-        Ok(self
-            .current(tasks, namespace, id)
-            .await?
-            .map(|(at, _)| at))
+        Ok(self.current(tasks, namespace, id).await?.map(|(at, _)| at))
     }
 
     /// The alarm of `id` and its generation, if one is scheduled.
@@ -190,12 +187,14 @@ impl Alarms {
     pub(crate) async fn pending(&self, tasks: &Tasks, namespace: &str) -> Result<Vec<Pending>> {
         let ns = namespace.to_string();
         self.call(tasks, move |conn| {
-            let mut statement = conn.prepare(
-                "SELECT id, name, at_ms, generation FROM alarms WHERE namespace = ?1",
-            )?;
+            let mut statement = conn
+                .prepare("SELECT id, name, at_ms, generation FROM alarms WHERE namespace = ?1")?;
             let rows = statement.query_map([&ns], |row| {
                 Ok(Pending {
-                    id: ActorId::new(row.get::<_, String>(0)?, row.get::<_, Option<String>>(1)?.as_deref()),
+                    id: ActorId::new(
+                        row.get::<_, String>(0)?,
+                        row.get::<_, Option<String>>(1)?.as_deref(),
+                    ),
                     at: time_of(row.get(2)?),
                     generation: row.get(3)?,
                 })
@@ -226,7 +225,13 @@ impl Alarms {
             // Delivery fails only when the runtime is shutting down; the index keeps the
             // alarm for the next start.
             let _ = target
-                .deliver(&id, Event::Alarm { generation, attempt })
+                .deliver(
+                    &id,
+                    Event::Alarm {
+                        generation,
+                        attempt,
+                    },
+                )
                 .await;
         });
         let mut timers = self.timers.lock().unwrap_or_else(PoisonError::into_inner);

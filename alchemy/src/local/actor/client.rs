@@ -26,7 +26,13 @@ impl LocalClient {
         ids::verify(self.namespace.name(), id)?;
         let (reply, response) = oneshot::channel();
         self.namespace
-            .deliver(id, Event::Fetch { req, reply })
+            .deliver(
+                id,
+                Event::Fetch {
+                    req: Box::new(req),
+                    reply,
+                },
+            )
             .await?;
         response.await.map_err(|_| unavailable())?
     }

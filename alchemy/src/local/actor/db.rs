@@ -63,7 +63,9 @@ impl Db {
                 Ok::<_, ActorError>(conn)
             })
             .await
-            .map_err(|e| ActorError::backend("local", format!("opening a database failed: {e}")))??;
+            .map_err(|e| {
+                ActorError::backend("local", format!("opening a database failed: {e}"))
+            })??;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
             path: Arc::new(path),
@@ -115,9 +117,8 @@ fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn key_of(bytes: Vec<u8>) -> Result<String> {
-    String::from_utf8(bytes).map_err(|e| {
-        ActorError::backend("local", format!("a stored key is not UTF-8: {e}"))
-    })
+    String::from_utf8(bytes)
+        .map_err(|e| ActorError::backend("local", format!("a stored key is not UTF-8: {e}")))
 }
 
 #[async_trait::async_trait]
@@ -149,7 +150,11 @@ impl StorageBackend for LocalStorage {
                     params.push(Value::Blob(upper));
                 }
                 if let Some(after) = &options.start_after {
-                    sql.push_str(if options.reverse { " AND key < ?" } else { " AND key > ?" });
+                    sql.push_str(if options.reverse {
+                        " AND key < ?"
+                    } else {
+                        " AND key > ?"
+                    });
                     params.push(Value::Blob(after.as_bytes().to_vec()));
                 }
                 sql.push_str(if options.reverse {
@@ -208,7 +213,8 @@ impl StorageBackend for LocalStorage {
                         }
                     }
                 }
-                txn.commit().map_err(|e| sql_error("committing a write", &e))
+                txn.commit()
+                    .map_err(|e| sql_error("committing a write", &e))
             })
             .await
     }
@@ -285,9 +291,9 @@ fn run(conn: &Connection, query: &str, params: &[SqlValue]) -> Result<Rows> {
         Err(rusqlite::Error::MultipleStatement) => {
             return Err(ActorError::Sql {
                 message: format!(
-                    "several statements were given with parameters (in `{}`): run them one at a time",
-                    crate::actor::shorten_text(query)
-                ),
+                "several statements were given with parameters (in `{}`): run them one at a time",
+                crate::actor::shorten_text(query)
+            ),
             })
         }
         Err(error) => return Err(statement_error(query, &error)),
@@ -315,9 +321,7 @@ fn collect(
     while let Some(row) = rows.next().map_err(|e| statement_error(query, &e))? {
         let mut record = Vec::with_capacity(width);
         for index in 0..width {
-            let value = row
-                .get_ref(index)
-                .map_err(|e| statement_error(query, &e))?;
+            let value = row.get_ref(index).map_err(|e| statement_error(query, &e))?;
             record.push(value_of(value));
         }
         values.push(record);

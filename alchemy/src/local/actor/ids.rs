@@ -28,7 +28,9 @@ fn hash(parts: &[&[u8]]) -> [u8; 64] {
 
 fn check(namespace: &str, body: &[u8]) -> [u8; CHECK] {
     let digest = hash(&[b"alchemy.local.actor-id.check", namespace.as_bytes(), body]);
-    digest[..CHECK].try_into().expect("the digest is longer than the check")
+    digest[..CHECK]
+        .try_into()
+        .expect("the digest is longer than the check")
 }
 
 fn encode(namespace: &str, body: [u8; BODY], name: Option<&str>) -> ActorId {
@@ -49,8 +51,14 @@ pub(crate) fn from_name(namespace: &str, name: &str) -> Result<ActorId> {
             name.len()
         )
     } else {
-        let digest = hash(&[b"alchemy.local.actor-id.name", namespace.as_bytes(), name.as_bytes()]);
-        let body = digest[..BODY].try_into().expect("the digest is longer than the body");
+        let digest = hash(&[
+            b"alchemy.local.actor-id.name",
+            namespace.as_bytes(),
+            name.as_bytes(),
+        ]);
+        let body = digest[..BODY]
+            .try_into()
+            .expect("the digest is longer than the body");
         return Ok(encode(namespace, body, Some(name)));
     };
     Err(ActorError::InvalidName {

@@ -54,9 +54,7 @@ use self::alarms::Alarms;
 use self::client::LocalClient;
 use self::runtime::{Namespace, Shared};
 use self::tasks::Tasks;
-use crate::actor::{
-    Actor, ActorClient, ActorError, ActorId, ActorNamespace, Actors, Capabilities,
-};
+use crate::actor::{Actor, ActorClient, ActorError, ActorId, ActorNamespace, Actors, Capabilities};
 use crate::error::{Error, Result};
 
 /// How a failing alarm handler is retried: after `initial`, then twice as long each time up
@@ -216,14 +214,15 @@ impl LocalActorsOptions {
     }
 
     fn capabilities(&self) -> Capabilities {
-        let mut capabilities = Capabilities::default();
-        capabilities.sql = true;
-        capabilities.alarms = true;
-        capabilities.websockets = true;
-        capabilities.hibernation = true;
-        capabilities.max_attachment_bytes = self.max_attachment_bytes;
-        capabilities.max_value_bytes = self.max_value_bytes;
-        capabilities
+        Capabilities {
+            sql: true,
+            alarms: true,
+            websockets: true,
+            hibernation: true,
+            max_attachment_bytes: self.max_attachment_bytes,
+            max_value_bytes: self.max_value_bytes,
+            ..Capabilities::default()
+        }
     }
 }
 
@@ -259,7 +258,10 @@ impl LocalActors {
             )
         })?;
         std::fs::create_dir_all(&root).map_err(|e| {
-            Error::io(format!("cannot create the actor directory {}", root.display()), e)
+            Error::io(
+                format!("cannot create the actor directory {}", root.display()),
+                e,
+            )
         })?;
         let alarms = Alarms::open(&root.join("alarms.sqlite3")).map_err(actor_error)?;
         Ok(LocalActors {

@@ -20,7 +20,9 @@ use super::db::Db;
 use super::socket::LocalSocket;
 use super::tasks::Tasks;
 use super::{ErrorReport, LocalActorsOptions};
-use crate::actor::{ActorClass, ActorContext, ActorError, ActorId, CloseFrame, DynActor, Message, Result};
+use crate::actor::{
+    ActorClass, ActorContext, ActorError, ActorId, CloseFrame, DynActor, Message, Result,
+};
 
 /// What the runtime shares between its namespaces and tasks.
 pub(crate) struct Shared {
@@ -40,7 +42,7 @@ impl Shared {
 /// One event for an actor: a turn.
 pub(crate) enum Event {
     Fetch {
-        req: Request<ByteStream>,
+        req: Box<Request<ByteStream>>,
         reply: oneshot::Sender<Result<Response<ByteStream>>>,
     },
     Message {
@@ -99,7 +101,12 @@ pub(crate) fn unavailable() -> ActorError {
 }
 
 impl Namespace {
-    pub(crate) fn new(name: &str, class: ActorClass, type_id: std::any::TypeId, shared: &Arc<Shared>) -> Self {
+    pub(crate) fn new(
+        name: &str,
+        class: ActorClass,
+        type_id: std::any::TypeId,
+        shared: &Arc<Shared>,
+    ) -> Self {
         Namespace {
             name: name.to_string(),
             class,
@@ -269,12 +276,8 @@ impl TurnLoop {
                 self.shared.tasks.handle().clone(),
             )
             .await?;
-            let context = LocalContext::new(
-                &self.shared,
-                self.namespace.clone(),
-                self.slot.clone(),
-                db,
-            );
+            let context =
+                LocalContext::new(&self.shared, self.namespace.clone(), self.slot.clone(), db);
             let ctx = ActorContext::new(Arc::new(context));
             let built = AssertUnwindSafe(self.namespace.class.init(ctx))
                 .catch_unwind()
@@ -334,7 +337,7 @@ impl TurnLoop {
                 let result = match self.load().await {
                     Err(error) => Err(error),
                     Ok(instance) => {
-                        let outcome = AssertUnwindSafe(instance.actor.fetch(req))
+                        let outcome = AssertUnwindSafe(instance.actor.fetch(*req))
                             .catch_unwind()
                             .await;
                         self.guarded("fetch", outcome).await.map_err(|error| {
@@ -393,7 +396,11 @@ impl TurnLoop {
     async fn alarm(&mut self, generation: i64, attempt: u32) {
         let shared = self.shared.clone();
         let (namespace, id) = (self.namespace.clone(), self.slot.id.clone());
-        match shared.alarms.current(&shared.tasks, namespace.name(), &id).await {
+        match shared
+            .alarms
+            .current(&shared.tasks, namespace.name(), &id)
+            .await
+        {
             Ok(Some((_, current))) if current == generation => {}
             // Replaced or deleted since this firing was armed.
             Ok(_) => return,
@@ -402,22 +409,31 @@ impl TurnLoop {
         let result = match self.load().await {
             Err(error) => Err(error),
             Ok(instance) => {
-                let outcome = AssertUnwindSafe(instance.actor.alarm()).catch_unwind().await;
+                let outcome = AssertUnwindSafe(instance.actor.alarm())
+                    .catch_unwind()
+                    .await;
                 self.guarded("alarm", outcome).await
             }
         };
         let policy = shared.options.alarm_retry;
         let outcome = match result {
-            Ok(()) => shared
-                .alarms
-                .finish(&shared.tasks, namespace.name(), &id, generation)
-                .await,
+            Ok(()) => {
+                shared
+                    .alarms
+                    .finish(&shared.tasks, namespace.name(), &id, generation)
+                    .await
+            }
             Err(error) if attempt + 1 < policy.max_attempts => {
                 self.report("alarm", &error);
                 let retry_at = SystemTime::now() + policy.delay(attempt);
-                shared
-                    .alarms
-                    .arm(&shared.tasks, &namespace, id.clone(), retry_at, generation, attempt + 1);
+                shared.alarms.arm(
+                    &shared.tasks,
+                    &namespace,
+                    id.clone(),
+                    retry_at,
+                    generation,
+                    attempt + 1,
+                );
                 Ok(())
             }
             Err(error) => {

@@ -194,7 +194,10 @@ impl WebSocketBackend for LocalSocket {
     }
 
     fn set_attachment(&self, attachment: Option<Bytes>) -> Result<()> {
-        *self.attachment.lock().unwrap_or_else(PoisonError::into_inner) = attachment;
+        *self
+            .attachment
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = attachment;
         Ok(())
     }
 
@@ -232,8 +235,14 @@ pub(crate) fn switching_protocols() -> Response<ByteStream> {
     let mut response = Response::new(ByteStream::empty());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
-    headers.insert(header::UPGRADE, header::HeaderValue::from_static("websocket"));
-    headers.insert(header::CONNECTION, header::HeaderValue::from_static("upgrade"));
+    headers.insert(
+        header::UPGRADE,
+        header::HeaderValue::from_static("websocket"),
+    );
+    headers.insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("upgrade"),
+    );
     response
 }
 
@@ -259,7 +268,9 @@ pub(crate) async fn bridge<I, O>(
     let writer = async {
         let Some(mut queue) = queue else { return };
         while let Some(frame) = queue.recv().await {
-            socket.queued_bytes.fetch_sub(cost(&frame), Ordering::AcqRel);
+            socket
+                .queued_bytes
+                .fetch_sub(cost(&frame), Ordering::AcqRel);
             let last = matches!(frame, Frame::Close(_));
             if outgoing.send(frame).await.is_err() || last {
                 break;

@@ -112,7 +112,10 @@ async fn an_idle_actor_is_evicted_while_its_socket_stays_open_and_init_runs_agai
     let (_dir, local, target) = suite_target(options).await;
     let stub = target.namespace().get_by_name("hibernating").unwrap();
     let mut socket = connect(&stub, "name=ada&tags=room").await;
-    assert_eq!(socket.recv().await, Some(Message::Text("welcome ada".into())));
+    assert_eq!(
+        socket.recv().await,
+        Some(Message::Text("welcome ada".into()))
+    );
     assert_eq!(ask(&mut socket, "inits").await, "inits:1");
     assert_eq!(ask(&mut socket, "count").await, "count:1");
     assert!(local.is_loaded("conformance", stub.id()));
@@ -134,7 +137,10 @@ async fn an_idle_actor_is_evicted_while_its_socket_stays_open_and_init_runs_agai
     local.evict("conformance", stub.id());
     wait_until(|| !local.is_loaded("conformance", stub.id())).await;
     let mut second = connect(&stub, "name=bob").await;
-    assert_eq!(second.recv().await, Some(Message::Text("welcome bob".into())));
+    assert_eq!(
+        second.recv().await,
+        Some(Message::Text("welcome bob".into()))
+    );
     second.send("broadcast:hi").await.unwrap();
     assert_eq!(socket.recv().await, Some(Message::Text("bob:hi".into())));
     assert_eq!(second.recv().await, Some(Message::Text("bob:hi".into())));
@@ -145,7 +151,10 @@ async fn an_idle_actor_is_evicted_while_its_socket_stays_open_and_init_runs_agai
 async fn a_close_wakes_an_evicted_actor() {
     let options = fast_options().idle_timeout(Duration::from_millis(30));
     let (_dir, local, target) = suite_target(options).await;
-    let stub = target.namespace().get_by_name("closing-while-evicted").unwrap();
+    let stub = target
+        .namespace()
+        .get_by_name("closing-while-evicted")
+        .unwrap();
     let mut socket = connect(&stub, "name=carol").await;
     socket.recv().await;
     wait_until(|| !local.is_loaded("conformance", stub.id())).await;
@@ -226,7 +235,11 @@ async fn unknown_namespaces_and_bad_ids_are_refused_without_creating_anything() 
     let namespace = target.namespace();
 
     let error = local
-        .fetch("nope", "x", Request::get("/").body(ByteStream::empty()).unwrap())
+        .fetch(
+            "nope",
+            "x",
+            Request::get("/").body(ByteStream::empty()).unwrap(),
+        )
         .await
         .unwrap_err();
     match &error {
@@ -251,10 +264,7 @@ async fn unknown_namespaces_and_bad_ids_are_refused_without_creating_anything() 
     assert!(matches!(error, ActorError::MalformedId { .. }), "{error}");
 
     // An id made up by hand, or one of another namespace, reaches no actor.
-    for forged in [
-        ActorId::new("garbage", None),
-        ids_of_other_namespace(),
-    ] {
+    for forged in [ActorId::new("garbage", None), ids_of_other_namespace()] {
         let error = namespace
             .get(&forged)
             .fetch(Request::get("/counter").body(ByteStream::empty()).unwrap())
@@ -358,8 +368,11 @@ impl Actor for Probe {
             }
             "/sql-multi" => {
                 let sql = self.ctx.sql()?;
-                sql.exec("CREATE TABLE t (x); INSERT INTO t VALUES (1); INSERT INTO t VALUES (2);", [])
-                    .await?;
+                sql.exec(
+                    "CREATE TABLE t (x); INSERT INTO t VALUES (1); INSERT INTO t VALUES (2);",
+                    [],
+                )
+                .await?;
                 let rows = sql.exec("SELECT sum(x) AS total FROM t", []).await?;
                 let total = rows.get(0, "total").and_then(|v| v.as_i64()).unwrap_or(-1);
                 Ok(Response::new(ByteStream::from(total.to_string())))
@@ -483,7 +496,11 @@ async fn a_peer_that_does_not_read_is_disconnected_instead_of_buffering_without_
     }
     assert!(received < 10_000, "every message was buffered");
     let close = socket.close_frame().unwrap();
-    assert_eq!(close.code, crate::actor::close_code::POLICY_VIOLATION, "{close:?}");
+    assert_eq!(
+        close.code,
+        crate::actor::close_code::POLICY_VIOLATION,
+        "{close:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -506,12 +523,18 @@ async fn socket_errors_are_reported_and_leave_the_socket_usable() {
         .await
         .unwrap();
     let answer = ask(&mut socket, "attach-big").await;
-    assert!(answer.contains("attachment") && answer.contains("limit"), "{answer}");
+    assert!(
+        answer.contains("attachment") && answer.contains("limit"),
+        "{answer}"
+    );
     socket.send("fail").await.unwrap();
     assert_eq!(ask(&mut socket, "still here").await, "echo:still here");
     let reports = reports.lock().unwrap().clone();
     assert_eq!(reports.len(), 1, "{reports:?}");
-    assert!(reports[0].contains("on_message failed on purpose"), "{reports:?}");
+    assert!(
+        reports[0].contains("on_message failed on purpose"),
+        "{reports:?}"
+    );
     assert!(reports[0].contains("probes/"), "{reports:?}");
 
     // A plain request with upgrade headers cannot be accepted: it has no connection.
