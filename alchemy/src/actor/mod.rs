@@ -107,6 +107,7 @@ pub use mock::MockActorClient;
 pub use sql::{Rows, Sql, SqlBackend, SqlValue};
 pub use storage::{Batch, ListOptions, Storage, StorageBackend, Transaction, WriteOp};
 pub use websocket::{
-    add_upgrade_headers, close_code, is_websocket_upgrade, validate_upgrade, CloseFrame, Frame,
-    Message, WebSocket, WebSocketBackend, WebSocketConnection, MAX_CLOSE_REASON_BYTES,
+    add_upgrade_headers, close_code, is_websocket_upgrade, validate_close, validate_upgrade,
+    CloseFrame, Frame, Message, WebSocket, WebSocketBackend, WebSocketConnection,
+    MAX_CLOSE_REASON_BYTES,
 };

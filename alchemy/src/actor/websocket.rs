@@ -13,46 +13,18 @@ use http::{header, Method, Request};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use alchemy_http::{close_code, CloseFrame};
+
 use super::{ActorError, MaybeSendSync, Result};
-
-/// Close codes of the WebSocket protocol (RFC 6455, section 7.4).
-pub mod close_code {
-    /// The purpose of the connection was fulfilled.
-    pub const NORMAL: u16 = 1000;
-    /// The endpoint is going away (a server shutting down, a page navigated away from).
-    pub const GOING_AWAY: u16 = 1001;
-    /// The peer broke the protocol, such as with a malformed frame.
-    pub const PROTOCOL_ERROR: u16 = 1002;
-    /// The peer sent a kind of data that is not accepted.
-    pub const UNSUPPORTED_DATA: u16 = 1003;
-    /// The close frame had no code (never sent, only reported).
-    pub const NO_STATUS: u16 = 1005;
-    /// The connection dropped without a close frame (never sent, only reported).
-    pub const ABNORMAL: u16 = 1006;
-    /// A text message that is not UTF-8.
-    pub const INVALID_PAYLOAD: u16 = 1007;
-    /// A message that breaks the endpoint's policy.
-    pub const POLICY_VIOLATION: u16 = 1008;
-    /// A message too large to process.
-    pub const MESSAGE_TOO_BIG: u16 = 1009;
-    /// The server met an unexpected condition.
-    pub const INTERNAL_ERROR: u16 = 1011;
-    /// The server is overloaded: try again later.
-    pub const TRY_AGAIN_LATER: u16 = 1013;
-
-    /// Whether an application may send `code` in a close frame: 1000, or 3000 to 4999.
-    pub fn is_sendable(code: u16) -> bool {
-        code == NORMAL || (3000..=4999).contains(&code)
-    }
-}
 
 /// The longest close reason, in bytes, that fits a close frame.
 pub const MAX_CLOSE_REASON_BYTES: usize = 123;
 
-/// A WebSocket message, as an actor receives and sends it.
+/// A WebSocket message, as an actor receives and sends it: text or binary.
 ///
 /// Control frames (ping, pong, close) never appear here: the provider answers pings, and
-/// closes arrive at [`Actor::on_close`](super::Actor::on_close).
+/// closes arrive at [`Actor::on_close`](super::Actor::on_close). It converts to and from the
+/// wire-level [`alchemy_http::Message`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     /// A text message.
@@ -113,37 +85,41 @@ impl From<Vec<u8>> for Message {
     }
 }
 
-/// The code and reason of a close frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CloseFrame {
-    /// The close code (see [`close_code`]).
-    pub code: u16,
-    /// Why, in at most [`MAX_CLOSE_REASON_BYTES`] bytes.
-    pub reason: String,
+/// Checks that an application may send `frame`: its code is 1000 or from 3000 to 4999 (the
+/// rule of Durable Objects, which every provider follows) and its reason fits a close frame.
+pub fn validate_close(frame: &CloseFrame) -> Result<()> {
+    if frame.code != close_code::NORMAL && !(3000..=4999).contains(&frame.code) {
+        return Err(ActorError::InvalidCloseCode { code: frame.code });
+    }
+    if frame.reason.len() > MAX_CLOSE_REASON_BYTES {
+        return Err(ActorError::TooLarge {
+            what: "WebSocket close reason",
+            size: frame.reason.len(),
+            limit: MAX_CLOSE_REASON_BYTES,
+        });
+    }
+    Ok(())
 }
 
-impl CloseFrame {
-    /// A close frame with `code` and `reason`.
-    pub fn new(code: u16, reason: impl Into<String>) -> Self {
-        CloseFrame {
-            code,
-            reason: reason.into(),
+impl From<Message> for alchemy_http::Message {
+    fn from(message: Message) -> Self {
+        match message {
+            Message::Text(text) => alchemy_http::Message::Text(text),
+            Message::Binary(bytes) => alchemy_http::Message::Binary(bytes),
         }
     }
+}
 
-    /// Checks that an application may send this frame.
-    pub fn validate(&self) -> Result<()> {
-        if !close_code::is_sendable(self.code) {
-            return Err(ActorError::InvalidCloseCode { code: self.code });
+impl TryFrom<alchemy_http::Message> for Message {
+    type Error = alchemy_http::Message;
+
+    /// The text or binary message; control messages are given back.
+    fn try_from(message: alchemy_http::Message) -> std::result::Result<Self, Self::Error> {
+        match message {
+            alchemy_http::Message::Text(text) => Ok(Message::Text(text)),
+            alchemy_http::Message::Binary(bytes) => Ok(Message::Binary(bytes)),
+            other => Err(other),
         }
-        if self.reason.len() > MAX_CLOSE_REASON_BYTES {
-            return Err(ActorError::TooLarge {
-                what: "WebSocket close reason",
-                size: self.reason.len(),
-                limit: MAX_CLOSE_REASON_BYTES,
-            });
-        }
-        Ok(())
     }
 }
 
@@ -168,7 +144,7 @@ pub trait WebSocketBackend: MaybeSendSync + 'static {
     /// Queues `message` for the peer.
     fn send(&self, message: Message) -> Result<()>;
 
-    /// Starts the closing handshake with a frame that [`CloseFrame::validate`] accepted.
+    /// Starts the closing handshake with a frame that [`validate_close`] accepted.
     fn close(&self, frame: CloseFrame) -> Result<()>;
 
     /// The tags the socket was accepted with.
@@ -219,7 +195,7 @@ impl WebSocket {
     /// Closes the socket with `code` (1000, or 3000 to 4999) and `reason`.
     pub fn close(&self, code: u16, reason: &str) -> Result<()> {
         let frame = CloseFrame::new(code, reason);
-        frame.validate()?;
+        validate_close(&frame)?;
         self.backend.close(frame)
     }
 
@@ -449,7 +425,7 @@ impl WebSocketConnection {
     /// reading until [`recv`](Self::recv) gives `None` to see the peer's answer.
     pub async fn close(&mut self, code: u16, reason: &str) -> Result<()> {
         let frame = CloseFrame::new(code, reason);
-        frame.validate()?;
+        validate_close(&frame)?;
         self.closing = true;
         self.send_frame(Frame::Close(frame)).await
     }
@@ -545,14 +521,14 @@ mod tests {
 
     #[test]
     fn close_frames_follow_the_rules() {
-        CloseFrame::new(1000, "bye").validate().unwrap();
-        CloseFrame::new(4000, "").validate().unwrap();
+        validate_close(&CloseFrame::new(1000, "bye")).unwrap();
+        validate_close(&CloseFrame::new(4000, "")).unwrap();
         assert!(matches!(
-            CloseFrame::new(1006, "").validate(),
+            validate_close(&CloseFrame::new(1006, "")),
             Err(ActorError::InvalidCloseCode { code: 1006 })
         ));
         assert!(matches!(
-            CloseFrame::new(1000, "x".repeat(124)).validate(),
+            validate_close(&CloseFrame::new(1000, "x".repeat(124))),
             Err(ActorError::TooLarge { .. })
         ));
     }

@@ -8,10 +8,10 @@ use tokio::sync::oneshot;
 
 use super::ids;
 use super::runtime::{unavailable, Event, Namespace};
-use super::socket::{bridge, UpgradeSlot};
+use super::socket::{bridge, bridge_upgraded, UpgradeSlot};
 use crate::actor::{
-    add_upgrade_headers, ActorClient, ActorError, ActorId, Capabilities, Result,
-    WebSocketConnection,
+    add_upgrade_headers, is_websocket_upgrade, ActorClient, ActorError, ActorId, Capabilities,
+    Result, WebSocketConnection,
 };
 
 /// How many frames an in-process connection buffers in each direction.
@@ -67,8 +67,51 @@ impl ActorClient for LocalClient {
         ids::parse(self.namespace.name(), id)
     }
 
-    async fn fetch(&self, id: &ActorId, req: Request<ByteStream>) -> Result<Response<ByteStream>> {
-        self.send(id, req).await
+    /// Delivers `req`; a WebSocket handshake that came through the local HTTP server is
+    /// upgraded when the actor accepts it.
+    async fn fetch(
+        &self,
+        id: &ActorId,
+        mut req: Request<ByteStream>,
+    ) -> Result<Response<ByteStream>> {
+        if !is_websocket_upgrade(&req) || req.extensions().get::<UpgradeSlot>().is_some() {
+            return self.send(id, req).await;
+        }
+        let mut handshake = Request::new(());
+        *handshake.method_mut() = req.method().clone();
+        *handshake.uri_mut() = req.uri().clone();
+        *handshake.headers_mut() = req.headers().clone();
+        *handshake.extensions_mut() = req.extensions().clone();
+        let Ok((mut accepted, upgrading)) = alchemy_http::websocket::accept(handshake) else {
+            // Not an upgradable handshake: the actor's `accept_websocket` says why.
+            return self.send(id, req).await;
+        };
+        let upgrade = UpgradeSlot::default();
+        req.extensions_mut().insert(upgrade.clone());
+        let response = self.send(id, req).await?;
+        let Some(socket) = upgrade.take() else {
+            return Ok(response);
+        };
+        let slot = self.namespace.live_slot(id).ok_or_else(unavailable)?;
+        if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+            socket.abandon(&slot).await;
+            return Ok(response);
+        }
+        let shared = self.namespace.shared()?;
+        shared.tasks.spawn(async move {
+            match upgrading.await {
+                Ok(ws) => bridge_upgraded(socket, slot, ws).await,
+                Err(_) => socket.abandon(&slot).await,
+            }
+        });
+        // The server's handshake answer, with any header of the actor's own.
+        let (parts, _) = response.into_parts();
+        for (name, value) in &parts.headers {
+            if !accepted.headers().contains_key(name) {
+                accepted.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        Ok(accepted)
     }
 
     async fn connect(

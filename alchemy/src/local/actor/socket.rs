@@ -319,3 +319,44 @@ pub(crate) async fn bridge<I, O>(
     };
     futures::join!(reader, writer);
 }
+
+/// Bridges `socket` to a WebSocket that the local HTTP server upgraded.
+///
+/// Pings are answered by the connection and not delivered; a peer that breaks the protocol
+/// has been sent the matching close code (1002, 1007, 1009) by the connection, and the actor
+/// sees that code in `on_close`.
+pub(crate) async fn bridge_upgraded(
+    socket: Arc<LocalSocket>,
+    slot: Arc<Slot>,
+    ws: alchemy_http::websocket::WebSocket,
+) {
+    use alchemy_http::Message as Wire;
+    use futures::future::ready;
+
+    let (sink, stream) = ws.split();
+    let incoming = stream.filter_map(|item| {
+        ready(match item {
+            Ok(Wire::Text(text)) => Some(Ok(Frame::Message(Message::Text(text)))),
+            Ok(Wire::Binary(bytes)) => Some(Ok(Frame::Message(Message::Binary(bytes)))),
+            Ok(Wire::Ping(_) | Wire::Pong(_)) => None,
+            Ok(Wire::Close(frame)) => {
+                Some(Ok(Frame::Close(frame.unwrap_or_else(|| {
+                    CloseFrame::new(close_code::NO_STATUS, "")
+                }))))
+            }
+            Err(error) => Some(Err(CloseFrame::new(
+                error.close_code().unwrap_or(close_code::ABNORMAL),
+                error.to_string(),
+            ))),
+        })
+    });
+    let outgoing = sink.with(|frame: Frame| {
+        ready(Ok::<_, alchemy_http::websocket::WebSocketError>(
+            match frame {
+                Frame::Message(message) => Wire::from(message),
+                Frame::Close(frame) => Wire::Close(Some(frame)),
+            },
+        ))
+    });
+    bridge(socket, slot, incoming, outgoing).await;
+}

@@ -548,3 +548,204 @@ async fn socket_errors_are_reported_and_leave_the_socket_usable() {
     assert!(error.is_ok(), "connect makes any request a handshake");
     let _ = Method::GET;
 }
+
+/// WebSockets through the local HTTP server, as the dev server routes them.
+mod over_http {
+    use std::net::SocketAddr;
+
+    use alchemy_http::websocket::connect;
+    use alchemy_http::{handler_fn, serve, Server};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::*;
+    use crate::actor::ActorNamespace;
+
+    /// Serves the actor `name` of `namespace` at every path.
+    async fn serve_actor(namespace: ActorNamespace<ConformanceActor>, name: &str) -> Server {
+        let stub = namespace.get_by_name(name).unwrap();
+        let handler = handler_fn(move |req: Request<ByteStream>| {
+            let stub = stub.clone();
+            async move { stub.fetch(req).await }
+        });
+        serve("127.0.0.1:0", handler).await.unwrap()
+    }
+
+    async fn text_of(socket: &mut alchemy_http::websocket::WebSocket) -> String {
+        loop {
+            match socket.recv().await {
+                Some(Ok(alchemy_http::Message::Text(text))) => return text,
+                Some(Ok(alchemy_http::Message::Ping(_) | alchemy_http::Message::Pong(_))) => {}
+                other => panic!("expected a text message, got {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sockets_upgraded_by_the_server_reach_the_actor_and_its_other_sockets() {
+        let (_dir, _local, target) = suite_target(fast_options()).await;
+        let server = serve_actor(target.namespace().clone(), "over-http").await;
+        let url = format!("ws://{}/ws?name=ada&tags=http", server.local_addr());
+        let mut ws = connect(&url).await.unwrap();
+        assert_eq!(text_of(&mut ws).await, "welcome ada");
+        ws.send(alchemy_http::Message::text("echo:over the wire"))
+            .await
+            .unwrap();
+        assert_eq!(text_of(&mut ws).await, "echo:over the wire");
+
+        // An in-process socket of the same actor hears the server's socket, and back.
+        let stub = target.namespace().get_by_name("over-http").unwrap();
+        let mut local = connect_in_process(&stub, "name=bob").await;
+        local.recv().await;
+        local.send("broadcast:hello").await.unwrap();
+        assert_eq!(text_of(&mut ws).await, "bob:hello");
+        assert_eq!(local.recv().await, Some(Message::Text("bob:hello".into())));
+
+        ws.close(4000, "done").await.unwrap();
+        while let Some(Ok(message)) = ws.recv().await {
+            if message.is_close() {
+                break;
+            }
+        }
+        loop {
+            let (_, closed) = get(&stub, "/closed/ada").await;
+            if closed != "null" {
+                assert_eq!(closed, r#"[4000,"done"]"#);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        server.shutdown().await;
+    }
+
+    async fn connect_in_process(
+        stub: &crate::actor::ActorStub,
+        query: &str,
+    ) -> WebSocketConnection {
+        super::connect(stub, query).await
+    }
+
+    /// A raw client: the handshake by hand, then frames written byte by byte.
+    async fn raw_socket(addr: SocketAddr, path: &str) -> TcpStream {
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        let handshake = format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        );
+        tcp.write_all(handshake.as_bytes()).await.unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            tcp.read_exact(&mut byte).await.unwrap();
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="),
+            "{head}"
+        );
+        tcp
+    }
+
+    /// A masked client frame with a short payload.
+    fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+        assert!(payload.len() < 126);
+        let mask = [0x12, 0x34, 0x56, 0x78];
+        let mut bytes = vec![0x80 | opcode, 0x80 | payload.len() as u8];
+        bytes.extend_from_slice(&mask);
+        bytes.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        bytes
+    }
+
+    /// Reads one unmasked server frame with a short payload.
+    async fn read_frame(tcp: &mut TcpStream) -> (u8, Vec<u8>) {
+        let mut header = [0u8; 2];
+        tcp.read_exact(&mut header).await.unwrap();
+        let len = (header[1] & 0x7f) as usize;
+        assert!(len < 126, "a long frame");
+        let mut payload = vec![0u8; len];
+        tcp.read_exact(&mut payload).await.unwrap();
+        (header[0] & 0x0f, payload)
+    }
+
+    async fn read_text(tcp: &mut TcpStream) -> String {
+        let (opcode, payload) = read_frame(tcp).await;
+        assert_eq!(opcode, 1, "a text frame");
+        String::from_utf8(payload).unwrap()
+    }
+
+    async fn read_close_code(tcp: &mut TcpStream) -> u16 {
+        let (opcode, payload) = read_frame(tcp).await;
+        assert_eq!(opcode, 8, "a close frame, got {payload:?}");
+        u16::from_be_bytes([payload[0], payload[1]])
+    }
+
+    async fn wait_for_close(stub: &crate::actor::ActorStub, name: &str) -> (u16, String) {
+        loop {
+            let (_, closed) = get(stub, &format!("/closed/{name}")).await;
+            if closed != "null" {
+                return serde_json::from_str(&closed).unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn malformed_frames_close_the_socket_with_the_right_code_and_lose_nothing() {
+        let (_dir, _local, target) = suite_target(fast_options()).await;
+        let server = serve_actor(target.namespace().clone(), "malformed").await;
+        let stub = target.namespace().get_by_name("malformed").unwrap();
+        let mut bystander = connect_in_process(&stub, "name=bystander").await;
+        bystander.recv().await;
+
+        // An unmasked client frame breaks the protocol: 1002.
+        let mut tcp = raw_socket(server.local_addr(), "/ws?name=unmasked").await;
+        assert_eq!(read_text(&mut tcp).await, "welcome unmasked");
+        tcp.write_all(&frame(1, b"count")).await.unwrap();
+        assert_eq!(read_text(&mut tcp).await, "count:1");
+        tcp.write_all(&[0x81, 0x05, b'h', b'e', b'l', b'l', b'o'])
+            .await
+            .unwrap();
+        assert_eq!(read_close_code(&mut tcp).await, 1002);
+        let (code, reason) = wait_for_close(&stub, "unmasked").await;
+        assert_eq!(code, 1002, "{reason}");
+
+        // Text that is not UTF-8: 1007.
+        let mut tcp = raw_socket(server.local_addr(), "/ws?name=latin1").await;
+        assert_eq!(read_text(&mut tcp).await, "welcome latin1");
+        tcp.write_all(&frame(1, &[0x63, 0xff, 0xfe])).await.unwrap();
+        assert_eq!(read_close_code(&mut tcp).await, 1007);
+        assert_eq!(wait_for_close(&stub, "latin1").await.0, 1007);
+
+        // A reserved opcode: 1002.
+        let mut tcp = raw_socket(server.local_addr(), "/ws?name=opcode").await;
+        assert_eq!(read_text(&mut tcp).await, "welcome opcode");
+        tcp.write_all(&frame(3, b"?")).await.unwrap();
+        assert_eq!(read_close_code(&mut tcp).await, 1002);
+        assert_eq!(wait_for_close(&stub, "opcode").await.0, 1002);
+
+        // Nothing was lost: the count made before the bad frame, and the other socket.
+        assert_eq!(get(&stub, "/counter").await.1, "1");
+        bystander.send("count").await.unwrap();
+        assert_eq!(
+            bystander.recv().await,
+            Some(Message::Text("count:2".into()))
+        );
+        let (_, open) = get(&stub, "/sockets").await;
+        assert_eq!(open, r#"["bystander"]"#);
+        server.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_handshake_the_actor_refuses_gets_the_actors_answer() {
+        let (_dir, _local, target) = suite_target(fast_options()).await;
+        let server = serve_actor(target.namespace().clone(), "refusing").await;
+        // `/counter` does not accept WebSockets: the client sees a plain answer, not a socket.
+        let url = format!("ws://{}/counter", server.local_addr());
+        let error = connect(&url).await.unwrap_err();
+        assert!(error.to_string().contains("200"), "{error}");
+        server.shutdown().await;
+    }
+}
