@@ -4,6 +4,7 @@
 //! and returns its implementation. At deploy time each binding becomes part of one plan that
 //! spans every provider of the stage; at run time the same call hands back a typed client.
 
+pub mod actor;
 pub mod bind;
 pub mod bucket;
 pub mod error;

@@ -4,6 +4,7 @@
 //! recorded as a manifest of its bindings, which `dev` serves. No cloud account and no running
 //! service is needed.
 
+pub mod actor;
 pub mod bucket;
 mod platform;
 mod runtime;
