@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use alchemy_http::{BoxHandler, HttpHandler, MaybeSync};
 
+use crate::actor::{Actor, Actors};
 use crate::bind::{Bindable, Declaration, Init, Planning, Request, Runtime, Service};
 use crate::error::{Error, Result};
+use crate::local::actor::LocalActors;
 use crate::local::LocalPlatform;
 use crate::platform::Platform;
 use crate::stack::{Binding, Stack};
@@ -16,6 +18,13 @@ use crate::stack::{Binding, Stack};
 type PlanInit = for<'a> fn(&'a mut Init<'_>) -> Pin<Box<dyn Future<Output = Result<()>> + 'a>>;
 type RunInit =
     for<'a> fn(&'a mut Init<'_>) -> Pin<Box<dyn Future<Output = Result<BoxHandler>> + 'a>>;
+
+/// Hosts one actor type on the local actor runtime.
+pub(crate) type LocalHost = Arc<
+    dyn for<'a> Fn(&'a LocalActors) -> Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>
+        + Send
+        + Sync,
+>;
 
 /// Chooses the platform of a stage: given the stage and its state directory.
 pub type PlatformFactory = Arc<dyn Fn(&str, &Path) -> Result<Arc<dyn Platform>> + Send + Sync>;
@@ -51,6 +60,7 @@ pub fn app(name: &str) -> App {
         name: name.to_string(),
         services: Vec::new(),
         declarations: Vec::new(),
+        actor_hosts: Vec::new(),
         state_dir: None,
         platform: Arc::new(|_, dir| {
             Ok(Arc::new(LocalPlatform::new(dir.join("local"))) as Arc<dyn Platform>)
@@ -63,6 +73,7 @@ pub struct App {
     name: String,
     services: Vec<ServiceEntry>,
     declarations: Vec<Declaration>,
+    actor_hosts: Vec<(String, LocalHost)>,
     state_dir: Option<PathBuf>,
     platform: PlatformFactory,
 }
@@ -109,6 +120,27 @@ impl App {
             handlers.push((service.id.clone(), (service.run)(&mut init).await?));
         }
         Ok(handlers)
+    }
+
+    /// Hosts the actor type of `actors` in this app: a namespace of them is deployed, and
+    /// services bind it to reach its actors.
+    pub fn actors<A: Actor>(mut self, actors: &'static Actors<A>) -> Self {
+        self.declarations.push(actors.declaration());
+        let host: LocalHost = Arc::new(move |local: &LocalActors| {
+            Box::pin(async move { local.namespace(actors).await.map(drop) })
+        });
+        self.actor_hosts.push((actors.id().to_string(), host));
+        self
+    }
+
+    /// The actor types the app hosts, with the way to host each on the local runtime.
+    pub(crate) fn actor_hosts(&self) -> &[(String, LocalHost)] {
+        &self.actor_hosts
+    }
+
+    /// Where the local platform keeps the stage's resources: `<state root>/<stage>/local`.
+    pub fn local_root(&self, stage: &str) -> PathBuf {
+        self.state_root().join(stage).join("local")
     }
 
     /// Declares a resource no service binds (yet), so that it is still deployed.
@@ -181,6 +213,18 @@ impl App {
             }
         }
         for (service, requests) in &requests {
+            for r in requests {
+                let hosted = self
+                    .actor_hosts
+                    .iter()
+                    .any(|(id, _)| *id == r.declaration.id);
+                if r.declaration.kind == "actors" && !hosted {
+                    return Err(Error::Config(format!(
+                        "`{service}` binds actor namespace `{}`, whose actor type the app does not host: add `.actors(&...)` for it to the app",
+                        r.declaration.id
+                    )));
+                }
+            }
             let mut bindings = Vec::new();
             for request in requests {
                 let binding = Binding {

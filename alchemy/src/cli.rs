@@ -420,7 +420,13 @@ async fn dev(
         return Ok(code);
     }
     let (state, _) = load(stage, app, name).await?;
-    let runtime = crate::local::LocalRuntime::from_state(&state).await?;
+    let runtime = crate::local::LocalRuntime::open(
+        &app.local_root(name),
+        &state,
+        app,
+        crate::local::actor::LocalActorsOptions::default(),
+    )
+    .await?;
     let handlers = app.handlers(&runtime).await?;
     let mut servers = Vec::new();
     for (i, (id, handler)) in handlers.into_iter().enumerate() {

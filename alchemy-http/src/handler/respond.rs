@@ -293,7 +293,10 @@ mod tests {
         let body = ResponseBody::new(ByteStream::from(data.clone()));
         let stream = body.into_byte_stream();
         assert!(format!("{stream:?}").contains("bytes"), "{stream:?}");
-        assert_eq!(block_on(stream.collect(100)).unwrap().as_ptr(), data.as_ptr());
+        assert_eq!(
+            block_on(stream.collect(100)).unwrap().as_ptr(),
+            data.as_ptr()
+        );
     }
 
     #[test]

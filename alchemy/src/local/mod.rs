@@ -9,5 +9,5 @@ pub mod bucket;
 mod platform;
 mod runtime;
 
-pub use platform::{LocalBucketProps, LocalPlatform, LocalServiceProps};
+pub use platform::{LocalActorsProps, LocalBucketProps, LocalPlatform, LocalServiceProps};
 pub use runtime::LocalRuntime;

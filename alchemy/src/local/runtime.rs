@@ -1,26 +1,46 @@
 //! The local runtime: the clients a service gets when it runs on this machine.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
-use crate::bind::{Phase, Runtime};
+use crate::app::App;
+use crate::bind::{Declaration, Phase, Runtime};
 use crate::bucket::BucketClient;
 use crate::error::{Error, Result};
 use crate::resource::Resource;
 use crate::state::{Snapshot, Status};
 
+use super::actor::{LocalActors, LocalActorsOptions};
 use super::bucket::LocalBucket;
 use super::LocalBucketProps;
 
-/// What a service running locally binds to: the resources a local deploy made.
-#[derive(Debug, Clone, Default)]
+/// What a service running locally binds to: the resources a local deploy made, and the app's
+/// actors hosted in this process.
 pub struct LocalRuntime {
     stage: String,
     buckets: BTreeMap<String, BucketClient>,
+    actors: LocalActors,
+}
+
+impl std::fmt::Debug for LocalRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalRuntime")
+            .field("stage", &self.stage)
+            .field("buckets", &self.buckets.keys().collect::<Vec<_>>())
+            .field("actors", &self.actors)
+            .finish()
+    }
 }
 
 impl LocalRuntime {
-    /// Opens every resource recorded in `state` (a stage deployed on the local platform).
-    pub async fn from_state(state: &Snapshot) -> Result<Self> {
+    /// Opens every bucket recorded in `state` (a stage deployed on the local platform rooted
+    /// at `root`) and hosts `app`'s actors on a local actor runtime under `root`.
+    pub async fn open(
+        root: &Path,
+        state: &Snapshot,
+        app: &App,
+        options: LocalActorsOptions,
+    ) -> Result<Self> {
         let mut buckets = BTreeMap::new();
         for (id, rec) in &state.resources {
             if rec.kind != LocalBucketProps::KIND || rec.status != Status::Created {
@@ -40,16 +60,26 @@ impl LocalRuntime {
                 .map_err(|e| Error::Config(format!("cannot open bucket `{id}` at {path}: {e}")))?;
             buckets.insert(id.clone(), BucketClient::new(bucket));
         }
+        let actors = LocalActors::open(root, options)?;
+        for (_, host) in app.actor_hosts() {
+            host(&actors).await?;
+        }
         Ok(LocalRuntime {
             stage: state.stage.clone(),
             buckets,
+            actors,
         })
     }
-}
 
-impl LocalRuntime {
-    /// Stops what the runtime runs (actors finish their turns).
-    pub async fn shutdown(self) {}
+    /// The local actor runtime.
+    pub fn actors(&self) -> &LocalActors {
+        &self.actors
+    }
+
+    /// Stops the actors, letting their current turns finish.
+    pub async fn shutdown(self) {
+        self.actors.shutdown().await;
+    }
 }
 
 impl Runtime for LocalRuntime {
@@ -68,5 +98,19 @@ impl Runtime for LocalRuntime {
                 self.stage
             ))
         })
+    }
+
+    fn custom(&self, declaration: &Declaration) -> Result<Box<dyn std::any::Any>> {
+        if declaration.kind != "actors" {
+            return Err(Error::Config(format!(
+                "the local runtime has no client for `{}` (kind {})",
+                declaration.id, declaration.kind
+            )));
+        }
+        let client = self
+            .actors
+            .client(&declaration.id)
+            .map_err(|e| Error::Config(e.to_string()))?;
+        Ok(Box::new(client))
     }
 }

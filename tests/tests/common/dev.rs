@@ -14,7 +14,7 @@ pub struct Dev {
 impl Dev {
     /// Starts `photo-share dev --port 0` in `dir` with extra environment, and waits for its URL.
     pub fn start(dir: &Path, env: &[(&str, &str)]) -> Dev {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_photo-share"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_photo-share-app"));
         cmd.current_dir(dir)
             .args(["dev", "--port", "0"])
             .env_remove("ALCHEMY_STATE_DIR")
