@@ -96,6 +96,9 @@ enum Command {
         /// At most this many provider calls at once.
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
         concurrency: u32,
+        /// Evict an actor instance after this many idle milliseconds (its WebSockets stay open).
+        #[arg(long, value_name = "MS")]
+        actor_idle_ms: Option<u64>,
     },
     /// Look at or repair the state.
     State {
@@ -220,8 +223,25 @@ async fn execute(mut app: App, cli: Cli) -> Result<u8> {
         }
         Command::Deploy(args) => apply(&app, &stage, &cli.stage, args, false, cli.json).await,
         Command::Destroy(args) => apply(&app, &stage, &cli.stage, args, true, cli.json).await,
-        Command::Dev { port, concurrency } => {
-            dev(&app, &stage, &cli.stage, port, concurrency, cli.json).await
+        Command::Dev {
+            port,
+            concurrency,
+            actor_idle_ms,
+        } => {
+            let mut actors = crate::local::actor::LocalActorsOptions::default();
+            if let Some(ms) = actor_idle_ms {
+                actors = actors.idle_timeout(Duration::from_millis(ms));
+            }
+            dev(
+                &app,
+                &stage,
+                &cli.stage,
+                port,
+                concurrency,
+                actors,
+                cli.json,
+            )
+            .await
         }
         Command::Outputs => {
             let (state, _) = load(&stage, &app, &cli.stage).await?;
@@ -402,6 +422,7 @@ async fn dev(
     name: &str,
     port: u16,
     concurrency: u32,
+    actors: crate::local::actor::LocalActorsOptions,
     json: bool,
 ) -> Result<u8> {
     if stage.platform.name() != "local" {
@@ -420,13 +441,8 @@ async fn dev(
         return Ok(code);
     }
     let (state, _) = load(stage, app, name).await?;
-    let runtime = crate::local::LocalRuntime::open(
-        &app.local_root(name),
-        &state,
-        app,
-        crate::local::actor::LocalActorsOptions::default(),
-    )
-    .await?;
+    let runtime =
+        crate::local::LocalRuntime::open(&app.local_root(name), &state, app, actors).await?;
     let handlers = app.handlers(&runtime).await?;
     let mut servers = Vec::new();
     for (i, (id, handler)) in handlers.into_iter().enumerate() {

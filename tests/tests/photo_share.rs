@@ -260,3 +260,194 @@ async fn photos_list_range_delete_and_bad_input() {
     );
     dev.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_increments_on_one_actor_are_all_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = Dev::start(dir.path(), &[]);
+    let client = Client::new(&dev.url).unwrap();
+    let clients: Vec<_> = (0..64)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                for _ in 0..100 {
+                    let res = client
+                        .send(request(
+                            Method::POST,
+                            "/photos/cat.jpg/views",
+                            ByteStream::empty(),
+                        ))
+                        .await
+                        .unwrap();
+                    assert_eq!(res.status(), StatusCode::OK);
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.await.unwrap();
+    }
+    let (status, body) = text(
+        &client,
+        request(Method::GET, "/photos/cat.jpg/views", ByteStream::empty()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, r#"{"views":6400}"#);
+    dev.stop();
+}
+
+async fn next_text(ws: &mut alchemy::http::websocket::WebSocket) -> String {
+    loop {
+        match ws.recv().await.expect("the socket is open").unwrap() {
+            alchemy::http::Message::Text(t) => return t,
+            alchemy::http::Message::Ping(_) | alchemy::http::Message::Pong(_) => continue,
+            other => panic!("expected a text message, got {other:?}"),
+        }
+    }
+}
+
+async fn stats(client: &Client, room: &str) -> serde_json::Value {
+    let (_, body) = text(
+        client,
+        request(
+            Method::GET,
+            &format!("/rooms/{room}/stats"),
+            ByteStream::empty(),
+        ),
+    )
+    .await;
+    serde_json::from_str(&body).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_survives_the_eviction_of_its_idle_room() {
+    use alchemy::http::websocket::connect;
+    let dir = tempfile::tempdir().unwrap();
+    // Rooms idle for 200 ms are evicted; their sockets stay open.
+    let dev = Dev::start_with_args(dir.path(), &["--actor-idle-ms", "200"], &[]);
+    let client = Client::new(&dev.url).unwrap();
+    let ws_url = dev.url.replace("http://", "ws://") + "/rooms/lobby/ws";
+    let mut alice = connect(&ws_url).await.unwrap();
+    let mut bob = connect(&ws_url).await.unwrap();
+
+    alice
+        .send(alchemy::http::Message::text("hi bob"))
+        .await
+        .unwrap();
+    assert_eq!(next_text(&mut alice).await, r#"{"seq":1,"text":"hi bob"}"#);
+    assert_eq!(next_text(&mut bob).await, r#"{"seq":1,"text":"hi bob"}"#);
+    let built = stats(&client, "lobby").await["inits"].as_u64().unwrap();
+
+    // Wait, by asking, until the idle room was evicted and rebuilt: `stats` itself rebuilds it.
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let now = stats(&client, "lobby").await;
+        if now["inits"].as_u64().unwrap() > built {
+            assert_eq!(
+                now["members"], 2,
+                "the sockets outlived the instance: {now}"
+            );
+            break;
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    bob.send(alchemy::http::Message::text("hi alice"))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_text(&mut alice).await,
+        r#"{"seq":2,"text":"hi alice"}"#
+    );
+    assert_eq!(next_text(&mut bob).await, r#"{"seq":2,"text":"hi alice"}"#);
+
+    // A newcomer gets the history, kept in storage across the evictions.
+    let mut carol = connect(&ws_url).await.unwrap();
+    assert_eq!(next_text(&mut carol).await, r#"{"seq":1,"text":"hi bob"}"#);
+    assert_eq!(
+        next_text(&mut carol).await,
+        r#"{"seq":2,"text":"hi alice"}"#
+    );
+
+    // Bad input: a binary frame is refused with a close, and nothing is lost.
+    carol
+        .send(alchemy::http::Message::binary(vec![1u8, 2, 3]))
+        .await
+        .unwrap();
+    loop {
+        match carol.recv().await {
+            Some(Ok(alchemy::http::Message::Close(frame))) => {
+                assert_eq!(
+                    frame.map(|f| f.code),
+                    Some(4003),
+                    "the room closes with its own code for binary frames"
+                );
+                break;
+            }
+            Some(Ok(_)) => continue,
+            None | Some(Err(_)) => panic!("the socket closed without a close frame"),
+        }
+    }
+    let (_, history) = text(
+        &client,
+        request(Method::GET, "/rooms/lobby/history", ByteStream::empty()),
+    )
+    .await;
+    assert_eq!(
+        history,
+        r#"[{"seq":1,"text":"hi bob"},{"seq":2,"text":"hi alice"}]"#
+    );
+    let (status, _) = text(
+        &client,
+        request(Method::GET, "/rooms/lobby/ws", ByteStream::empty()),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UPGRADE_REQUIRED,
+        "a plain GET is told to upgrade"
+    );
+    drop((alice, bob));
+    dev.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alarm_fires_after_the_dev_server_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = Dev::start(dir.path(), &[]);
+    let client = Client::new(&dev.url).unwrap();
+    let (status, _) = text(
+        &client,
+        request(
+            Method::POST,
+            "/rooms/hall/announce?in_ms=1500",
+            "doors open",
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    dev.kill();
+
+    let dev = Dev::start(dir.path(), &[]);
+    let client = Client::new(&dev.url).unwrap();
+    // The alarm was set before the restart; it fires after it.
+    loop {
+        let (_, history) = text(
+            &client,
+            request(Method::GET, "/rooms/hall/history", ByteStream::empty()),
+        )
+        .await;
+        if history != "[]" {
+            assert_eq!(history, r#"[{"seq":1,"text":"announcement: doors open"}]"#);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (status, body) = text(
+        &client,
+        request(Method::POST, "/rooms/hall/announce", "no time"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    dev.stop();
+}

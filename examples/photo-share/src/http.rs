@@ -10,7 +10,27 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
+use alchemy::actor::{ActorError, ActorNamespace};
+
+use crate::actors::{Counter, Room};
 use crate::{PhotoError, Photos};
+
+/// What the routes work with.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The photos.
+    pub photos: Photos,
+    /// The chat rooms.
+    pub rooms: ActorNamespace<Room>,
+    /// The view counters.
+    pub counters: ActorNamespace<Counter>,
+}
+
+impl axum::extract::FromRef<AppState> for Photos {
+    fn from_ref(state: &AppState) -> Photos {
+        state.photos.clone()
+    }
+}
 
 /// The routes:
 ///
@@ -20,15 +40,84 @@ use crate::{PhotoError, Photos};
 /// | `PUT /photos/{name}` | stores the body (streamed); with `If-None-Match: *` only if absent (else 412) |
 /// | `GET /photos/{name}` | the photo (streamed); `Range: bytes=...` gives 206 |
 /// | `DELETE /photos/{name}` | deletes it |
-pub fn router(photos: Photos) -> Router {
+/// | `POST /photos/{name}/views`, `GET` | counts a view of it, reads the count (an actor per photo) |
+/// | `GET /rooms/{room}/ws` | joins the chat room over a WebSocket (an actor per room) |
+/// | `GET /rooms/{room}/history` | the room's messages |
+/// | `POST /rooms/{room}/announce?in_ms=N` | says the body in the room N ms later (an alarm) |
+/// | `GET /rooms/{room}/stats` | how often the room was built, how many members it has |
+pub fn router(state: AppState) -> Router {
+    let index = json!({ "app": "photo-share", "photos": "/photos", "rooms": "/rooms/{room}/ws" });
     Router::new()
-        .route(
-            "/",
-            get(|| async { Json(json!({ "app": "photo-share", "photos": "/photos" })) }),
-        )
+        .route("/", get(move || async move { Json(index) }))
         .route("/photos", get(list))
         .route("/photos/{name}", get(download).put(upload).delete(remove))
-        .with_state(photos)
+        .route("/photos/{name}/views", get(views).post(views))
+        .route("/rooms/{room}/{action}", get(room).post(room))
+        .with_state(state)
+}
+
+fn actor_error(e: ActorError) -> Response {
+    let status = match &e {
+        ActorError::InvalidName { .. } | ActorError::MalformedId { .. } => StatusCode::BAD_REQUEST,
+        ActorError::NotWebSocketUpgrade { .. } => StatusCode::UPGRADE_REQUIRED,
+        ActorError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        ActorError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (status, Json(json!({ "error": e.to_string() }))).into_response()
+}
+
+/// Sends `req` to an actor as `path`, keeping method, headers, body and upgrade.
+async fn forward(
+    stub: Result<alchemy::actor::ActorStub, ActorError>,
+    path: &str,
+    req: axum::extract::Request,
+) -> Response {
+    let stub = match stub {
+        Ok(stub) => stub,
+        Err(e) => return actor_error(e),
+    };
+    let (mut parts, body) = req.into_parts();
+    let query = parts
+        .uri
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    parts.uri = match format!("{path}{query}").parse() {
+        Ok(uri) => uri,
+        Err(_) => {
+            let error = Json(json!({ "error": "a bad query string" }));
+            return (StatusCode::BAD_REQUEST, error).into_response();
+        }
+    };
+    let req = http::Request::from_parts(parts, ByteStream::from_body(body));
+    match stub.fetch(req).await {
+        Ok(res) => res.map(Body::new),
+        Err(e) => actor_error(e),
+    }
+}
+
+async fn views(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    req: axum::extract::Request,
+) -> Response {
+    if let Err(e) = crate::key(&name) {
+        return e.into_response();
+    }
+    forward(state.counters.get_by_name(&name), "/", req).await
+}
+
+async fn room(
+    State(state): State<AppState>,
+    Path((room, action)): Path<(String, String)>,
+    req: axum::extract::Request,
+) -> Response {
+    if !matches!(action.as_str(), "ws" | "history" | "announce" | "stats") {
+        let error = format!("rooms have ws, history, announce and stats, not `{action}`");
+        return (StatusCode::NOT_FOUND, Json(json!({ "error": error }))).into_response();
+    }
+    forward(state.rooms.get_by_name(&room), &format!("/{action}"), req).await
 }
 
 impl IntoResponse for PhotoError {

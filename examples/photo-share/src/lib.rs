@@ -4,6 +4,7 @@
 //! its binding at deploy time and gets a live client when it runs. Unit tests put a
 //! [`MockBucketStore`](alchemy::bucket::MockBucketStore) behind the client (see `tests`).
 
+pub mod actors;
 pub mod http;
 
 use alchemy::bucket::{
@@ -18,7 +19,10 @@ pub static PHOTOS: Bucket = Bucket::new("photos");
 
 /// The app: its services and what they bind.
 pub fn app() -> App {
-    alchemy::app("photo-share").service::<Api>("api")
+    alchemy::app("photo-share")
+        .service::<Api>("api")
+        .actors(&actors::ROOMS)
+        .actors(&actors::COUNTERS)
 }
 
 /// The largest photo accepted unless `PHOTO_SHARE_MAX_PHOTO_BYTES` says otherwise: 4 GiB.
@@ -36,7 +40,13 @@ impl Service for Api {
             .and_then(|v| v.parse().ok())
             .unwrap_or(DEFAULT_MAX_PHOTO_BYTES);
         let photos = Photos::new(ctx.bind(&PHOTOS).await?).with_max_bytes(max);
-        Ok(http::router(photos))
+        let rooms = ctx.bind(&actors::ROOMS).await?;
+        let counters = ctx.bind(&actors::COUNTERS).await?;
+        Ok(http::router(http::AppState {
+            photos,
+            rooms,
+            counters,
+        }))
     }
 }
 
@@ -58,7 +68,7 @@ pub struct Photos {
     max_bytes: u64,
 }
 
-fn key(name: &str) -> Result<String, PhotoError> {
+pub(crate) fn key(name: &str) -> Result<String, PhotoError> {
     let valid = !name.is_empty()
         && name.len() <= 128
         && !name.starts_with('.')

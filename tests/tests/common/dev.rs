@@ -14,9 +14,15 @@ pub struct Dev {
 impl Dev {
     /// Starts `photo-share dev --port 0` in `dir` with extra environment, and waits for its URL.
     pub fn start(dir: &Path, env: &[(&str, &str)]) -> Dev {
+        Self::start_with_args(dir, &[], env)
+    }
+
+    /// Like [`Dev::start`], with more arguments for `dev`.
+    pub fn start_with_args(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Dev {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_photo-share-app"));
         cmd.current_dir(dir)
             .args(["dev", "--port", "0"])
+            .args(args)
             .env_remove("ALCHEMY_STATE_DIR")
             .env_remove("ALCHEMY_STAGE")
             .stdin(Stdio::null())
