@@ -181,3 +181,106 @@ impl Chunks {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use alchemy_stream::{ByteStream, StreamError};
+    use futures::channel::mpsc;
+    use futures::executor::block_on;
+    use futures::stream;
+    use futures::task::noop_waker;
+    use http_body_util::{BodyExt, StreamBody};
+
+    use super::*;
+
+    fn poll(body: &mut Pin<Box<WireBody<ByteStream>>>) -> Poll<Option<Result<Bytes, String>>> {
+        let waker = noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        body.as_mut().poll_frame(&mut cx).map(|frame| {
+            frame.map(|frame| match frame {
+                Ok(frame) => Ok(frame.into_data().expect("a data frame")),
+                Err(error) => Err(error.to_string()),
+            })
+        })
+    }
+
+    #[test]
+    fn ready_chunks_go_out_as_one() {
+        let mut body = Box::pin(WireBody::new(ByteStream::from_chunks(["ab", "c", "de"])));
+        assert_eq!(body.size_hint().exact(), Some(5));
+        assert_eq!(poll(&mut body), Poll::Ready(Some(Ok(Bytes::from_static(b"abcde")))));
+        assert!(body.is_end_stream());
+        assert_eq!(poll(&mut body), Poll::Ready(None));
+    }
+
+    #[test]
+    fn a_chunk_is_not_held_back_when_the_next_is_not_ready() {
+        let (tx, rx) = mpsc::unbounded::<Result<Bytes, StreamError>>();
+        let mut body = Box::pin(WireBody::new(ByteStream::from_stream(rx)));
+        tx.unbounded_send(Ok(Bytes::from_static(b"first"))).unwrap();
+        assert_eq!(poll(&mut body), Poll::Ready(Some(Ok(Bytes::from_static(b"first")))));
+        assert_eq!(poll(&mut body), Poll::Pending);
+        tx.unbounded_send(Ok(Bytes::from_static(b"second"))).unwrap();
+        tx.close_channel();
+        assert_eq!(poll(&mut body), Poll::Ready(Some(Ok(Bytes::from_static(b"second")))));
+        assert_eq!(poll(&mut body), Poll::Ready(None));
+    }
+
+    #[test]
+    fn merging_stops_at_a_frame_and_large_chunks_are_not_copied() {
+        let big = Bytes::from(vec![7u8; 3 * COALESCE_UP_TO]);
+        let source = stream::iter([Ok::<_, StreamError>(big.clone()), Ok(Bytes::from_static(b"x"))]);
+        let mut body = Box::pin(WireBody::new(ByteStream::from_stream(source)));
+        let Poll::Ready(Some(Ok(first))) = poll(&mut body) else {
+            panic!("the first chunk did not come out");
+        };
+        assert_eq!(first.as_ptr(), big.as_ptr());
+        assert_eq!(poll(&mut body), Poll::Ready(Some(Ok(Bytes::from_static(b"x")))));
+        assert_eq!(poll(&mut body), Poll::Ready(None));
+    }
+
+    #[test]
+    fn a_body_longer_than_declared_fails_before_its_last_bytes() {
+        let short = ByteStream::from_chunks(["abc", "def"]).with_exact_len(3);
+        let mut body = Box::pin(WireBody::new(short));
+        match poll(&mut body) {
+            Poll::Ready(Some(Err(error))) => assert!(error.contains("declared a length of 3"), "{error}"),
+            other => panic!("the overrun was not reported: {other:?}"),
+        }
+        assert_eq!(poll(&mut body), Poll::Ready(None));
+    }
+
+    #[test]
+    fn the_last_bytes_of_a_declared_body_wait_for_its_end() {
+        let (tx, rx) = mpsc::unbounded::<Result<Bytes, StreamError>>();
+        let mut body = Box::pin(WireBody::new(ByteStream::from_stream(rx).with_exact_len(4)));
+        tx.unbounded_send(Ok(Bytes::from_static(b"abcd"))).unwrap();
+        assert_eq!(poll(&mut body), Poll::Pending, "the last bytes went out before the end");
+        assert_eq!(body.size_hint().exact(), Some(4));
+        tx.close_channel();
+        assert_eq!(poll(&mut body), Poll::Ready(Some(Ok(Bytes::from_static(b"abcd")))));
+        assert!(body.is_end_stream());
+    }
+
+    #[test]
+    fn trailers_follow_the_data() {
+        let mut trailers = HeaderMap::new();
+        trailers.insert("x-sum", http::HeaderValue::from_static("1"));
+        let frames = stream::iter([
+            Ok::<_, Infallible>(Frame::data(Bytes::from_static(b"a"))),
+            Ok(Frame::data(Bytes::from_static(b"b"))),
+            Ok(Frame::trailers(trailers.clone())),
+        ]);
+        let collected = block_on(WireBody::new(StreamBody::new(frames)).collect()).unwrap();
+        assert_eq!(collected.trailers(), Some(&trailers));
+        assert_eq!(collected.to_bytes(), "ab");
+    }
+
+    #[test]
+    fn an_empty_body_is_at_its_end_before_any_poll() {
+        assert!(WireBody::new(ByteStream::empty()).is_end_stream());
+        assert!(!WireBody::new(ByteStream::from("x")).is_end_stream());
+    }
+}

@@ -144,3 +144,87 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use futures::executor::block_on;
+    use http::StatusCode;
+    use http_body_util::Full;
+
+    use super::*;
+    use crate::handler_fn;
+
+    #[test]
+    fn any_body_becomes_a_byte_stream_with_its_length() {
+        let mut handler = BoxHandler::new(handler_fn(|_: Request<ByteStream>| async {
+            Response::new(Full::new(bytes::Bytes::from_static(b"full body")))
+        }));
+        let response = block_on(Service::call(&mut handler, Request::new(ByteStream::empty()))).unwrap();
+        let body = response.into_body();
+        assert_eq!(body.len(), Some(9));
+        assert_eq!(block_on(body.collect(9)).unwrap(), "full body");
+    }
+
+    #[test]
+    fn errors_are_kept_for_the_adapter() {
+        let mut handler = BoxHandler::new(handler_fn(|_: Request<ByteStream>| async {
+            Err::<Response<ByteStream>, _>(io::Error::new(io::ErrorKind::NotFound, "gone"))
+        }));
+        let error = block_on(Service::call(&mut handler, Request::new(ByteStream::empty()))).unwrap_err();
+        assert_eq!(error.to_string(), "gone");
+        assert!(error.is::<io::Error>());
+    }
+
+    #[test]
+    fn a_box_handler_is_not_boxed_twice() {
+        let handler = BoxHandler::new(handler_fn(|_: Request<ByteStream>| async {
+            Response::new(ByteStream::empty())
+        }));
+        let again = BoxHandler::new(handler.clone());
+        assert!(Arc::ptr_eq(&handler.inner, &again.inner));
+    }
+
+    #[test]
+    fn every_call_clones_and_readies_the_inner_service() {
+        /// A service that is ready only on the second poll, and counts its calls.
+        #[derive(Clone, Default)]
+        struct Slow {
+            polled: bool,
+            calls: Arc<std::sync::atomic::AtomicUsize>,
+        }
+
+        impl Service<Request<ByteStream>> for Slow {
+            type Response = Response<ByteStream>;
+            type Error = io::Error;
+            type Future = std::future::Ready<Result<Response<ByteStream>, io::Error>>;
+
+            fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), io::Error>> {
+                if self.polled {
+                    return Poll::Ready(Ok(()));
+                }
+                self.polled = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+
+            fn call(&mut self, _: Request<ByteStream>) -> Self::Future {
+                assert!(self.polled, "called before it was ready");
+                self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut response = Response::new(ByteStream::empty());
+                *response.status_mut() = StatusCode::ACCEPTED;
+                std::future::ready(Ok(response))
+            }
+        }
+
+        let slow = Slow::default();
+        let calls = Arc::clone(&slow.calls);
+        let mut handler = BoxHandler::new(slow);
+        for _ in 0..3 {
+            let response = block_on(Service::call(&mut handler, Request::new(ByteStream::empty()))).unwrap();
+            assert_eq!(response.status(), StatusCode::ACCEPTED);
+        }
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+}

@@ -146,3 +146,53 @@ impl<B, E> HandlerOutput for Result<Response<B>, E> {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use futures::executor::block_on;
+
+    use super::*;
+
+    async fn plain(request: Request<ByteStream>) -> Response<ByteStream> {
+        Response::new(ByteStream::from(request.uri().path().to_owned()))
+    }
+
+    #[test]
+    fn a_plain_async_fn_is_a_handler() {
+        let mut handler = handler_fn(plain);
+        let request = Request::get("/path").body(ByteStream::empty()).unwrap();
+        let response = block_on(handler.call(request)).unwrap();
+        assert_eq!(block_on(response.into_body().collect(10)).unwrap(), "/path");
+    }
+
+    #[test]
+    fn a_closure_over_state_returning_results_is_a_handler() {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&hits);
+        let mut handler = handler_fn(move |request: Request<ByteStream>| {
+            let counter = Arc::clone(&counter);
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                if request.uri().path() == "/fail" {
+                    return Err(io::Error::other("failed"));
+                }
+                Ok(Response::new(ByteStream::empty()))
+            }
+        });
+        let ok = block_on(handler.call(Request::new(ByteStream::empty())));
+        assert!(ok.is_ok());
+        let failing = Request::get("/fail").body(ByteStream::empty()).unwrap();
+        assert_eq!(block_on(handler.call(failing)).unwrap_err().to_string(), "failed");
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn debug_names_the_function() {
+        let text = format!("{:?}", handler_fn(plain));
+        assert!(text.contains("plain"), "{text}");
+    }
+}

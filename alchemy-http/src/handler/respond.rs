@@ -226,3 +226,87 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use futures::executor::block_on;
+    use http_body_util::BodyExt;
+
+    use super::*;
+    use crate::handler_fn;
+
+    fn request() -> Request<ByteStream> {
+        Request::new(ByteStream::empty())
+    }
+
+    #[test]
+    fn a_response_passes_through_with_its_size_hint() {
+        let hello = handler_fn(|_: Request<ByteStream>| async {
+            let mut response = Response::new(ByteStream::from("hello"));
+            *response.status_mut() = StatusCode::CREATED;
+            response
+        });
+        let response = block_on(respond(hello, request()));
+        assert_eq!(response.status(), StatusCode::CREATED);
+        assert_eq!(response.body().size_hint().exact(), Some(5));
+        let body = block_on(response.into_body().collect()).unwrap().to_bytes();
+        assert_eq!(body, "hello");
+    }
+
+    #[test]
+    fn an_error_becomes_a_500_that_reveals_nothing() {
+        let failing = handler_fn(|_: Request<ByteStream>| async {
+            Err::<Response<ByteStream>, _>(io::Error::other("database password is hunter2"))
+        });
+        let response = block_on(respond(failing, request()));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "text/plain; charset=utf-8"
+        );
+        let body = block_on(response.into_body().into_byte_stream().collect(100)).unwrap();
+        assert_eq!(body, "500 Internal Server Error\n");
+    }
+
+    #[test]
+    fn a_panic_becomes_a_500() {
+        let panicking = handler_fn(|request: Request<ByteStream>| async move {
+            if request.uri().path() == "/" {
+                panic!("the handler has a bug");
+            }
+            Response::new(ByteStream::empty())
+        });
+        let response = block_on(respond(panicking, request()));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.into_body().into_inner().is_none());
+    }
+
+    #[test]
+    fn a_byte_stream_body_comes_back_unwrapped() {
+        let data = Bytes::from_static(b"no copy");
+        let body = ResponseBody::new(ByteStream::from(data.clone()));
+        let stream = body.into_byte_stream();
+        assert!(format!("{stream:?}").contains("bytes"), "{stream:?}");
+        assert_eq!(block_on(stream.collect(100)).unwrap().as_ptr(), data.as_ptr());
+    }
+
+    #[test]
+    fn full_bodies_report_their_length_and_end() {
+        let body = ResponseBody::<ByteStream>::full(Bytes::from_static(b"abc"));
+        assert_eq!(body.size_hint().exact(), Some(3));
+        assert!(!body.is_end_stream());
+        let empty = ResponseBody::<ByteStream>::full(Bytes::new());
+        assert!(empty.is_end_stream());
+        assert_eq!(empty.size_hint().exact(), Some(0));
+        assert_eq!(format!("{empty:?}"), r#"ResponseBody { kind: "full" }"#);
+    }
+
+    #[test]
+    fn panic_messages_are_read_from_strings() {
+        assert_eq!(panic_message(&"static"), "static");
+        assert_eq!(panic_message(&String::from("owned")), "owned");
+        assert!(panic_message(&42u8).contains("not a string"));
+    }
+}
