@@ -47,8 +47,8 @@ pub mod conformance;
 
 pub use alchemy_stream::{BoxError, ByteStream};
 pub use handler::{
-    handler_fn, respond, BoxHandler, BoxHandlerFuture, HandlerFn, HandlerFnFuture,
-    HandlerOutput, HttpHandler, Respond, ResponseBody,
+    handler_fn, respond, BoxHandler, BoxHandlerFuture, HandlerFn, HandlerFnFuture, HandlerOutput,
+    HttpHandler, Respond, ResponseBody,
 };
 pub use maybe_sync::MaybeSync;
 pub use websocket::{close_code, CloseFrame, Message};

@@ -6,6 +6,7 @@
 
 pub mod actor;
 pub mod bind;
+pub mod bucket;
 pub mod error;
 pub mod resource;
 pub mod secret;
@@ -33,6 +34,9 @@ pub use bind::{Access, Bindable, Init, Service};
 pub use error::{Error, Result};
 pub use resource::{Handle, Input, RemovalPolicy, Resource, ResourceDef};
 pub use secret::Secret;
+
+/// HTTP handlers: the `alchemy-http` crate.
+pub use alchemy_http as http;
 
 #[cfg(feature = "deploy")]
 pub use app::{app, App};

@@ -65,7 +65,10 @@ mod tests {
 
     #[test]
     fn tokens_are_found_in_lists_and_repeated_headers() {
-        let listed = [("connection", "keep-alive, upgrade"), ("upgrade", "foo, websocket")];
+        let listed = [
+            ("connection", "keep-alive, upgrade"),
+            ("upgrade", "foo, websocket"),
+        ];
         assert!(is_upgrade_request(&request(Method::GET, &listed)));
         let repeated = [
             ("connection", "keep-alive"),
