@@ -71,8 +71,8 @@
 //! # Testing
 //!
 //! With the `mock` feature, `MockActorClient` stands in for a provider in unit tests of code
-//! that calls actors. With the `conformance` feature, `alchemy::actor::conformance` holds the test suite
-//! that every provider runs.
+//! that calls actors. With the `conformance` feature, `alchemy::actor::conformance` holds the
+//! test suite that every provider runs.
 
 mod capabilities;
 mod client;
@@ -86,7 +86,7 @@ mod sql;
 mod storage;
 mod websocket;
 
-#[cfg(feature = "conformance")]
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 #[cfg(all(feature = "mock", not(target_arch = "wasm32")))]
 mod mock;
