@@ -38,6 +38,12 @@ pub trait ContextBackend: MaybeSendSync + 'static {
     /// The instance's key-value store.
     fn storage(&self) -> Arc<dyn StorageBackend>;
 
+    /// The current time, as the provider's clock tells it. The default is the system clock;
+    /// providers on `wasm32`, which has none, read the host's.
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+
     /// The instance's SQL database, when [`Capabilities::sql`] is set.
     fn sql(&self) -> Option<Arc<dyn SqlBackend>> {
         None
@@ -124,6 +130,12 @@ impl ActorContext {
     /// What the provider supports.
     pub fn capabilities(&self) -> Capabilities {
         self.backend.capabilities()
+    }
+
+    /// The current time, from the provider's clock: use it to compute alarm times, as it
+    /// works on every target (`SystemTime::now` panics on `wasm32-unknown-unknown`).
+    pub fn now(&self) -> SystemTime {
+        self.backend.now()
     }
 
     /// The instance's key-value store.

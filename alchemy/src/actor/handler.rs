@@ -21,6 +21,9 @@ use super::{ActorContext, BoxFuture, MaybeSend, MaybeSendSync, Message, Result, 
 /// [`ActorContext::storage`] there. Write handlers as `async fn`; on native targets their
 /// futures must be `Send`.
 ///
+/// Because turns do not overlap, an actor must not wait, inside a handler, for a request to
+/// itself (through its own stub): that request waits for the current turn to end.
+///
 /// ```
 /// use alchemy::actor::{Actor, ActorContext, ByteStream, Result};
 /// use http::{Request, Response};

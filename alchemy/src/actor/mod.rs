@@ -5,7 +5,7 @@
 //! ([`Actors`]); a service binds the declaration and gets an [`ActorNamespace`], whose
 //! [`ActorStub`]s send requests to one instance each. The stage decides what runs them:
 //! Durable Objects on Cloudflare, Lambda-backed actors on AWS, or in-process actors on this
-//! machine ([`crate::local::actor`]).
+//! machine (`alchemy::local::actor`, with the `deploy` feature).
 //!
 //! - **Single writer.** The events of one actor (requests, WebSocket messages and closes,
 //!   alarms) run one turn at a time, in order; different actors run concurrently.
@@ -70,9 +70,9 @@
 //!
 //! # Testing
 //!
-//! With the `mock` feature, [`MockActorClient`] stands in for a provider in unit tests of code
-//! that calls actors. With the `conformance` feature, [`conformance`] holds the test suite
-//! that every provider runs.
+//! With the `mock` feature, `MockActorClient` stands in for a provider in unit tests of code
+//! that calls actors. With the `conformance` feature, `alchemy::actor::conformance` holds the
+//! test suite that every provider runs.
 
 mod capabilities;
 mod client;
@@ -86,7 +86,7 @@ mod sql;
 mod storage;
 mod websocket;
 
-#[cfg(feature = "conformance")]
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 #[cfg(all(feature = "mock", not(target_arch = "wasm32")))]
 mod mock;

@@ -252,10 +252,11 @@ impl ConformanceActor {
                     .and_then(|n| n.parse().ok())
                     .unwrap_or(0);
                 storage.put("alarm:failures", &failures).await?;
+                let now = self.ctx.now();
                 self.ctx
-                    .set_alarm(SystemTime::now() + Duration::from_millis(in_ms))
+                    .set_alarm(now + Duration::from_millis(in_ms))
                     .await?;
-                ok("set")
+                json(&millis(now))
             }
             "GET" => json(&self.ctx.get_alarm().await?.map(millis)),
             "DELETE" => {
@@ -319,6 +320,7 @@ impl Actor for ConformanceActor {
                     .await?
                     .unwrap_or(0),
             ),
+            ["alarm", "fired-at"] => json(&self.ctx.storage().get::<u64>("alarm:fired_at").await?),
             ["fail"] => Err(ActorError::handler("the handler failed on purpose")),
             ["sockets"] => {
                 let tag = params.get("tag").map(String::as_str);
@@ -404,6 +406,9 @@ impl Actor for ConformanceActor {
         let failures = storage.get::<u64>("alarm:failures").await?.unwrap_or(0);
         let fired = storage.get::<u64>("alarm:fired").await?.unwrap_or(0) + 1;
         storage.put("alarm:fired", &fired).await?;
+        storage
+            .put("alarm:fired_at", &millis(self.ctx.now()))
+            .await?;
         if failures > 0 {
             storage.put("alarm:failures", &(failures - 1)).await?;
             return Err(ActorError::handler("the alarm failed on purpose"));

@@ -1,28 +1,21 @@
 //! Alarms: firing, replacing, deleting and retrying.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use http::Method;
 
 use super::{call, call_json, Target};
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 /// An alarm fires once, after its time, and is gone afterwards.
 pub async fn alarm_fires(target: &Target) {
     let stub = target.fresh("alarm");
-    let before = now_ms();
-    call(&stub, Method::PUT, "/alarm?in_ms=50", "").await;
+    let set_at: u64 = call_json(&stub, Method::PUT, "/alarm?in_ms=50", "").await;
     let scheduled: Option<u64> = call_json(&stub, Method::GET, "/alarm", "").await;
     let scheduled = scheduled.expect("get_alarm must return the alarm just set");
-    assert!(
-        scheduled >= before + 40,
-        "{}: the alarm is scheduled at {scheduled}, before the time it was set for",
+    assert_eq!(
+        scheduled,
+        set_at + 50,
+        "{}: the alarm is not scheduled at the time it was set for",
         target.provider()
     );
     target
@@ -31,7 +24,13 @@ pub async fn alarm_fires(target: &Target) {
             (fired > 0).then_some(())
         })
         .await;
-    assert!(now_ms() >= scheduled, "the alarm fired early");
+    let fired_at: Option<u64> = call_json(&stub, Method::GET, "/alarm/fired-at", "").await;
+    let fired_at = fired_at.expect("the alarm records when it ran");
+    assert!(
+        fired_at >= scheduled,
+        "{}: the alarm for {scheduled} ran early, at {fired_at}",
+        target.provider()
+    );
     let after: Option<u64> = call_json(&stub, Method::GET, "/alarm", "").await;
     assert_eq!(
         after,

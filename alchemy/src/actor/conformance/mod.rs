@@ -3,7 +3,7 @@
 //! Each test is a public `async fn` taking a [`Target`]: a namespace of the suite's own
 //! [`ConformanceActor`] hosted by the provider under test, and a way to sleep. It panics,
 //! naming the provider and what was expected, when the provider misbehaves. [`run_all`] runs
-//! every test that the provider's [`Capabilities`](super::Capabilities) allow and reports
+//! every test that the provider's [`Capabilities`] allow and reports
 //! which ran and which were skipped.
 //!
 //! Tests use actors of their own (named after the test and a random suffix), so they can

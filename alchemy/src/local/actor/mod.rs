@@ -21,8 +21,13 @@
 //! - **Alarms** are written to `alarms.sqlite3` before `set_alarm` returns, and armed again
 //!   when the namespace is registered after a restart. A failing `alarm` handler is retried
 //!   following [`LocalActorsOptions::alarm_retry`].
-//! - **WebSockets** reach actors through [`ActorStub::connect`](crate::actor::ActorStub::connect)
-//!   in-process.
+//! - **WebSockets** reach actors in-process through
+//!   [`ActorStub::connect`](crate::actor::ActorStub::connect), and from clients through the
+//!   local HTTP server: a handshake that `alchemy_http::serve` received and a handler passed on
+//!   with [`ActorStub::fetch`](crate::actor::ActorStub::fetch) (or [`LocalActors::fetch`]) is
+//!   upgraded when the actor accepts it. Protocol errors of the peer (malformed frames, text
+//!   that is not UTF-8, messages over the limit) close the socket with 1002, 1007 or 1009, and
+//!   the actor's `on_close` sees that code.
 //! - **Errors** of handlers that have no caller to return them to (`on_message`, `on_close`,
 //!   `alarm`) go to [`LocalActorsOptions::on_error`].
 //!

@@ -314,11 +314,7 @@ impl TurnLoop {
 
     /// Runs a handler; a panic drops the instance (its state may be half-updated) and
     /// becomes an error.
-    async fn guarded<T>(
-        &mut self,
-        what: &str,
-        outcome: std::thread::Result<Result<T>>,
-    ) -> Result<T> {
+    fn guarded<T>(&mut self, what: &str, outcome: std::thread::Result<Result<T>>) -> Result<T> {
         match outcome {
             Ok(result) => result,
             Err(panic) => {
@@ -340,12 +336,11 @@ impl TurnLoop {
                         let outcome = AssertUnwindSafe(instance.actor.fetch(*req))
                             .catch_unwind()
                             .await;
-                        self.guarded("fetch", outcome).await.map_err(|error| {
-                            ActorError::HandlerFailed {
+                        self.guarded("fetch", outcome)
+                            .map_err(|error| ActorError::HandlerFailed {
                                 actor: self.label(),
                                 message: error.to_string(),
-                            }
-                        })
+                            })
                     }
                 };
                 let _ = reply.send(result);
@@ -358,7 +353,7 @@ impl TurnLoop {
                         let outcome = AssertUnwindSafe(instance.actor.on_message(&ws, message))
                             .catch_unwind()
                             .await;
-                        self.guarded("on_message", outcome).await
+                        self.guarded("on_message", outcome)
                     }
                 };
                 if let Err(error) = result {
@@ -378,7 +373,7 @@ impl TurnLoop {
                         ))
                         .catch_unwind()
                         .await;
-                        self.guarded("on_close", outcome).await
+                        self.guarded("on_close", outcome)
                     }
                 };
                 self.slot.remove_socket(&socket);
@@ -412,7 +407,7 @@ impl TurnLoop {
                 let outcome = AssertUnwindSafe(instance.actor.alarm())
                     .catch_unwind()
                     .await;
-                self.guarded("alarm", outcome).await
+                self.guarded("alarm", outcome)
             }
         };
         let policy = shared.options.alarm_retry;

@@ -1,7 +1,7 @@
 //! Tests of the local actor runtime: the conformance suite, hibernation, restarts and bad
 //! input.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -314,27 +314,50 @@ async fn a_namespace_cannot_change_its_actor_type() {
     assert!(local.namespace(&BAD_ID).await.is_err());
 }
 
-/// An actor for what the conformance actor does not do: panics, failing inits, floods and
-/// oversized values.
+/// An actor for what the conformance actor does not do: panics, failing inits, floods,
+/// oversized values, and a large in-memory state whose release on eviction is counted.
 struct Probe {
     ctx: ActorContext,
+    ballast: Vec<u8>,
 }
 
-static PROBE_INITS: AtomicUsize = AtomicUsize::new(0);
+impl Drop for Probe {
+    fn drop(&mut self) {
+        let name = self.ctx.id().name().unwrap_or_default().to_string();
+        DROPPED.lock().unwrap().push(name);
+    }
+}
+
+fn drops_of(name: &str) -> usize {
+    DROPPED
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|n| *n == name)
+        .count()
+}
+
+static DROPPED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 static FAIL_NEXT_INIT: AtomicBool = AtomicBool::new(false);
 
 impl Actor for Probe {
     async fn init(ctx: ActorContext) -> Result<Self> {
-        PROBE_INITS.fetch_add(1, Ordering::SeqCst);
-        if FAIL_NEXT_INIT.swap(false, Ordering::SeqCst) {
+        let failing = ctx.id().name() == Some("failing-init");
+        if failing && FAIL_NEXT_INIT.swap(false, Ordering::SeqCst) {
             return Err(ActorError::handler("init failed on purpose"));
         }
-        Ok(Probe { ctx })
+        Ok(Probe {
+            ctx,
+            ballast: vec![1; 8 << 20],
+        })
     }
 
     async fn fetch(&self, req: Request<ByteStream>) -> Result<Response<ByteStream>> {
         match req.uri().path() {
             "/panic" => panic!("the handler panicked on purpose"),
+            "/ballast" => Ok(Response::new(ByteStream::from(
+                self.ballast.len().to_string(),
+            ))),
             "/ws" => {
                 let (_socket, response) = self.ctx.accept_websocket(&req, &[])?;
                 Ok(response)
@@ -416,7 +439,6 @@ async fn a_panicking_handler_fails_its_request_and_the_actor_is_rebuilt() {
     let probes = local.namespace(&PROBES).await.unwrap();
     let stub = probes.get_by_name("panicky").unwrap();
     assert_eq!(get(&stub, "/").await.1, "probe");
-    let before = PROBE_INITS.load(Ordering::SeqCst);
     let error = stub
         .fetch(Request::get("/panic").body(ByteStream::empty()).unwrap())
         .await
@@ -428,7 +450,11 @@ async fn a_panicking_handler_fails_its_request_and_the_actor_is_rebuilt() {
         other => panic!("{other:?}"),
     }
     assert_eq!(get(&stub, "/").await.1, "probe");
-    assert!(PROBE_INITS.load(Ordering::SeqCst) > before);
+    assert_eq!(
+        drops_of("panicky"),
+        1,
+        "the instance that panicked was dropped"
+    );
 
     // An init that fails fails the request that needed it; the next one builds the actor.
     let fresh = probes.get_by_name("failing-init").unwrap();
@@ -440,6 +466,30 @@ async fn a_panicking_handler_fails_its_request_and_the_actor_is_rebuilt() {
     assert!(matches!(error, ActorError::InitFailed { .. }), "{error}");
     assert!(error.to_string().contains("init failed on purpose"));
     assert_eq!(get(&fresh, "/").await.1, "probe");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eviction_frees_the_instance_while_its_socket_stays_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = fast_options().idle_timeout(Duration::from_millis(20));
+    let local = LocalActors::open(dir.path(), options).unwrap();
+    let stub = local
+        .namespace(&PROBES)
+        .await
+        .unwrap()
+        .get_by_name("ballast")
+        .unwrap();
+    let mut socket = stub
+        .connect(Request::get("/ws").body(ByteStream::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(ask(&mut socket, "hello").await, "echo:hello");
+    assert_eq!(drops_of("ballast"), 0);
+    // The 8 MiB state goes with the instance; the socket is all that is left of the actor.
+    wait_until(|| drops_of("ballast") == 1).await;
+    assert!(!local.is_loaded("probes", stub.id()));
+    assert_eq!(ask(&mut socket, "again").await, "echo:again");
+    assert_eq!(get(&stub, "/ballast").await.1, (8 << 20).to_string());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
