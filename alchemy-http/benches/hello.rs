@@ -105,9 +105,8 @@ fn main() {
 
     runtime.block_on(async {
         let raw = raw_hyper_server().await;
-        let hello = handler_fn(|_: Request<ByteStream>| async {
-            Response::new(ByteStream::from(HELLO))
-        });
+        let hello =
+            handler_fn(|_: Request<ByteStream>| async { Response::new(ByteStream::from(HELLO)) });
         let adapter = serve("127.0.0.1:0", hello).await.unwrap();
         let adapter_addr = adapter.local_addr();
 
@@ -124,8 +123,10 @@ fn main() {
         let mut adapter_rates = Vec::with_capacity(rounds);
         for round in 1..=rounds {
             let raw_rate = total / drive(raw, connections, requests).await.as_secs_f64();
-            let adapter_rate =
-                total / drive(adapter_addr, connections, requests).await.as_secs_f64();
+            let adapter_rate = total
+                / drive(adapter_addr, connections, requests)
+                    .await
+                    .as_secs_f64();
             println!(
                 "  round {round}: raw hyper {raw_rate:>9.0} req/s   \
                  alchemy-http {adapter_rate:>9.0} req/s   ratio {:.3}",
@@ -138,7 +139,10 @@ fn main() {
         let best_adapter = adapter_rates.iter().copied().fold(0.0, f64::max);
         println!("raw hyper:    {best_raw:>9.0} req/s (best round)");
         println!("alchemy-http: {best_adapter:>9.0} req/s (best round)");
-        println!("ratio of the best rounds (alchemy-http / raw hyper): {:.3}", best_adapter / best_raw);
+        println!(
+            "ratio of the best rounds (alchemy-http / raw hyper): {:.3}",
+            best_adapter / best_raw
+        );
         println!(
             "ratio of the medians: {:.3}",
             median(&mut adapter_rates) / median(&mut raw_rates)

@@ -107,7 +107,10 @@ impl Client {
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("base", &format_args!("{}://{}", self.scheme, self.authority))
+            .field(
+                "base",
+                &format_args!("{}://{}", self.scheme, self.authority),
+            )
             .finish()
     }
 }

@@ -11,21 +11,22 @@
 //! `Request<ByteStream> -> Response<ByteStream>`, and [`respond`] runs one request through a
 //! handler the way every adapter does (errors and panics become `500`s).
 //!
-//! Adapters carry handlers to a platform: the local server here ([`serve`], feature `server`),
-//! and the Lambda and Workers adapters of the provider crates. The [`conformance`] suite
-//! (feature `conformance`) checks that they all behave alike.
+//! Adapters carry handlers to a platform: the local server of this crate (`serve`, feature
+//! `server`), and the Lambda and Workers adapters of the provider crates. The conformance
+//! suite (module `conformance`, feature `conformance`) checks that they all behave alike.
 //!
 //! # WebSockets
 //!
 //! [`Message`] and [`CloseFrame`] are the WebSocket messages of every provider. With the
-//! `server` feature, a handler accepts an upgrade with [`websocket::accept`] and gets a
-//! [`WebSocket`](websocket::WebSocket); [`websocket::connect`] is the matching client.
+//! `server` feature, a handler accepts an upgrade with `websocket::accept` and gets a
+//! `websocket::WebSocket`; `websocket::connect` is the matching client.
 //!
 //! # Features
 //!
-//! - `server` (off by default): [`serve`], [`Server`], the WebSocket upgrade, and an HTTP
-//!   [`Client`](client::Client) for tests, on hyper 1.x and tokio. Native targets only.
-//! - `conformance`: the [`conformance`] suite for HTTP adapters.
+//! - `server` (off by default): `serve`, `Server` and `ServerBuilder` (the local server on
+//!   hyper 1.x and tokio, HTTP/1.1 and h2c), the WebSocket upgrade and client, and an HTTP
+//!   `client::Client` for tests and tools. Native targets only.
+//! - `conformance`: the `conformance` suite for HTTP adapters.
 //!
 //! Without features the crate is the handler types only: it needs no runtime and builds for
 //! `wasm32-unknown-unknown`, where the `Send` and `Sync` bounds on handlers disappear (see
@@ -47,8 +48,8 @@ pub mod conformance;
 
 pub use alchemy_stream::{BoxError, ByteStream};
 pub use handler::{
-    handler_fn, respond, BoxHandler, BoxHandlerFuture, HandlerFn, HandlerFnFuture,
-    HandlerOutput, HttpHandler, Respond, ResponseBody,
+    handler_fn, respond, BoxHandler, BoxHandlerFuture, HandlerFn, HandlerFnFuture, HandlerOutput,
+    HttpHandler, Respond, ResponseBody,
 };
 pub use maybe_sync::MaybeSync;
 pub use websocket::{close_code, CloseFrame, Message};

@@ -149,7 +149,8 @@ impl Chunks {
         *self = match std::mem::replace(self, Self::Empty) {
             Self::Empty => Self::One(chunk),
             Self::One(first) => {
-                let mut many = BytesMut::with_capacity((first.len() + chunk.len()).max(COALESCE_UP_TO));
+                let mut many =
+                    BytesMut::with_capacity((first.len() + chunk.len()).max(COALESCE_UP_TO));
                 many.extend_from_slice(&first);
                 many.extend_from_slice(&chunk);
                 Self::Many(many)
@@ -210,7 +211,10 @@ mod tests {
     fn ready_chunks_go_out_as_one() {
         let mut body = Box::pin(WireBody::new(ByteStream::from_chunks(["ab", "c", "de"])));
         assert_eq!(body.size_hint().exact(), Some(5));
-        assert_eq!(poll(&mut body), Poll::Ready(Some(Ok(Bytes::from_static(b"abcde")))));
+        assert_eq!(
+            poll(&mut body),
+            Poll::Ready(Some(Ok(Bytes::from_static(b"abcde"))))
+        );
         assert!(body.is_end_stream());
         assert_eq!(poll(&mut body), Poll::Ready(None));
     }
@@ -220,24 +224,37 @@ mod tests {
         let (tx, rx) = mpsc::unbounded::<Result<Bytes, StreamError>>();
         let mut body = Box::pin(WireBody::new(ByteStream::from_stream(rx)));
         tx.unbounded_send(Ok(Bytes::from_static(b"first"))).unwrap();
-        assert_eq!(poll(&mut body), Poll::Ready(Some(Ok(Bytes::from_static(b"first")))));
+        assert_eq!(
+            poll(&mut body),
+            Poll::Ready(Some(Ok(Bytes::from_static(b"first"))))
+        );
         assert_eq!(poll(&mut body), Poll::Pending);
-        tx.unbounded_send(Ok(Bytes::from_static(b"second"))).unwrap();
+        tx.unbounded_send(Ok(Bytes::from_static(b"second")))
+            .unwrap();
         tx.close_channel();
-        assert_eq!(poll(&mut body), Poll::Ready(Some(Ok(Bytes::from_static(b"second")))));
+        assert_eq!(
+            poll(&mut body),
+            Poll::Ready(Some(Ok(Bytes::from_static(b"second"))))
+        );
         assert_eq!(poll(&mut body), Poll::Ready(None));
     }
 
     #[test]
     fn merging_stops_at_a_frame_and_large_chunks_are_not_copied() {
         let big = Bytes::from(vec![7u8; 3 * COALESCE_UP_TO]);
-        let source = stream::iter([Ok::<_, StreamError>(big.clone()), Ok(Bytes::from_static(b"x"))]);
+        let source = stream::iter([
+            Ok::<_, StreamError>(big.clone()),
+            Ok(Bytes::from_static(b"x")),
+        ]);
         let mut body = Box::pin(WireBody::new(ByteStream::from_stream(source)));
         let Poll::Ready(Some(Ok(first))) = poll(&mut body) else {
             panic!("the first chunk did not come out");
         };
         assert_eq!(first.as_ptr(), big.as_ptr());
-        assert_eq!(poll(&mut body), Poll::Ready(Some(Ok(Bytes::from_static(b"x")))));
+        assert_eq!(
+            poll(&mut body),
+            Poll::Ready(Some(Ok(Bytes::from_static(b"x"))))
+        );
         assert_eq!(poll(&mut body), Poll::Ready(None));
     }
 
@@ -246,7 +263,9 @@ mod tests {
         let short = ByteStream::from_chunks(["abc", "def"]).with_exact_len(3);
         let mut body = Box::pin(WireBody::new(short));
         match poll(&mut body) {
-            Poll::Ready(Some(Err(error))) => assert!(error.contains("declared a length of 3"), "{error}"),
+            Poll::Ready(Some(Err(error))) => {
+                assert!(error.contains("declared a length of 3"), "{error}")
+            }
             other => panic!("the overrun was not reported: {other:?}"),
         }
         assert_eq!(poll(&mut body), Poll::Ready(None));
@@ -257,10 +276,17 @@ mod tests {
         let (tx, rx) = mpsc::unbounded::<Result<Bytes, StreamError>>();
         let mut body = Box::pin(WireBody::new(ByteStream::from_stream(rx).with_exact_len(4)));
         tx.unbounded_send(Ok(Bytes::from_static(b"abcd"))).unwrap();
-        assert_eq!(poll(&mut body), Poll::Pending, "the last bytes went out before the end");
+        assert_eq!(
+            poll(&mut body),
+            Poll::Pending,
+            "the last bytes went out before the end"
+        );
         assert_eq!(body.size_hint().exact(), Some(4));
         tx.close_channel();
-        assert_eq!(poll(&mut body), Poll::Ready(Some(Ok(Bytes::from_static(b"abcd")))));
+        assert_eq!(
+            poll(&mut body),
+            Poll::Ready(Some(Ok(Bytes::from_static(b"abcd"))))
+        );
         assert!(body.is_end_stream());
     }
 

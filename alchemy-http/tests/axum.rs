@@ -20,14 +20,21 @@ struct Visits(Arc<AtomicUsize>);
 fn router() -> Router {
     Router::new()
         .route("/", get(|| async { "hello from axum" }))
-        .route("/users/{id}", get(|Path(id): Path<u32>| async move { format!("user {id}") }))
+        .route(
+            "/users/{id}",
+            get(|Path(id): Path<u32>| async move { format!("user {id}") }),
+        )
         .route("/echo", post(|body: Bytes| async move { body }))
         .route(
             "/count",
             post(|request: AxumRequest| async move {
                 let mut chunks = request.into_body().into_data_stream();
                 let mut total = 0usize;
-                while let Some(chunk) = chunks.try_next().await.map_err(|_| StatusCode::BAD_REQUEST)? {
+                while let Some(chunk) = chunks
+                    .try_next()
+                    .await
+                    .map_err(|_| StatusCode::BAD_REQUEST)?
+                {
                     total += chunk.len();
                 }
                 Ok::<_, StatusCode>(total.to_string())
@@ -53,25 +60,38 @@ fn get_request(path: &str) -> Request<ByteStream> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_router_is_served_as_it_is() {
-    let server = serve("127.0.0.1:0", assert_handler(router())).await.unwrap();
+    let server = serve("127.0.0.1:0", assert_handler(router()))
+        .await
+        .unwrap();
     let client = Client::new(&server.url()).unwrap();
 
     let response = client.send(get_request("/")).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; charset=utf-8"
+    );
     assert_eq!(response.body().len(), Some(15));
-    assert_eq!(response.into_body().collect(64).await.unwrap(), "hello from axum");
+    assert_eq!(
+        response.into_body().collect(64).await.unwrap(),
+        "hello from axum"
+    );
 
     let response = client.send(get_request("/users/42")).await.unwrap();
     assert_eq!(response.into_body().collect(64).await.unwrap(), "user 42");
 
-    let response = client.send(get_request("/users/not-a-number")).await.unwrap();
+    let response = client
+        .send(get_request("/users/not-a-number"))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 
     let response = client.send(get_request("/nowhere")).await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 
-    let echo = Request::post("/echo").body(ByteStream::from("ping")).unwrap();
+    let echo = Request::post("/echo")
+        .body(ByteStream::from("ping"))
+        .unwrap();
     let response = client.send(echo).await.unwrap();
     assert_eq!(response.into_body().collect(64).await.unwrap(), "ping");
 
@@ -89,11 +109,18 @@ async fn a_router_reads_request_bodies_as_they_stream() {
     let total = 32u64 << 20;
     let body = alchemy_stream::conformance::Pattern::new().stream(total, 64 * 1024);
     let response = client
-        .send(Request::post("/count").body(ByteStream::from_stream(body)).unwrap())
+        .send(
+            Request::post("/count")
+                .body(ByteStream::from_stream(body))
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.into_body().collect(64).await.unwrap(), total.to_string());
+    assert_eq!(
+        response.into_body().collect(64).await.unwrap(),
+        total.to_string()
+    );
 }
 
 #[tokio::test]
@@ -104,7 +131,12 @@ async fn a_router_is_called_in_process_boxed_or_through_respond() {
 
     let response = respond(router(), get_request("/")).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let body = response.into_body().into_byte_stream().collect(64).await.unwrap();
+    let body = response
+        .into_body()
+        .into_byte_stream()
+        .collect(64)
+        .await
+        .unwrap();
     assert_eq!(body, "hello from axum");
 
     // Requests from axum's own tests (with axum's body) are handlers' requests after a map.

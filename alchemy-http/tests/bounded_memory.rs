@@ -96,19 +96,36 @@ async fn a_gib_each_way_through_the_server_is_never_buffered() {
     let client = Client::new(&server.url()).unwrap();
     // Warm up the connection pool and the runtime, so that the baseline includes them.
     let warm_up = Request::get("/empty").body(ByteStream::empty()).unwrap();
-    client.send(warm_up).await.unwrap().into_body().collect(0).await.unwrap();
+    client
+        .send(warm_up)
+        .await
+        .unwrap()
+        .into_body()
+        .collect(0)
+        .await
+        .unwrap();
 
     for declared in [true, false] {
         let baseline = HEAP.reset_peak();
         let body = Pattern::new().stream(GIB, BOUNDED_MEMORY_CHUNK);
-        let body = if declared { body } else { ByteStream::from_stream(body) };
+        let body = if declared {
+            body
+        } else {
+            ByteStream::from_stream(body)
+        };
         let upload = Request::post("/count").body(body).unwrap();
         let response = client.send(upload).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(response.into_body().collect(64).await.unwrap(), GIB.to_string());
+        assert_eq!(
+            response.into_body().collect(64).await.unwrap(),
+            GIB.to_string()
+        );
         let peak = HEAP.peak_above(baseline);
         println!("upload of 1 GiB (length declared: {declared}): peak heap {peak} bytes");
-        assert!(peak < MAX_HEAP, "a 1 GiB upload allocated up to {peak} bytes at once");
+        assert!(
+            peak < MAX_HEAP,
+            "a 1 GiB upload allocated up to {peak} bytes at once"
+        );
     }
 
     let baseline = HEAP.reset_peak();
@@ -127,7 +144,10 @@ async fn a_gib_each_way_through_the_server_is_never_buffered() {
     assert_eq!(offset, GIB);
     let peak = HEAP.peak_above(baseline);
     println!("download of 1 GiB: peak heap {peak} bytes");
-    assert!(peak < MAX_HEAP, "a 1 GiB download allocated up to {peak} bytes at once");
+    assert!(
+        peak < MAX_HEAP,
+        "a 1 GiB download allocated up to {peak} bytes at once"
+    );
 
     let baseline = HEAP.reset_peak();
     let echo = Request::post("/echo")
@@ -143,6 +163,9 @@ async fn a_gib_each_way_through_the_server_is_never_buffered() {
     assert_eq!(offset, GIB);
     let peak = HEAP.peak_above(baseline);
     println!("echo of 1 GiB: peak heap {peak} bytes");
-    assert!(peak < MAX_HEAP, "a 1 GiB echo allocated up to {peak} bytes at once");
+    assert!(
+        peak < MAX_HEAP,
+        "a 1 GiB echo allocated up to {peak} bytes at once"
+    );
     server.shutdown().await;
 }

@@ -19,7 +19,10 @@ async fn served(http2: bool) -> (Server, Client) {
     (server, client)
 }
 
-async fn send(client: &Client, request: Request<ByteStream>) -> Result<Response<ByteStream>, BoxError> {
+async fn send(
+    client: &Client,
+    request: Request<ByteStream>,
+) -> Result<Response<ByteStream>, BoxError> {
     Ok(client.send(request).await?)
 }
 

@@ -1,13 +1,13 @@
 //! The local server: binding, body limits, HEAD, panics, and graceful shutdown.
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::future::IntoFuture;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use alchemy_http::client::Client;
-use alchemy_http::{handler_fn, serve, ByteStream, ServeError, Server};
+use alchemy_http::{handler_fn, serve, ByteStream, HttpHandler, ServeError, Server};
 use alchemy_stream::StreamError;
 use futures::channel::oneshot;
 use futures::stream;
@@ -17,7 +17,7 @@ fn get(path: &str) -> Request<ByteStream> {
     Request::get(path).body(ByteStream::empty()).unwrap()
 }
 
-fn hello() -> impl alchemy_http::HttpHandler + Clone {
+fn hello() -> impl HttpHandler {
     handler_fn(|_: Request<ByteStream>| async { Response::new(ByteStream::from("hello")) })
 }
 
@@ -74,7 +74,7 @@ async fn bound_listeners_are_served_as_they_are() {
 }
 
 /// A handler that counts its calls and reads the whole body, failing as the body does.
-fn counting_reader(calls: Arc<AtomicUsize>) -> impl alchemy_http::HttpHandler + Clone {
+fn counting_reader(calls: Arc<AtomicUsize>) -> impl HttpHandler {
     handler_fn(move |request: Request<ByteStream>| {
         let calls = Arc::clone(&calls);
         async move {
@@ -97,27 +97,43 @@ async fn request_bodies_over_the_limit_get_413() {
     let post = |body: ByteStream| Request::post("/").body(body).unwrap();
 
     // At the limit, with and without a declared length.
-    let response = client.send(post(ByteStream::from(vec![1u8; 1000]))).await.unwrap();
+    let response = client
+        .send(post(ByteStream::from(vec![1u8; 1000])))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.into_body().collect(8).await.unwrap(), "1000");
     let chunks = stream::iter([Ok::<_, StreamError>(vec![1u8; 600]), Ok(vec![2u8; 400])]);
-    let response = client.send(post(ByteStream::from_stream(chunks))).await.unwrap();
+    let response = client
+        .send(post(ByteStream::from_stream(chunks)))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 
     // A declared length over the limit is refused before the handler runs.
-    let response = client.send(post(ByteStream::from(vec![1u8; 1001]))).await.unwrap();
+    let response = client
+        .send(post(ByteStream::from(vec![1u8; 1001])))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(
         response.into_body().collect(64).await.unwrap(),
         "413 Payload Too Large\n"
     );
-    assert_eq!(calls.load(Ordering::SeqCst), 2, "the handler ran for a refused body");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "the handler ran for a refused body"
+    );
 
     // A body of unknown length is refused once it passes the limit, whatever the handler says.
     let client = Client::new(&server.url()).unwrap();
     let chunks = stream::iter([Ok::<_, StreamError>(vec![1u8; 600]), Ok(vec![2u8; 600])]);
-    let response = client.send(post(ByteStream::from_stream(chunks))).await.unwrap();
+    let response = client
+        .send(post(ByteStream::from_stream(chunks)))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 }
@@ -126,7 +142,10 @@ async fn request_bodies_over_the_limit_get_413() {
 async fn a_handler_that_swallows_the_overflow_still_gives_413() {
     let swallow = handler_fn(|request: Request<ByteStream>| async move {
         let read = request.into_body().collect_unbounded().await;
-        assert!(matches!(read, Err(StreamError::TooLarge { limit: 10 })), "{read:?}");
+        assert!(
+            matches!(read, Err(StreamError::TooLarge { limit: 10 })),
+            "{read:?}"
+        );
         Response::new(ByteStream::from("all is well"))
     });
     let server = Server::builder()
@@ -136,7 +155,9 @@ async fn a_handler_that_swallows_the_overflow_still_gives_413() {
         .unwrap();
     let client = Client::new(&server.url()).unwrap();
     let chunks = stream::iter([Ok::<_, StreamError>("0123456789"), Ok("overflow")]);
-    let request = Request::post("/").body(ByteStream::from_stream(chunks)).unwrap();
+    let request = Request::post("/")
+        .body(ByteStream::from_stream(chunks))
+        .unwrap();
     let response = client.send(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(response.headers()["connection"], "close");
@@ -183,7 +204,7 @@ struct Gated {
 
 impl Gated {
     /// A handler, and the receiver of the release handle of each request that arrives.
-    fn handler(&self) -> impl alchemy_http::HttpHandler + Clone {
+    fn handler(&self) -> impl HttpHandler {
         let arrived = Arc::clone(&self.arrived);
         handler_fn(move |_: Request<ByteStream>| {
             let arrived = Arc::clone(&arrived);
@@ -218,8 +239,14 @@ async fn graceful_shutdown_stops_accepting_and_lets_in_flight_requests_finish() 
 
     let shutdown = tokio::spawn(server.shutdown());
     wait_until_refused(addr).await;
-    assert!(!in_flight.is_finished(), "the in-flight request was cut off");
-    assert!(!shutdown.is_finished(), "shutdown did not wait for the in-flight request");
+    assert!(
+        !in_flight.is_finished(),
+        "the in-flight request was cut off"
+    );
+    assert!(
+        !shutdown.is_finished(),
+        "shutdown did not wait for the in-flight request"
+    );
 
     release.send(()).unwrap();
     let response = in_flight.await.unwrap().unwrap();
@@ -258,7 +285,10 @@ async fn the_shutdown_signal_stops_an_awaited_server() {
     let addr = server.local_addr();
     let running = tokio::spawn(server.into_future());
     let client = Client::new(&format!("http://{addr}")).unwrap();
-    assert_eq!(client.send(get("/")).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        client.send(get("/")).await.unwrap().status(),
+        StatusCode::OK
+    );
     assert!(!running.is_finished());
     stop.send(()).unwrap();
     running.await.unwrap();
@@ -278,7 +308,10 @@ async fn idle_keep_alive_connections_do_not_hold_up_shutdown() {
     let server = serve("127.0.0.1:0", hello()).await.unwrap();
     let client = Client::new(&server.url()).unwrap();
     for _ in 0..3 {
-        assert_eq!(client.send(get("/")).await.unwrap().status(), StatusCode::OK);
+        assert_eq!(
+            client.send(get("/")).await.unwrap().status(),
+            StatusCode::OK
+        );
     }
     // The client's pooled connection stays open and idle; shutdown closes it and returns.
     server.shutdown().await;

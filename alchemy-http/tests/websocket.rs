@@ -19,7 +19,10 @@ use tokio::sync::mpsc;
 #[derive(Debug, PartialEq)]
 enum Seen {
     Message(Message),
-    Failed { close_code: Option<u16>, error: String },
+    Failed {
+        close_code: Option<u16>,
+        error: String,
+    },
     Ended,
 }
 
@@ -74,7 +77,9 @@ fn echo_handler(config: WebSocketConfig, seen: mpsc::UnboundedSender<Seen>) -> i
 
 async fn echo_server(config: WebSocketConfig) -> (Server, mpsc::UnboundedReceiver<Seen>) {
     let (seen, seen_rx) = mpsc::unbounded_channel();
-    let server = serve("127.0.0.1:0", echo_handler(config, seen)).await.unwrap();
+    let server = serve("127.0.0.1:0", echo_handler(config, seen))
+        .await
+        .unwrap();
     (server, seen_rx)
 }
 
@@ -88,14 +93,29 @@ async fn messages_go_both_ways_and_the_close_handshake_completes() {
     let mut socket = connect(&ws_url(&server)).await.unwrap();
 
     socket.send(Message::text("hello")).await.unwrap();
-    assert_eq!(socket.recv().await.unwrap().unwrap(), Message::text("hello"));
-    socket.send(Message::binary(vec![0u8, 159, 255])).await.unwrap();
-    assert_eq!(socket.recv().await.unwrap().unwrap(), Message::binary(vec![0u8, 159, 255]));
+    assert_eq!(
+        socket.recv().await.unwrap().unwrap(),
+        Message::text("hello")
+    );
+    socket
+        .send(Message::binary(vec![0u8, 159, 255]))
+        .await
+        .unwrap();
+    assert_eq!(
+        socket.recv().await.unwrap().unwrap(),
+        Message::binary(vec![0u8, 159, 255])
+    );
     let large = Bytes::from(vec![42u8; 1 << 20]);
     socket.send(Message::Binary(large.clone())).await.unwrap();
-    assert_eq!(socket.recv().await.unwrap().unwrap(), Message::Binary(large.clone()));
+    assert_eq!(
+        socket.recv().await.unwrap().unwrap(),
+        Message::Binary(large.clone())
+    );
 
-    socket.send(Message::Ping(Bytes::from_static(b"are you there"))).await.unwrap();
+    socket
+        .send(Message::Ping(Bytes::from_static(b"are you there")))
+        .await
+        .unwrap();
     assert_eq!(
         socket.recv().await.unwrap().unwrap(),
         Message::Pong(Bytes::from_static(b"are you there")),
@@ -108,7 +128,10 @@ async fn messages_go_both_ways_and_the_close_handshake_completes() {
         Message::close(close_code::NORMAL, "done"),
         "the server did not answer the close"
     );
-    assert!(socket.recv().await.is_none(), "the stream goes on after the close");
+    assert!(
+        socket.recv().await.is_none(),
+        "the stream goes on after the close"
+    );
 
     let expected = [
         Seen::Message(Message::text("hello")),
@@ -181,7 +204,8 @@ async fn a_plain_request_to_a_websocket_route_gets_426() {
 
 #[tokio::test]
 async fn the_first_supported_subprotocol_is_agreed_on() {
-    let (server, _seen) = echo_server(WebSocketConfig::new().protocols(["chat.v2", "chat.v1"])).await;
+    let (server, _seen) =
+        echo_server(WebSocketConfig::new().protocols(["chat.v2", "chat.v1"])).await;
     let offer = WebSocketConfig::new().protocols(["chat.v1", "chat.v2"]);
     let socket = connect_with(&ws_url(&server), &offer).await.unwrap();
     assert_eq!(socket.protocol(), Some("chat.v2"));
@@ -193,18 +217,36 @@ async fn the_first_supported_subprotocol_is_agreed_on() {
 async fn messages_that_may_not_be_sent_are_refused_before_the_wire() {
     let (server, _seen) = echo_server(WebSocketConfig::new()).await;
     let mut socket = connect(&ws_url(&server)).await.unwrap();
-    let error = socket.send(Message::close(close_code::ABNORMAL, "")).await.unwrap_err();
-    assert!(matches!(error, WebSocketError::InvalidCloseCode { code: 1006 }), "{error:?}");
-    let error = socket.send(Message::Ping(Bytes::from(vec![0u8; 126]))).await.unwrap_err();
-    assert!(matches!(error, WebSocketError::ControlTooLong { len: 126 }), "{error:?}");
+    let error = socket
+        .send(Message::close(close_code::ABNORMAL, ""))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, WebSocketError::InvalidCloseCode { code: 1006 }),
+        "{error:?}"
+    );
+    let error = socket
+        .send(Message::Ping(Bytes::from(vec![0u8; 126])))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, WebSocketError::ControlTooLong { len: 126 }),
+        "{error:?}"
+    );
     let error = socket
         .send(Message::close(close_code::NORMAL, "x".repeat(124)))
         .await
         .unwrap_err();
-    assert!(matches!(error, WebSocketError::ControlTooLong { .. }), "{error:?}");
+    assert!(
+        matches!(error, WebSocketError::ControlTooLong { .. }),
+        "{error:?}"
+    );
     // The socket is still usable.
     socket.send(Message::text("still here")).await.unwrap();
-    assert_eq!(socket.recv().await.unwrap().unwrap(), Message::text("still here"));
+    assert_eq!(
+        socket.recv().await.unwrap().unwrap(),
+        Message::text("still here")
+    );
 }
 
 #[tokio::test]
@@ -214,7 +256,10 @@ async fn client_errors_name_the_url_and_the_fix() {
     assert!(text.contains("wss://example.invalid/socket"), "{text}");
     assert!(text.contains("use ws://"), "{text}");
     let error = connect("http://127.0.0.1:1/socket").await.unwrap_err();
-    assert!(error.to_string().contains("must start with ws://"), "{error}");
+    assert!(
+        error.to_string().contains("must start with ws://"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -225,7 +270,10 @@ async fn an_open_websocket_does_not_hold_up_shutdown() {
     assert_eq!(socket.recv().await.unwrap().unwrap(), Message::text("hi"));
     server.shutdown().await;
     socket.send(Message::text("after shutdown")).await.unwrap();
-    assert_eq!(socket.recv().await.unwrap().unwrap(), Message::text("after shutdown"));
+    assert_eq!(
+        socket.recv().await.unwrap().unwrap(),
+        Message::text("after shutdown")
+    );
 }
 
 #[tokio::test]
@@ -238,7 +286,10 @@ async fn an_axum_route_accepts_websockets() {
         tokio::spawn(async move {
             let mut socket = upgrading.await.unwrap();
             while let Some(Ok(Message::Text(text))) = socket.recv().await {
-                socket.send(Message::text(text.to_uppercase())).await.unwrap();
+                socket
+                    .send(Message::text(text.to_uppercase()))
+                    .await
+                    .unwrap();
             }
         });
         response
@@ -247,7 +298,10 @@ async fn an_axum_route_accepts_websockets() {
     let server = serve("127.0.0.1:0", router).await.unwrap();
     let mut socket = connect(&ws_url(&server)).await.unwrap();
     socket.send(Message::text("shout")).await.unwrap();
-    assert_eq!(socket.recv().await.unwrap().unwrap(), Message::text("SHOUT"));
+    assert_eq!(
+        socket.recv().await.unwrap().unwrap(),
+        Message::text("SHOUT")
+    );
 }
 
 // Protocol errors, sent by a hand-written client over a raw TCP stream.
@@ -268,7 +322,10 @@ async fn raw_socket(server: &Server) -> TcpStream {
     }
     let head = String::from_utf8(head).unwrap();
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    assert!(head.contains("sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{head}");
+    assert!(
+        head.contains("sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+        "{head}"
+    );
     stream
 }
 
@@ -290,7 +347,12 @@ fn frame(fin: bool, rsv1: bool, opcode: u8, payload: &[u8], masked: bool) -> Vec
     if masked {
         let key = [0x37u8, 0xfa, 0x21, 0x3d];
         frame.extend_from_slice(&key);
-        frame.extend(payload.iter().enumerate().map(|(i, byte)| byte ^ key[i % 4]));
+        frame.extend(
+            payload
+                .iter()
+                .enumerate()
+                .map(|(i, byte)| byte ^ key[i % 4]),
+        );
     } else {
         frame.extend_from_slice(payload);
     }
@@ -326,15 +388,24 @@ async fn close_code_from(stream: &mut TcpStream) -> u16 {
 /// Sends `bytes` as the client, and checks the close code the server answers with and the
 /// error its socket reported.
 async fn expect_failure(bytes: &[u8], code: u16, error_kind: &str) {
-    let config = WebSocketConfig::new().max_message_size(1024).max_frame_size(1024);
+    let config = WebSocketConfig::new()
+        .max_message_size(1024)
+        .max_frame_size(1024);
     let (server, mut seen) = echo_server(config).await;
     let mut stream = raw_socket(&server).await;
     stream.write_all(bytes).await.unwrap();
-    assert_eq!(close_code_from(&mut stream).await, code, "for a {error_kind}");
+    assert_eq!(
+        close_code_from(&mut stream).await,
+        code,
+        "for a {error_kind}"
+    );
     match seen.recv().await.unwrap() {
         Seen::Failed { close_code, error } => {
             assert_eq!(close_code, Some(code), "{error}");
-            assert!(error.starts_with(error_kind), "expected {error_kind}, got {error}");
+            assert!(
+                error.starts_with(error_kind),
+                "expected {error_kind}, got {error}"
+            );
         }
         other => panic!("the server's socket did not fail: {other:?}"),
     }
@@ -357,7 +428,12 @@ async fn unknown_opcodes_give_1002() {
 
 #[tokio::test]
 async fn oversized_control_frames_give_1002() {
-    expect_failure(&frame(true, false, 0x9, &[0u8; 126], true), 1002, "Protocol").await;
+    expect_failure(
+        &frame(true, false, 0x9, &[0u8; 126], true),
+        1002,
+        "Protocol",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -367,7 +443,12 @@ async fn a_continuation_without_a_start_gives_1002() {
 
 #[tokio::test]
 async fn text_that_is_not_utf8_gives_1007() {
-    expect_failure(&frame(true, false, 0x1, &[0x68, 0xff, 0xfe], true), 1007, "InvalidUtf8").await;
+    expect_failure(
+        &frame(true, false, 0x1, &[0x68, 0xff, 0xfe], true),
+        1007,
+        "InvalidUtf8",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -380,7 +461,12 @@ async fn text_split_inside_a_character_is_still_checked_whole() {
 
 #[tokio::test]
 async fn a_frame_over_the_limit_gives_1009() {
-    expect_failure(&frame(true, false, 0x2, &[1u8; 2048], true), 1009, "MessageTooBig").await;
+    expect_failure(
+        &frame(true, false, 0x2, &[1u8; 2048], true),
+        1009,
+        "MessageTooBig",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -402,7 +488,10 @@ async fn a_valid_fragmented_message_arrives_whole() {
         seen.recv().await.unwrap(),
         Seen::Message(Message::Ping(Bytes::from_static(b"ping in between")))
     );
-    assert_eq!(seen.recv().await.unwrap(), Seen::Message(Message::text("hello €")));
+    assert_eq!(
+        seen.recv().await.unwrap(),
+        Seen::Message(Message::text("hello €"))
+    );
 }
 
 #[tokio::test]

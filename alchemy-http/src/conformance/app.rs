@@ -80,7 +80,10 @@ async fn route(state: &State, request: Request<ByteStream>) -> Reply {
         "/broken-body" => Ok(broken_body(&query)),
         _ if path.starts_with("/status/") => Ok(status(&path["/status/".len()..])),
         _ if path.starts_with("/path/") => Ok(text(StatusCode::OK, &path)),
-        _ => Ok(text(StatusCode::NOT_FOUND, "no such route in the conformance app")),
+        _ => Ok(text(
+            StatusCode::NOT_FOUND,
+            "no such route in the conformance app",
+        )),
     }
 }
 
@@ -140,19 +143,29 @@ fn cookies() -> Response<ByteStream> {
 }
 
 fn status(code: &str) -> Response<ByteStream> {
-    match code.parse::<u16>().ok().and_then(|code| StatusCode::from_u16(code).ok()) {
+    match code
+        .parse::<u16>()
+        .ok()
+        .and_then(|code| StatusCode::from_u16(code).ok())
+    {
         Some(status) => {
             let mut response = Response::new(ByteStream::empty());
             *response.status_mut() = status;
             response
         }
-        None => text(StatusCode::BAD_REQUEST, "the status code is not a number from 100 to 999"),
+        None => text(
+            StatusCode::BAD_REQUEST,
+            "the status code is not a number from 100 to 999",
+        ),
     }
 }
 
 fn pattern_stream(query: &Query<'_>) -> Response<ByteStream> {
     let size = query.number("size").unwrap_or(0);
-    let chunk = query.number("chunk").unwrap_or(ByteStream::DEFAULT_CHUNK_SIZE as u64).max(1);
+    let chunk = query
+        .number("chunk")
+        .unwrap_or(ByteStream::DEFAULT_CHUNK_SIZE as u64)
+        .max(1);
     let body = Pattern::new().stream(size, chunk as usize);
     let body = match query.get("length") {
         Some("unknown") => ByteStream::from_stream(body),
@@ -222,7 +235,10 @@ async fn barrier(state: &State, query: &Query<'_>) -> Response<ByteStream> {
         return text(StatusCode::BAD_REQUEST, "/barrier needs ?group=&n=");
     };
     let wait = {
-        let mut barriers = state.barriers.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut barriers = state
+            .barriers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let waiting = barriers.entry(group.to_owned()).or_default();
         if waiting.len() as u64 + 1 >= n {
             for waiter in waiting.drain(..) {
@@ -246,9 +262,8 @@ fn broken_body(query: &Query<'_>) -> Response<ByteStream> {
         std::io::ErrorKind::BrokenPipe,
         "the conformance app breaks this body on purpose",
     );
-    let chunks = stream::iter([Ok::<_, StreamError>("partial")]).chain(stream::iter([Err(
-        StreamError::Io(failure),
-    )]));
+    let chunks = stream::iter([Ok::<_, StreamError>("partial")])
+        .chain(stream::iter([Err(StreamError::Io(failure))]));
     let body = ByteStream::from_stream(chunks);
     Response::new(match query.get("length") {
         Some("exact") => body.with_exact_len(1000),

@@ -27,7 +27,8 @@ pub async fn concurrent_requests(
         let send = &send;
         async move {
             let case = format!("concurrent requests, barrier of {n}, request {i}");
-            let response = send_ok(send, &case, get(&format!("/barrier?group={group}&n={n}"))).await;
+            let response =
+                send_ok(send, &case, get(&format!("/barrier?group={group}&n={n}"))).await;
             expect_status(&case, response, StatusCode::OK).await;
         }
     });
@@ -44,7 +45,12 @@ pub(crate) async fn concurrent_echoes(
         let body = pattern.bytes(i as u64 * 7_919, (i * 1_009) % 70_000 + 1);
         async move {
             let case = format!("concurrent requests, request {i} of {n}");
-            let response = send_ok(send, &case, request(Method::POST, "/echo", ByteStream::from(body.clone()))).await;
+            let response = send_ok(
+                send,
+                &case,
+                request(Method::POST, "/echo", ByteStream::from(body.clone())),
+            )
+            .await;
             let response = expect_status(&case, response, StatusCode::OK).await;
             assert!(
                 body_of(&case, response).await == body,
@@ -57,7 +63,9 @@ pub(crate) async fn concurrent_echoes(
 
 /// A handler that fails gives a `500`; a response body that fails after its head never looks
 /// complete to the client.
-pub async fn handler_errors(send: impl AsyncFn(Request<ByteStream>) -> Result<Response<ByteStream>, BoxError>) {
+pub async fn handler_errors(
+    send: impl AsyncFn(Request<ByteStream>) -> Result<Response<ByteStream>, BoxError>,
+) {
     let case = "handler errors, failing handler";
     let response = send_ok(&send, case, get("/error")).await;
     expect_status(case, response, StatusCode::INTERNAL_SERVER_ERROR).await;
@@ -67,7 +75,11 @@ pub async fn handler_errors(send: impl AsyncFn(Request<ByteStream>) -> Result<Re
         let outcome = match send(get(&format!("/broken-body?length={length}"))).await {
             Err(_) => None,
             Ok(response) => {
-                assert_eq!(response.status(), StatusCode::OK, "{case}: the head changed");
+                assert_eq!(
+                    response.status(),
+                    StatusCode::OK,
+                    "{case}: the head changed"
+                );
                 Some(response.into_body().collect(1 << 20).await)
             }
         };

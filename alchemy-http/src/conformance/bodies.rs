@@ -27,22 +27,38 @@ async fn echo(
 }
 
 /// Empty bodies stay empty, with a length of 0 where one is declared, both ways.
-pub async fn empty_bodies(send: impl AsyncFn(Request<ByteStream>) -> Result<Response<ByteStream>, BoxError>) {
+pub async fn empty_bodies(
+    send: impl AsyncFn(Request<ByteStream>) -> Result<Response<ByteStream>, BoxError>,
+) {
     let case = "empty bodies, declared request";
-    let response = send_ok(&send, case, request(Method::POST, "/echo", ByteStream::empty())).await;
+    let response = send_ok(
+        &send,
+        case,
+        request(Method::POST, "/echo", ByteStream::empty()),
+    )
+    .await;
     let response = expect_status(case, response, StatusCode::OK).await;
     assert_eq!(
-        response.headers().get("x-request-length").map(|value| value.as_bytes()),
+        response
+            .headers()
+            .get("x-request-length")
+            .map(|value| value.as_bytes()),
         Some(&b"0"[..]),
         "{case}: the handler did not see an empty body of length 0"
     );
-    assert!(body_of(case, response).await.is_empty(), "{case}: the echo is not empty");
+    assert!(
+        body_of(case, response).await.is_empty(),
+        "{case}: the echo is not empty"
+    );
 
     let case = "empty bodies, request of unknown length";
     let unknown = ByteStream::from_stream(stream::empty::<Result<&'static [u8], StreamError>>());
     let response = send_ok(&send, case, request(Method::POST, "/echo", unknown)).await;
     let response = expect_status(case, response, StatusCode::OK).await;
-    assert!(body_of(case, response).await.is_empty(), "{case}: the echo is not empty");
+    assert!(
+        body_of(case, response).await.is_empty(),
+        "{case}: the echo is not empty"
+    );
 
     let case = "empty bodies, response";
     let response = send_ok(&send, case, get("/empty")).await;
@@ -52,12 +68,17 @@ pub async fn empty_bodies(send: impl AsyncFn(Request<ByteStream>) -> Result<Resp
         Some(0),
         "{case}: an empty response body does not declare a length of 0"
     );
-    assert!(body_of(case, response).await.is_empty(), "{case}: the body is not empty");
+    assert!(
+        body_of(case, response).await.is_empty(),
+        "{case}: the body is not empty"
+    );
 }
 
 /// Declared lengths are kept: a request's `Content-Length` is the length of the body the
 /// handler reads, and a response body of known length arrives with that length.
-pub async fn content_length(send: impl AsyncFn(Request<ByteStream>) -> Result<Response<ByteStream>, BoxError>) {
+pub async fn content_length(
+    send: impl AsyncFn(Request<ByteStream>) -> Result<Response<ByteStream>, BoxError>,
+) {
     stream_conformance::pipe_exact_length(async |input| echo(&send, input).await).await;
 
     for &size in PAYLOAD_SIZES {
@@ -66,13 +87,21 @@ pub async fn content_length(send: impl AsyncFn(Request<ByteStream>) -> Result<Re
         let response = send_ok(&send, &case, request(Method::POST, "/echo", body)).await;
         let response = expect_status(&case, response, StatusCode::OK).await;
         assert_eq!(
-            response.headers().get("x-request-length").and_then(|value| value.to_str().ok()),
+            response
+                .headers()
+                .get("x-request-length")
+                .and_then(|value| value.to_str().ok()),
             Some(size.to_string().as_str()),
             "{case}: the handler's body does not declare the request's length"
         );
 
         let case = format!("content length, response of {size} bytes");
-        let response = send_ok(&send, &case, get(&format!("/stream?size={size}&length=exact"))).await;
+        let response = send_ok(
+            &send,
+            &case,
+            get(&format!("/stream?size={size}&length=exact")),
+        )
+        .await;
         let response = expect_status(&case, response, StatusCode::OK).await;
         assert_eq!(
             response.body().len(),
@@ -96,13 +125,22 @@ pub async fn content_length(send: impl AsyncFn(Request<ByteStream>) -> Result<Re
 ///
 /// An implementation that buffers whole bodies never completes the last two parts; do not run
 /// this check on one (see [`Capabilities::buffered`](super::Capabilities::buffered)).
-pub async fn streaming(send: impl AsyncFn(Request<ByteStream>) -> Result<Response<ByteStream>, BoxError>) {
+pub async fn streaming(
+    send: impl AsyncFn(Request<ByteStream>) -> Result<Response<ByteStream>, BoxError>,
+) {
     stream_conformance::pipe_roundtrip(async |input| echo(&send, input).await).await;
     stream_conformance::pipe_propagates_errors(async |input| echo(&send, input).await).await;
 
-    for (size, chunk) in [(1u64, 1u64), (100_000, 1), (1_000_003, 4096), (3 << 20, 65_536)] {
+    for (size, chunk) in [
+        (1u64, 1u64),
+        (100_000, 1),
+        (1_000_003, 4096),
+        (3 << 20, 65_536),
+    ] {
         for length in ["exact", "unknown"] {
-            let case = format!("streaming, response of {size} bytes in chunks of {chunk}, length {length}");
+            let case = format!(
+                "streaming, response of {size} bytes in chunks of {chunk}, length {length}"
+            );
             let uri = format!("/stream?size={size}&chunk={chunk}&length={length}");
             let response = send_ok(&send, &case, get(&uri)).await;
             let response = expect_status(&case, response, StatusCode::OK).await;
@@ -113,12 +151,18 @@ pub async fn streaming(send: impl AsyncFn(Request<ByteStream>) -> Result<Respons
 
     let case = "streaming, response before the handler finishes";
     let response = send_ok(&send, case, get("/hold?id=streaming")).await;
-    let mut body = expect_status(case, response, StatusCode::OK).await.into_body();
+    let mut body = expect_status(case, response, StatusCode::OK)
+        .await
+        .into_body();
     let head = body
         .try_next()
         .await
         .unwrap_or_else(|error| panic!("{case}: the body failed: {error}"));
-    assert_eq!(head.as_deref(), Some(&b"head"[..]), "{case}: the first chunk is wrong");
+    assert_eq!(
+        head.as_deref(),
+        Some(&b"head"[..]),
+        "{case}: the first chunk is wrong"
+    );
     let released = send_ok(&send, case, get("/release?id=streaming")).await;
     expect_status(case, released, StatusCode::OK).await;
     let tail = body
@@ -134,7 +178,12 @@ pub async fn streaming(send: impl AsyncFn(Request<ByteStream>) -> Result<Respons
         Ok::<_, StreamError>("rest")
     };
     let body = stream::once(async { Ok::<_, StreamError>("first") }).chain(stream::once(rest));
-    let response = send_ok(&send, case, request(Method::POST, "/first-chunk", ByteStream::from_stream(body))).await;
+    let response = send_ok(
+        &send,
+        case,
+        request(Method::POST, "/first-chunk", ByteStream::from_stream(body)),
+    )
+    .await;
     let response = expect_status(case, response, StatusCode::OK).await;
     let first = text_of(case, response).await;
     let _ = finish.send(());
@@ -172,7 +221,12 @@ pub async fn large_bodies(
     total: u64,
     max_in_flight: u64,
 ) {
-    stream_conformance::pipe_bounded_memory(async |input| echo(&send, input).await, total, max_in_flight).await;
+    stream_conformance::pipe_bounded_memory(
+        async |input| echo(&send, input).await,
+        total,
+        max_in_flight,
+    )
+    .await;
 
     for declared in [true, false] {
         let case = format!(
@@ -180,7 +234,11 @@ pub async fn large_bodies(
             if declared { "declared" } else { "unknown" }
         );
         let body = Pattern::new().stream(total, stream_conformance::BOUNDED_MEMORY_CHUNK);
-        let body = if declared { body } else { ByteStream::from_stream(body) };
+        let body = if declared {
+            body
+        } else {
+            ByteStream::from_stream(body)
+        };
         let response = send_ok(&send, &case, request(Method::POST, "/count", body)).await;
         let response = expect_status(&case, response, StatusCode::OK).await;
         assert_eq!(
@@ -191,7 +249,16 @@ pub async fn large_bodies(
     }
 
     let case = format!("large bodies, download of {total} bytes");
-    let response = send_ok(&send, &case, get(&format!("/stream?size={total}&length=exact"))).await;
+    let response = send_ok(
+        &send,
+        &case,
+        get(&format!("/stream?size={total}&length=exact")),
+    )
+    .await;
     let response = expect_status(&case, response, StatusCode::OK).await;
-    assert_eq!(read_pattern(&case, response.into_body()).await, total, "{case}: the body has another length");
+    assert_eq!(
+        read_pattern(&case, response.into_body()).await,
+        total,
+        "{case}: the body has another length"
+    );
 }

@@ -127,6 +127,11 @@ pub async fn run(
     }
     if !capabilities.buffered {
         streaming(&send).await;
-        large_bodies(&send, capabilities.large_body_size, capabilities.max_in_flight).await;
+        large_bodies(
+            &send,
+            capabilities.large_body_size,
+            capabilities.max_in_flight,
+        )
+        .await;
     }
 }

@@ -7,7 +7,9 @@ use http::{Method, Request, Response, StatusCode};
 use super::support::{expect_status, get, header_items, request, send_ok, text_of};
 
 /// Every common method reaches the handler as itself, and `HEAD` gets the head without a body.
-pub async fn methods(send: impl AsyncFn(Request<ByteStream>) -> Result<Response<ByteStream>, BoxError>) {
+pub async fn methods(
+    send: impl AsyncFn(Request<ByteStream>) -> Result<Response<ByteStream>, BoxError>,
+) {
     for method in [
         Method::GET,
         Method::POST,
@@ -17,7 +19,12 @@ pub async fn methods(send: impl AsyncFn(Request<ByteStream>) -> Result<Response<
         Method::OPTIONS,
     ] {
         let case = format!("methods, {method}");
-        let response = send_ok(&send, &case, request(method.clone(), "/method", ByteStream::empty())).await;
+        let response = send_ok(
+            &send,
+            &case,
+            request(method.clone(), "/method", ByteStream::empty()),
+        )
+        .await;
         let response = expect_status(&case, response, StatusCode::OK).await;
         assert_eq!(
             text_of(&case, response).await,
@@ -27,7 +34,12 @@ pub async fn methods(send: impl AsyncFn(Request<ByteStream>) -> Result<Response<
     }
 
     let case = "methods, HEAD";
-    let response = send_ok(&send, case, request(Method::HEAD, "/method", ByteStream::empty())).await;
+    let response = send_ok(
+        &send,
+        case,
+        request(Method::HEAD, "/method", ByteStream::empty()),
+    )
+    .await;
     let response = expect_status(case, response, StatusCode::OK).await;
     assert!(
         text_of(case, response).await.is_empty(),
@@ -37,7 +49,9 @@ pub async fn methods(send: impl AsyncFn(Request<ByteStream>) -> Result<Response<
 
 /// Request headers reach the handler, repeated ones with every value, and response headers
 /// reach the client, repeated `set-cookie` headers each on its own.
-pub async fn headers(send: impl AsyncFn(Request<ByteStream>) -> Result<Response<ByteStream>, BoxError>) {
+pub async fn headers(
+    send: impl AsyncFn(Request<ByteStream>) -> Result<Response<ByteStream>, BoxError>,
+) {
     let case = "headers, request";
     let request = Request::get("/headers")
         .header("x-single", "one")
@@ -87,8 +101,13 @@ pub async fn headers(send: impl AsyncFn(Request<ByteStream>) -> Result<Response<
 }
 
 /// The statuses that handlers give, from `200` to `503`, arrive as they are.
-pub async fn status_codes(send: impl AsyncFn(Request<ByteStream>) -> Result<Response<ByteStream>, BoxError>) {
-    for code in [200u16, 201, 202, 204, 301, 302, 304, 400, 401, 403, 404, 409, 410, 418, 422, 429, 500, 502, 503] {
+pub async fn status_codes(
+    send: impl AsyncFn(Request<ByteStream>) -> Result<Response<ByteStream>, BoxError>,
+) {
+    for code in [
+        200u16, 201, 202, 204, 301, 302, 304, 400, 401, 403, 404, 409, 410, 418, 422, 429, 500,
+        502, 503,
+    ] {
         let case = format!("status codes, {code}");
         let response = send_ok(&send, &case, get(&format!("/status/{code}"))).await;
         assert_eq!(
@@ -107,7 +126,9 @@ pub async fn status_codes(send: impl AsyncFn(Request<ByteStream>) -> Result<Resp
 }
 
 /// Query strings and paths reach the handler byte for byte, percent-encoding included.
-pub async fn query_strings(send: impl AsyncFn(Request<ByteStream>) -> Result<Response<ByteStream>, BoxError>) {
+pub async fn query_strings(
+    send: impl AsyncFn(Request<ByteStream>) -> Result<Response<ByteStream>, BoxError>,
+) {
     for query in [
         "",
         "a=1",
@@ -118,7 +139,11 @@ pub async fn query_strings(send: impl AsyncFn(Request<ByteStream>) -> Result<Res
         "utf8=%C3%A9t%C3%A9",
     ] {
         let case = format!("query strings, {query:?}");
-        let uri = if query.is_empty() { "/query".to_owned() } else { format!("/query?{query}") };
+        let uri = if query.is_empty() {
+            "/query".to_owned()
+        } else {
+            format!("/query?{query}")
+        };
         let response = send_ok(&send, &case, get(&uri)).await;
         let response = expect_status(&case, response, StatusCode::OK).await;
         assert_eq!(
@@ -127,7 +152,12 @@ pub async fn query_strings(send: impl AsyncFn(Request<ByteStream>) -> Result<Res
             "{case}: the handler saw another query string"
         );
     }
-    for path in ["/path/plain", "/path/with%20space", "/path/a%2Fb/c", "/path/%C3%A9"] {
+    for path in [
+        "/path/plain",
+        "/path/with%20space",
+        "/path/a%2Fb/c",
+        "/path/%C3%A9",
+    ] {
         let case = format!("paths, {path:?}");
         let response = send_ok(&send, &case, get(path)).await;
         let response = expect_status(&case, response, StatusCode::OK).await;

@@ -9,7 +9,9 @@ pub(crate) fn request(method: Method, uri: &str, body: ByteStream) -> Request<By
         .method(method)
         .uri(uri)
         .body(body)
-        .unwrap_or_else(|error| panic!("the conformance suite built a bad request to {uri}: {error}"))
+        .unwrap_or_else(|error| {
+            panic!("the conformance suite built a bad request to {uri}: {error}")
+        })
 }
 
 /// A `GET` of `uri` without a body.
@@ -29,7 +31,11 @@ pub(crate) async fn send_ok(
 }
 
 /// Checks the status, panicking with `case` and the body otherwise.
-pub(crate) async fn expect_status(case: &str, response: Response<ByteStream>, status: StatusCode) -> Response<ByteStream> {
+pub(crate) async fn expect_status(
+    case: &str,
+    response: Response<ByteStream>,
+    status: StatusCode,
+) -> Response<ByteStream> {
     if response.status() == status {
         return response;
     }

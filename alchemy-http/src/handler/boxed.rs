@@ -121,7 +121,10 @@ impl fmt::Debug for BoxHandlerFuture {
 /// The future of an erased call.
 trait ResponseFuture: Future<Output = Result<Response<ByteStream>, BoxError>> + MaybeSend {}
 
-impl<F> ResponseFuture for F where F: Future<Output = Result<Response<ByteStream>, BoxError>> + MaybeSend {}
+impl<F> ResponseFuture for F where
+    F: Future<Output = Result<Response<ByteStream>, BoxError>> + MaybeSend
+{
+}
 
 /// The object-safe side of a handler: a call through a shared reference.
 trait ErasedHandler: MaybeSend + MaybeSync {
@@ -161,7 +164,11 @@ mod tests {
         let mut handler = BoxHandler::new(handler_fn(|_: Request<ByteStream>| async {
             Response::new(Full::new(bytes::Bytes::from_static(b"full body")))
         }));
-        let response = block_on(Service::call(&mut handler, Request::new(ByteStream::empty()))).unwrap();
+        let response = block_on(Service::call(
+            &mut handler,
+            Request::new(ByteStream::empty()),
+        ))
+        .unwrap();
         let body = response.into_body();
         assert_eq!(body.len(), Some(9));
         assert_eq!(block_on(body.collect(9)).unwrap(), "full body");
@@ -172,7 +179,11 @@ mod tests {
         let mut handler = BoxHandler::new(handler_fn(|_: Request<ByteStream>| async {
             Err::<Response<ByteStream>, _>(io::Error::new(io::ErrorKind::NotFound, "gone"))
         }));
-        let error = block_on(Service::call(&mut handler, Request::new(ByteStream::empty()))).unwrap_err();
+        let error = block_on(Service::call(
+            &mut handler,
+            Request::new(ByteStream::empty()),
+        ))
+        .unwrap_err();
         assert_eq!(error.to_string(), "gone");
         assert!(error.is::<io::Error>());
     }
@@ -222,7 +233,11 @@ mod tests {
         let calls = Arc::clone(&slow.calls);
         let mut handler = BoxHandler::new(slow);
         for _ in 0..3 {
-            let response = block_on(Service::call(&mut handler, Request::new(ByteStream::empty()))).unwrap();
+            let response = block_on(Service::call(
+                &mut handler,
+                Request::new(ByteStream::empty()),
+            ))
+            .unwrap();
             assert_eq!(response.status(), StatusCode::ACCEPTED);
         }
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);

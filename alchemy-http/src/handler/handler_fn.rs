@@ -186,7 +186,10 @@ mod tests {
         let ok = block_on(handler.call(Request::new(ByteStream::empty())));
         assert!(ok.is_ok());
         let failing = Request::get("/fail").body(ByteStream::empty()).unwrap();
-        assert_eq!(block_on(handler.call(failing)).unwrap_err().to_string(), "failed");
+        assert_eq!(
+            block_on(handler.call(failing)).unwrap_err().to_string(),
+            "failed"
+        );
         assert_eq!(hits.load(Ordering::SeqCst), 2);
     }
 

@@ -12,9 +12,9 @@ use tower_service::Service;
 
 pub use boxed::{BoxHandler, BoxHandlerFuture};
 pub use handler_fn::{handler_fn, HandlerFn, HandlerFnFuture, HandlerOutput};
-pub use respond::{respond, Respond, ResponseBody};
 #[cfg(feature = "server")]
 pub(crate) use respond::status_response;
+pub use respond::{respond, Respond, ResponseBody};
 
 /// An HTTP handler: any tower [`Service`] from `Request<ByteStream>` to `Response<B>` whose body
 /// `B` is an [`http_body::Body`] of [`Bytes`].

@@ -184,7 +184,9 @@ where
             KindProjection::Handler { body } => body
                 .poll_frame(cx)
                 .map(|frame| frame.map(|frame| frame.map_err(Into::into))),
-            KindProjection::Full { data } => Poll::Ready(data.take().map(|data| Ok(Frame::data(data)))),
+            KindProjection::Full { data } => {
+                Poll::Ready(data.take().map(|data| Ok(Frame::data(data))))
+            }
         }
     }
 
@@ -198,7 +200,9 @@ where
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
             Kind::Handler { body } => body.size_hint(),
-            Kind::Full { data } => SizeHint::with_exact(data.as_ref().map_or(0, |data| data.len() as u64)),
+            Kind::Full { data } => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |data| data.len() as u64))
+            }
         }
     }
 }
@@ -289,7 +293,10 @@ mod tests {
         let body = ResponseBody::new(ByteStream::from(data.clone()));
         let stream = body.into_byte_stream();
         assert!(format!("{stream:?}").contains("bytes"), "{stream:?}");
-        assert_eq!(block_on(stream.collect(100)).unwrap().as_ptr(), data.as_ptr());
+        assert_eq!(
+            block_on(stream.collect(100)).unwrap().as_ptr(),
+            data.as_ptr()
+        );
     }
 
     #[test]

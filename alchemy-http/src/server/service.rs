@@ -46,7 +46,12 @@ impl<H: HttpHandler> hyper::service::Service<Request<Incoming>> for ConnectionSe
             Some(limit) if incoming.size_hint().lower() > limit => {
                 return ServeFuture::rejected(payload_too_large());
             }
-            Some(limit) if incoming.size_hint().upper().is_none_or(|upper| upper > limit) => {
+            Some(limit)
+                if incoming
+                    .size_hint()
+                    .upper()
+                    .is_none_or(|upper| upper > limit) =>
+            {
                 let exceeded = Arc::new(AtomicBool::new(false));
                 overflow = Some(Arc::clone(&exceeded));
                 ByteStream::from_body(Limited {

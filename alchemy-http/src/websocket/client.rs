@@ -72,13 +72,10 @@ pub async fn connect_with(
         .set_nodelay(true)
         .map_err(|error| failed(Box::new(error)))?;
     let io: BoxIo = Box::new(stream);
-    let (stream, response) = tokio_tungstenite::client_async_with_config(
-        request,
-        io,
-        Some(config.to_tungstenite()),
-    )
-    .await
-    .map_err(|error| failed(Box::new(error)))?;
+    let (stream, response) =
+        tokio_tungstenite::client_async_with_config(request, io, Some(config.to_tungstenite()))
+            .await
+            .map_err(|error| failed(Box::new(error)))?;
     let protocol = response
         .headers()
         .get(header::SEC_WEBSOCKET_PROTOCOL)

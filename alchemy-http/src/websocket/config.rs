@@ -51,7 +51,9 @@ impl WebSocketConfig {
         self
     }
 
-    pub(crate) fn to_tungstenite(&self) -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    pub(crate) fn to_tungstenite(
+        &self,
+    ) -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
         tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
             .max_message_size(Some(self.max_message_size))
             .max_frame_size(Some(self.max_frame_size))

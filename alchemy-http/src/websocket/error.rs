@@ -18,7 +18,9 @@ use super::close_code;
 pub enum WebSocketError {
     /// The peer broke the WebSocket protocol (a malformed or unmasked frame, a bad opcode, a
     /// fragmented control frame); the socket was closed with code 1002.
-    #[error("the peer broke the WebSocket protocol ({reason}); the socket was closed with code 1002")]
+    #[error(
+        "the peer broke the WebSocket protocol ({reason}); the socket was closed with code 1002"
+    )]
     Protocol {
         /// What was wrong.
         reason: String,

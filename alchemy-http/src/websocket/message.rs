@@ -175,7 +175,9 @@ mod tests {
 
     #[test]
     fn only_wire_codes_are_sendable() {
-        for code in [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 4999] {
+        for code in [
+            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 4999,
+        ] {
             assert!(close_code::is_sendable(code), "{code}");
         }
         for code in [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000] {

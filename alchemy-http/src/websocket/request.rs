@@ -5,8 +5,8 @@ use http::{header, HeaderMap, HeaderName, Method, Request};
 /// Whether `request` asks to be upgraded to a WebSocket: a `GET` with `Connection: upgrade` and
 /// `Upgrade: websocket` (tokens compared without regard to case, in comma-separated lists).
 ///
-/// It checks the intent only; [`accept`](crate::websocket::accept) checks the rest of the
-/// handshake (version and key) and says what is wrong.
+/// It checks the intent only; `accept` (feature `server`) checks the rest of the handshake
+/// (version and key) and says what is wrong.
 ///
 /// ```
 /// use alchemy_http::websocket::is_upgrade_request;
@@ -65,7 +65,10 @@ mod tests {
 
     #[test]
     fn tokens_are_found_in_lists_and_repeated_headers() {
-        let listed = [("connection", "keep-alive, upgrade"), ("upgrade", "foo, websocket")];
+        let listed = [
+            ("connection", "keep-alive, upgrade"),
+            ("upgrade", "foo, websocket"),
+        ];
         assert!(is_upgrade_request(&request(Method::GET, &listed)));
         let repeated = [
             ("connection", "keep-alive"),

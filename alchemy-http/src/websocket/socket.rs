@@ -50,7 +50,10 @@ enum State {
     /// A close message from the peer: the reply is flushed before it is delivered.
     Closing(Option<CloseFrame>),
     /// The peer broke the protocol: the close frame goes out, then the error is delivered.
-    Failing { error: WebSocketError, step: FailStep },
+    Failing {
+        error: WebSocketError,
+        step: FailStep,
+    },
     /// The socket failed; the stream has ended.
     Failed,
 }
@@ -123,7 +126,8 @@ impl WebSocket {
                 }
             };
             if done {
-                let State::Failing { error, .. } = std::mem::replace(&mut self.state, State::Failed)
+                let State::Failing { error, .. } =
+                    std::mem::replace(&mut self.state, State::Failed)
                 else {
                     unreachable!("the state is still failing");
                 };
