@@ -2,7 +2,7 @@
 //! `alchemy_http::serve`, both in this process on 127.0.0.1, driven by a bounded in-process
 //! load generator (hyper's HTTP/1.1 client, keep-alive connections).
 //!
-//! `cargo bench -p alchemy-http --features server --bench hello`; it prints requests per second
+//! `cargo bench -p alchemy-http --bench hello`; it prints requests per second
 //! for each server and their ratio, and stops by itself. Set `HELLO_CONNECTIONS`,
 //! `HELLO_REQUESTS` (per connection) and `HELLO_ROUNDS` to change the load.
 

@@ -23,14 +23,16 @@
 //!
 //! # Features
 //!
-//! - `server` (off by default): `serve`, `Server` and `ServerBuilder` (the local server on
+//! - `server` (on by default): `serve`, `Server` and `ServerBuilder` (the local server on
 //!   hyper 1.x and tokio, HTTP/1.1 and h2c), the WebSocket upgrade and client, and an HTTP
 //!   `client::Client` for tests and tools. Native targets only.
 //! - `conformance`: the `conformance` suite for HTTP adapters.
 //!
-//! Without features the crate is the handler types only: it needs no runtime and builds for
-//! `wasm32-unknown-unknown`, where the `Send` and `Sync` bounds on handlers disappear (see
-//! [`MaybeSend`](alchemy_stream::MaybeSend) and [`MaybeSync`]).
+//! With `default-features = false` the crate is the handler types only: it needs no runtime
+//! and builds for `wasm32-unknown-unknown`, where the `Send` and `Sync` bounds on handlers
+//! disappear (see [`MaybeSend`](alchemy_stream::MaybeSend) and [`MaybeSync`]). Crates of
+//! this workspace take it that way (the workspace dependency turns default features off) and
+//! ask for `server` where they run the local server.
 
 mod handler;
 mod maybe_sync;
