@@ -317,3 +317,18 @@ async fn idle_keep_alive_connections_do_not_hold_up_shutdown() {
     server.shutdown().await;
     assert!(client.send(get("/")).await.is_err());
 }
+
+#[tokio::test]
+async fn client_errors_name_the_url_and_the_cause() {
+    let server = serve("127.0.0.1:0", hello()).await.unwrap();
+    let url = server.url();
+    server.shutdown().await;
+    let client = Client::new(&url).unwrap();
+    let error = client.send(get("/path")).await.unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains(&format!("{url}/path")), "{text}");
+    assert!(text.to_lowercase().contains("refused"), "{text}");
+
+    let error = Client::new("https://127.0.0.1:1").unwrap_err();
+    assert!(error.to_string().contains("only http://"), "{error}");
+}
