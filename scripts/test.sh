@@ -15,8 +15,8 @@ step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
 
 step "the runtime side builds without the control plane"
-cargo check -p alchemy --no-default-features
-cargo check -p alchemy-stream --no-default-features
+RUSTFLAGS="-D warnings" cargo check -p alchemy --no-default-features
+RUSTFLAGS="-D warnings" cargo check -p alchemy-stream --no-default-features
 
 step "cargo test (every crate, every feature)"
 cargo test --workspace --all-features

@@ -5,13 +5,26 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::bind::{Bindable, Declaration, Init, Planning, Request, Service};
+use alchemy_http::{BoxHandler, HttpHandler, MaybeSync};
+
+use crate::actor::{Actor, Actors};
+use crate::bind::{Bindable, Declaration, Init, Planning, Request, Runtime, Service};
 use crate::error::{Error, Result};
+use crate::local::actor::LocalActors;
 use crate::local::LocalPlatform;
 use crate::platform::Platform;
 use crate::stack::{Binding, Stack};
 
 type PlanInit = for<'a> fn(&'a mut Init<'_>) -> Pin<Box<dyn Future<Output = Result<()>> + 'a>>;
+type RunInit =
+    for<'a> fn(&'a mut Init<'_>) -> Pin<Box<dyn Future<Output = Result<BoxHandler>> + 'a>>;
+
+/// Hosts one actor type on the local actor runtime.
+pub(crate) type LocalHost = Arc<
+    dyn for<'a> Fn(&'a LocalActors) -> Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>
+        + Send
+        + Sync,
+>;
 
 /// Chooses the platform of a stage: given the stage and its state directory.
 pub type PlatformFactory = Arc<dyn Fn(&str, &Path) -> Result<Arc<dyn Platform>> + Send + Sync>;
@@ -19,18 +32,22 @@ pub type PlatformFactory = Arc<dyn Fn(&str, &Path) -> Result<Arc<dyn Platform>> 
 struct ServiceEntry {
     id: String,
     plan: PlanInit,
+    run: RunInit,
 }
 
 /// Starts an app named `name`: add services and resources, then [`App::run`] it.
 ///
 /// ```no_run
+/// use alchemy::http::{handler_fn, BoxHandler, ByteStream};
 /// use alchemy::{Init, Service};
 ///
 /// struct Api;
 /// impl Service for Api {
-///     type Handler = ();
-///     async fn init(_ctx: &mut Init<'_>) -> alchemy::Result<()> {
-///         Ok(())
+///     type Handler = BoxHandler;
+///     async fn init(_ctx: &mut Init<'_>) -> alchemy::Result<BoxHandler> {
+///         Ok(BoxHandler::new(handler_fn(|_: http::Request<ByteStream>| async {
+///             http::Response::new(ByteStream::from("hello"))
+///         })))
 ///     }
 /// }
 ///
@@ -43,6 +60,7 @@ pub fn app(name: &str) -> App {
         name: name.to_string(),
         services: Vec::new(),
         declarations: Vec::new(),
+        actor_hosts: Vec::new(),
         state_dir: None,
         platform: Arc::new(|_, dir| {
             Ok(Arc::new(LocalPlatform::new(dir.join("local"))) as Arc<dyn Platform>)
@@ -55,6 +73,7 @@ pub struct App {
     name: String,
     services: Vec<ServiceEntry>,
     declarations: Vec<Declaration>,
+    actor_hosts: Vec<(String, LocalHost)>,
     state_dir: Option<PathBuf>,
     platform: PlatformFactory,
 }
@@ -65,19 +84,63 @@ fn plan_init<'a, S: Service>(
     Box::pin(async move { S::init(ctx).await.map(drop) })
 }
 
+fn run_init<'a, S>(ctx: &'a mut Init<'_>) -> Pin<Box<dyn Future<Output = Result<BoxHandler>> + 'a>>
+where
+    S: Service,
+    S::Handler: HttpHandler + MaybeSync,
+{
+    Box::pin(async move { S::init(ctx).await.map(BoxHandler::new) })
+}
+
 impl App {
     /// The app's name.
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// Adds service `S` under the logical id `id`.
-    pub fn service<S: Service>(mut self, id: &str) -> Self {
+    /// Adds service `S` under the logical id `id`; its handler serves HTTP.
+    pub fn service<S>(mut self, id: &str) -> Self
+    where
+        S: Service,
+        S::Handler: HttpHandler + MaybeSync,
+    {
         self.services.push(ServiceEntry {
             id: id.to_string(),
             plan: plan_init::<S>,
+            run: run_init::<S>,
         });
         self
+    }
+
+    /// Runs every service's init on `runtime` and returns their handlers, by service id.
+    pub async fn handlers(&self, runtime: &dyn Runtime) -> Result<Vec<(String, BoxHandler)>> {
+        let mut handlers = Vec::new();
+        for service in &self.services {
+            let mut init = Init::new(&service.id, runtime);
+            handlers.push((service.id.clone(), (service.run)(&mut init).await?));
+        }
+        Ok(handlers)
+    }
+
+    /// Hosts the actor type of `actors` in this app: a namespace of them is deployed, and
+    /// services bind it to reach its actors.
+    pub fn actors<A: Actor>(mut self, actors: &'static Actors<A>) -> Self {
+        self.declarations.push(actors.declaration());
+        let host: LocalHost = Arc::new(move |local: &LocalActors| {
+            Box::pin(async move { local.namespace(actors).await.map(drop) })
+        });
+        self.actor_hosts.push((actors.id().to_string(), host));
+        self
+    }
+
+    /// The actor types the app hosts, with the way to host each on the local runtime.
+    pub(crate) fn actor_hosts(&self) -> &[(String, LocalHost)] {
+        &self.actor_hosts
+    }
+
+    /// Where the local platform keeps the stage's resources: `<state root>/<stage>/local`.
+    pub fn local_root(&self, stage: &str) -> PathBuf {
+        self.state_root().join(stage).join("local")
     }
 
     /// Declares a resource no service binds (yet), so that it is still deployed.
@@ -150,6 +213,18 @@ impl App {
             }
         }
         for (service, requests) in &requests {
+            for r in requests {
+                let hosted = self
+                    .actor_hosts
+                    .iter()
+                    .any(|(id, _)| *id == r.declaration.id);
+                if r.declaration.kind == "actors" && !hosted {
+                    return Err(Error::Config(format!(
+                        "`{service}` binds actor namespace `{}`, whose actor type the app does not host: add `.actors(&...)` for it to the app",
+                        r.declaration.id
+                    )));
+                }
+            }
             let mut bindings = Vec::new();
             for request in requests {
                 let binding = Binding {

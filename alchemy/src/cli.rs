@@ -6,6 +6,7 @@
 //!   deploy   [--yes] [--concurrency N] [--target ID]...
 //!   destroy  [--yes] [--concurrency N] [--target ID]...
 //!   outputs
+//!   dev      [--port N]
 //!   state list | state show ID | state unlock
 //! ```
 //!
@@ -87,6 +88,15 @@ enum Command {
     Destroy(ApplyArgs),
     /// Print the outputs of the deployed resources.
     Outputs,
+    /// Deploy the app on the local provider and serve its services until Ctrl-C.
+    Dev {
+        /// The port of the first service (0: any free port); further services take the next ports.
+        #[arg(long, default_value_t = 8787)]
+        port: u16,
+        /// At most this many provider calls at once.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
+        concurrency: u32,
+    },
     /// Look at or repair the state.
     State {
         #[command(subcommand)]
@@ -165,6 +175,7 @@ pub fn main(app: App) -> ExitCode {
 /// Everything a command needs about its stage.
 struct Stage {
     stack: Stack,
+    platform: Arc<dyn Platform>,
     providers: Providers,
     backend: FileBackend,
 }
@@ -176,6 +187,7 @@ async fn open(app: &App, stage: &str) -> Result<Stage> {
     let backend = FileBackend::new(app.state_root().join(stage), app.name(), stage);
     Ok(Stage {
         stack,
+        platform,
         providers,
         backend,
     })
@@ -208,6 +220,9 @@ async fn execute(mut app: App, cli: Cli) -> Result<u8> {
         }
         Command::Deploy(args) => apply(&app, &stage, &cli.stage, args, false, cli.json).await,
         Command::Destroy(args) => apply(&app, &stage, &cli.stage, args, true, cli.json).await,
+        Command::Dev { port, concurrency } => {
+            dev(&app, &stage, &cli.stage, port, concurrency, cli.json).await
+        }
         Command::Outputs => {
             let (state, _) = load(&stage, &app, &cli.stage).await?;
             print_outputs(&state, cli.json);
@@ -378,6 +393,87 @@ async fn apply_locked(
     } else {
         EXIT_STEPS_FAILED
     })
+}
+
+/// `dev`: deploy on the local provider, then serve every service until Ctrl-C or SIGTERM.
+async fn dev(
+    app: &App,
+    stage: &Stage,
+    name: &str,
+    port: u16,
+    concurrency: u32,
+    json: bool,
+) -> Result<u8> {
+    if stage.platform.name() != "local" {
+        return Err(Error::Config(format!(
+            "dev runs an app on the local provider, and stage `{name}` is on `{}`: pick a local stage with --stage",
+            stage.platform.name()
+        )));
+    }
+    let args = ApplyArgs {
+        yes: true,
+        concurrency,
+        targets: Targets { ids: Vec::new() },
+    };
+    let code = apply(app, stage, name, args, false, json).await?;
+    if code != EXIT_OK {
+        return Ok(code);
+    }
+    let (state, _) = load(stage, app, name).await?;
+    let runtime = crate::local::LocalRuntime::open(
+        &app.local_root(name),
+        &state,
+        app,
+        crate::local::actor::LocalActorsOptions::default(),
+    )
+    .await?;
+    let handlers = app.handlers(&runtime).await?;
+    let mut servers = Vec::new();
+    for (i, (id, handler)) in handlers.into_iter().enumerate() {
+        let port = if port == 0 {
+            0
+        } else {
+            port.saturating_add(i as u16)
+        };
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let server = alchemy_http::serve(addr, handler).await.map_err(|e| {
+            Error::Config(format!(
+                "cannot serve `{id}` on {addr}: {e}; choose another port with --port"
+            ))
+        })?;
+        if json {
+            println!("{}", json!({ "service": id, "url": server.url() }));
+        } else {
+            println!("{id}: {}", server.url());
+        }
+        servers.push(server);
+    }
+    if !json {
+        println!("Serving stage {name} on the local provider. Press Ctrl-C to stop.");
+    }
+    let _ = std::io::stdout().flush();
+    stopped().await;
+    for server in servers {
+        server.shutdown().await;
+    }
+    runtime.shutdown().await;
+    Ok(EXIT_OK)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn stopped() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
 }
 
 fn confirm(what: &str, stage: &str) -> Result<bool> {

@@ -4,7 +4,9 @@
 //! and returns its implementation. At deploy time each binding becomes part of one plan that
 //! spans every provider of the stage; at run time the same call hands back a typed client.
 
+pub mod actor;
 pub mod bind;
+pub mod bucket;
 pub mod error;
 pub mod resource;
 pub mod secret;
@@ -32,6 +34,9 @@ pub use bind::{Access, Bindable, Init, Service};
 pub use error::{Error, Result};
 pub use resource::{Handle, Input, RemovalPolicy, Resource, ResourceDef};
 pub use secret::Secret;
+
+/// HTTP handlers: the `alchemy-http` crate.
+pub use alchemy_http as http;
 
 #[cfg(feature = "deploy")]
 pub use app::{app, App};

@@ -153,6 +153,7 @@ pub(crate) fn as_ref(v: &Value) -> Option<(&str, &str)> {
 }
 
 /// Every resource id that `props` refers to.
+#[cfg(feature = "deploy")]
 pub(crate) fn references(props: &Value, out: &mut BTreeSet<String>) {
     if let Some((id, _)) = as_ref(props) {
         out.insert(id.to_string());
@@ -166,6 +167,7 @@ pub(crate) fn references(props: &Value, out: &mut BTreeSet<String>) {
 }
 
 /// Looks up a dotted path (`a.b.0.c`) in a JSON value; the empty path is the value itself.
+#[cfg(feature = "deploy")]
 pub(crate) fn lookup<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
     if path.is_empty() {
         return Some(v);
@@ -209,6 +211,7 @@ impl<R: Resource> Clone for Handle<R> {
 }
 
 impl<R: Resource> Handle<R> {
+    #[cfg(feature = "deploy")]
     pub(crate) fn new(id: String) -> Self {
         Handle {
             id,

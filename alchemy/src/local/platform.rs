@@ -32,6 +32,24 @@ impl Resource for LocalBucketProps {
     type Output = LocalBucketOutput;
 }
 
+/// A namespace of actors on this machine: its actors' databases live in a directory of it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LocalActorsProps {}
+
+/// Where a local actor namespace keeps its actors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocalActorsOutput {
+    /// The namespace.
+    pub namespace: String,
+    /// The directory of its actors' databases.
+    pub path: String,
+}
+
+impl Resource for LocalActorsProps {
+    const KIND: &'static str = "local.actors";
+    type Output = LocalActorsOutput;
+}
+
 /// A service run by `dev`, with the environment its bindings give it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LocalServiceProps {
@@ -98,12 +116,19 @@ impl Platform for LocalPlatform {
                 root: self.root.join("services"),
             },
         );
+        p.register::<LocalActorsProps>(
+            "local",
+            Namespaces {
+                root: self.root.join("actors"),
+            },
+        );
         p
     }
 
     fn declare(&self, stack: &mut Stack, declaration: &Declaration) -> Result<()> {
         match declaration.kind.as_str() {
             "bucket" => stack.add(&declaration.id, LocalBucketProps {}).map(drop),
+            "actors" => stack.add(&declaration.id, LocalActorsProps {}).map(drop),
             other => Err(Error::Config(format!(
                 "the local provider cannot host `{}`: it has no resource of kind `{other}`",
                 declaration.id
@@ -127,6 +152,17 @@ impl Platform for LocalPlatform {
                     permissions: Vec::new(),
                 })
             }
+            LocalActorsProps::KIND => Ok(Contribution {
+                env: BTreeMap::from([(
+                    format!(
+                        "ALCHEMY_ACTORS_{}",
+                        id.to_ascii_uppercase().replace('-', "_")
+                    ),
+                    json!({ "$ref": format!("{id}.namespace") }),
+                )]),
+                metadata: json!({ "type": "actors", "name": id, "namespace": { "$ref": format!("{id}.namespace") } }),
+                permissions: Vec::new(),
+            }),
             other => Err(Error::Config(format!(
                 "the local provider cannot bind `{id}` (kind {other}) to `{service}`"
             ))),
@@ -302,6 +338,67 @@ impl Provider<LocalServiceProps> for Manifests {
     ) -> Result<()> {
         let path = self.path(ctx);
         match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io("cannot delete", &path, e)),
+        }
+    }
+}
+
+struct Namespaces {
+    root: PathBuf,
+}
+
+impl Namespaces {
+    fn output(&self, ctx: &Context) -> LocalActorsOutput {
+        LocalActorsOutput {
+            namespace: ctx.id.clone(),
+            path: self.root.join(&ctx.id).display().to_string(),
+        }
+    }
+}
+
+#[async_trait]
+impl Provider<LocalActorsProps> for Namespaces {
+    async fn read(
+        &self,
+        ctx: &Context,
+        _: &LocalActorsProps,
+        _: Option<LocalActorsOutput>,
+    ) -> Result<Option<LocalActorsOutput>> {
+        let path = self.root.join(&ctx.id);
+        Ok(tokio::fs::try_exists(&path)
+            .await
+            .map_err(|e| io("cannot read", &path, e))?
+            .then(|| self.output(ctx)))
+    }
+
+    async fn create(&self, ctx: &Context, _: &LocalActorsProps) -> Result<LocalActorsOutput> {
+        let path = self.root.join(&ctx.id);
+        tokio::fs::create_dir_all(&path)
+            .await
+            .map_err(|e| io("cannot create", &path, e))?;
+        Ok(self.output(ctx))
+    }
+
+    async fn update(
+        &self,
+        ctx: &Context,
+        _: &LocalActorsProps,
+        new: &LocalActorsProps,
+        _: &LocalActorsOutput,
+    ) -> Result<LocalActorsOutput> {
+        self.create(ctx, new).await
+    }
+
+    async fn delete(
+        &self,
+        ctx: &Context,
+        _: &LocalActorsProps,
+        _: &LocalActorsOutput,
+    ) -> Result<()> {
+        let path = self.root.join(&ctx.id);
+        match tokio::fs::remove_dir_all(&path).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io("cannot delete", &path, e)),

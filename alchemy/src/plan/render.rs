@@ -11,7 +11,7 @@ pub fn render_human(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Plan for {} (stage {}):", plan.app, plan.stage);
     let _ = writeln!(out);
-    let mut shown = 0;
+    let mut shown = 0usize;
     for c in &plan.changes {
         let bindings: Vec<_> = plan.bindings.iter().filter(|b| b.service == c.id).collect();
         if c.action == Action::Noop && bindings.is_empty() {
@@ -69,7 +69,10 @@ pub fn render_human(plan: &Plan) -> String {
             }
         }
     }
-    if shown == 0 {
+    if !plan.has_changes() {
+        if shown > 0 {
+            let _ = writeln!(out);
+        }
         let _ = writeln!(out, "  No changes: the stage matches the stack.");
     }
     let s = plan.summary;

@@ -1,3 +1,5 @@
-//! photo-share: a bucket of photos behind an HTTP service.
+//! `cargo run -p photo-share -- plan|deploy|destroy|outputs [--stage NAME] [--json] [--yes]`
 
-fn main() {}
+fn main() -> std::process::ExitCode {
+    photo_share::app().run()
+}

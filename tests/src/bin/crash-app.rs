@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use alchemy::http::{handler_fn, BoxHandler, ByteStream};
 use alchemy::platform::Platform;
 use alchemy::{Init, Service};
 use alchemy_tests::cloud::{DirCloud, DirPlatform, ThingDecl};
@@ -26,12 +27,21 @@ static SHARED: ThingDecl = ThingDecl {
 struct Api;
 
 impl Service for Api {
-    type Handler = ();
+    type Handler = BoxHandler;
 
-    async fn init(ctx: &mut Init<'_>) -> alchemy::Result<()> {
-        ctx.bind(&ROOT).await?;
-        ctx.bind_read_only(&SHARED).await?;
-        Ok(())
+    async fn init(ctx: &mut Init<'_>) -> alchemy::Result<BoxHandler> {
+        let root = ctx.bind(&ROOT).await?;
+        let shared = ctx.bind_read_only(&SHARED).await?;
+        Ok(BoxHandler::new(handler_fn(
+            move |_: http::Request<ByteStream>| {
+                let names = format!(
+                    "{} {}",
+                    root.name().unwrap_or("?"),
+                    shared.name().unwrap_or("?")
+                );
+                async move { http::Response::new(ByteStream::from(names)) }
+            },
+        )))
     }
 }
 

@@ -84,6 +84,8 @@ impl Sandbox {
     }
 }
 
+pub mod dev;
+
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }

@@ -5,6 +5,8 @@
 //! work; when the service runs, the same call hands back a live client from the [`Runtime`] of
 //! the provider it runs on.
 
+mod bucket;
+
 use std::future::Future;
 
 use serde::Serialize;
@@ -64,8 +66,15 @@ pub trait Runtime {
     /// The provider's name (`local`, `aws`, `cloudflare`), for messages.
     fn provider(&self) -> &str;
 
+    /// A client for the bucket bound under the logical id `id`.
+    fn bucket(&self, id: &str) -> Result<crate::bucket::BucketClient> {
+        Err(Error::Config(format!(
+            "the {} runtime has no bucket `{id}`: bind it in the service's init",
+            self.provider()
+        )))
+    }
+
     /// A client for a bound resource of the app's own kind, as the platform made it.
-    /// Neutral kinds have methods of their own (added as the runtime traits arrive).
     fn custom(&self, declaration: &Declaration) -> Result<Box<dyn std::any::Any>> {
         Err(Error::Config(format!(
             "the {} runtime has no client for `{}` (kind {})",

@@ -1,0 +1,116 @@
+//! The local runtime: the clients a service gets when it runs on this machine.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::app::App;
+use crate::bind::{Declaration, Phase, Runtime};
+use crate::bucket::BucketClient;
+use crate::error::{Error, Result};
+use crate::resource::Resource;
+use crate::state::{Snapshot, Status};
+
+use super::actor::{LocalActors, LocalActorsOptions};
+use super::bucket::LocalBucket;
+use super::LocalBucketProps;
+
+/// What a service running locally binds to: the resources a local deploy made, and the app's
+/// actors hosted in this process.
+pub struct LocalRuntime {
+    stage: String,
+    buckets: BTreeMap<String, BucketClient>,
+    actors: LocalActors,
+}
+
+impl std::fmt::Debug for LocalRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalRuntime")
+            .field("stage", &self.stage)
+            .field("buckets", &self.buckets.keys().collect::<Vec<_>>())
+            .field("actors", &self.actors)
+            .finish()
+    }
+}
+
+impl LocalRuntime {
+    /// Opens every bucket recorded in `state` (a stage deployed on the local platform rooted
+    /// at `root`) and hosts `app`'s actors on a local actor runtime under `root`.
+    pub async fn open(
+        root: &Path,
+        state: &Snapshot,
+        app: &App,
+        options: LocalActorsOptions,
+    ) -> Result<Self> {
+        let mut buckets = BTreeMap::new();
+        for (id, rec) in &state.resources {
+            if rec.kind != LocalBucketProps::KIND || rec.status != Status::Created {
+                continue;
+            }
+            let path = rec
+                .output
+                .as_ref()
+                .and_then(|o| o["path"].as_str())
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "the state of bucket `{id}` has no path: deploy the stage again"
+                    ))
+                })?;
+            let bucket = LocalBucket::open(path)
+                .await
+                .map_err(|e| Error::Config(format!("cannot open bucket `{id}` at {path}: {e}")))?;
+            buckets.insert(id.clone(), BucketClient::new(bucket));
+        }
+        let actors = LocalActors::open(root, options)?;
+        for (_, host) in app.actor_hosts() {
+            host(&actors).await?;
+        }
+        Ok(LocalRuntime {
+            stage: state.stage.clone(),
+            buckets,
+            actors,
+        })
+    }
+
+    /// The local actor runtime.
+    pub fn actors(&self) -> &LocalActors {
+        &self.actors
+    }
+
+    /// Stops the actors, letting their current turns finish.
+    pub async fn shutdown(self) {
+        self.actors.shutdown().await;
+    }
+}
+
+impl Runtime for LocalRuntime {
+    fn phase(&self) -> Phase {
+        Phase::Run
+    }
+
+    fn provider(&self) -> &str {
+        "local"
+    }
+
+    fn bucket(&self, id: &str) -> Result<BucketClient> {
+        self.buckets.get(id).cloned().ok_or_else(|| {
+            Error::Config(format!(
+                "bucket `{id}` is not deployed on stage `{}`: run `deploy` first",
+                self.stage
+            ))
+        })
+    }
+
+    fn custom(&self, declaration: &Declaration) -> Result<Box<dyn std::any::Any>> {
+        if declaration.kind != "actors" {
+            return Err(Error::Config(format!(
+                "the local runtime has no client for `{}` (kind {})",
+                declaration.id, declaration.kind
+            )));
+        }
+        let client = self
+            .actors
+            .client(&declaration.id)
+            .map_err(|e| Error::Config(e.to_string()))?;
+        Ok(Box::new(client))
+    }
+}

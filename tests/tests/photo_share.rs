@@ -1,0 +1,262 @@
+//! End to end against `photo-share dev` over real sockets.
+
+#[allow(dead_code)]
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use alchemy::http::client::Client;
+use alchemy_stream::ByteStream;
+use bytes::Bytes;
+use common::dev::Dev;
+use futures::StreamExt;
+use http::{Method, Request, StatusCode};
+
+fn request(method: Method, path: &str, body: impl Into<ByteStream>) -> Request<ByteStream> {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .body(body.into())
+        .unwrap()
+}
+
+async fn text(client: &Client, req: Request<ByteStream>) -> (StatusCode, String) {
+    let res = client.send(req).await.unwrap();
+    let status = res.status();
+    let body = res.into_body().collect(1 << 20).await.unwrap();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+const GIB: u64 = 1 << 30;
+const CHUNK: usize = 256 << 10;
+
+/// 1 GiB of bytes that are not all alike, produced chunk by chunk, and their MD5.
+fn big_body(md5: Arc<Mutex<md5::Context>>) -> ByteStream {
+    let block: Vec<u8> = (0..CHUNK).map(|i| (i * 31 % 251) as u8).collect();
+    let chunks = (GIB as usize) / CHUNK;
+    let stream = futures::stream::iter(0..chunks).map(move |i| {
+        let mut chunk = block.clone();
+        chunk[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        md5.lock().unwrap().consume(&chunk);
+        Ok::<_, std::io::Error>(Bytes::from(chunk))
+    });
+    ByteStream::from_stream(stream).with_exact_len(GIB)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gibibyte_goes_up_and_down_with_bounded_server_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = Dev::start(dir.path(), &[]);
+    let client = Client::new(&dev.url).unwrap();
+    let before = dev.peak_rss_kib();
+
+    let sent = Arc::new(Mutex::new(md5::Context::new()));
+    let res = client
+        .send(request(
+            Method::PUT,
+            "/photos/big.bin",
+            big_body(sent.clone()),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let sent = format!("{:x}", sent.lock().unwrap().clone().compute());
+    let etag = res.headers()["etag"]
+        .to_str()
+        .unwrap()
+        .trim_matches('"')
+        .to_string();
+    assert_eq!(
+        etag, sent,
+        "the stored object's etag is the MD5 of what was sent"
+    );
+
+    let res = client
+        .send(request(Method::GET, "/photos/big.bin", ByteStream::empty()))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-length"], GIB.to_string().as_str());
+    let mut body = res.into_body();
+    let mut got = md5::Context::new();
+    let mut len = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.unwrap();
+        len += chunk.len() as u64;
+        got.consume(&chunk);
+    }
+    assert_eq!(len, GIB);
+    assert_eq!(
+        format!("{:x}", got.compute()),
+        sent,
+        "the same bytes came back"
+    );
+
+    let peak = dev.peak_rss_kib();
+    println!(
+        "photo-share dev peak RSS: {} MiB before, {} MiB after moving 1 GiB up and down",
+        before / 1024,
+        peak / 1024
+    );
+    assert!(
+        peak < 128 * 1024,
+        "the server buffered the body: peak RSS {} MiB",
+        peak / 1024
+    );
+    dev.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_create_if_absent_puts_have_exactly_one_winner() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = Dev::start(dir.path(), &[]);
+    let client = Client::new(&dev.url).unwrap();
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let req = Request::put("/photos/race.jpg")
+                    .header("if-none-match", "*")
+                    .body(ByteStream::from(format!("writer {i}")))
+                    .unwrap();
+                let res = client.send(req).await.unwrap();
+                (i, res.status())
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for t in tasks {
+        let (i, status) = t.await.unwrap();
+        match status {
+            StatusCode::CREATED => winners.push(i),
+            StatusCode::PRECONDITION_FAILED => {}
+            other => panic!("writer {i}: unexpected {other}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one writer wins: {winners:?}");
+    let (status, body) = text(
+        &client,
+        request(Method::GET, "/photos/race.jpg", ByteStream::empty()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        format!("writer {}", winners[0]),
+        "the winner's bytes are stored"
+    );
+    dev.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn photos_list_range_delete_and_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = Dev::start(dir.path(), &[("PHOTO_SHARE_MAX_PHOTO_BYTES", "1000")]);
+    let client = Client::new(&dev.url).unwrap();
+    let digits: String = (0..100)
+        .map(|i| char::from(b'0' + (i % 10) as u8))
+        .collect();
+    for name in ["b.jpg", "a.jpg"] {
+        let (status, _) = text(
+            &client,
+            request(Method::PUT, &format!("/photos/{name}"), digits.clone()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    assert_eq!(
+        text(
+            &client,
+            request(Method::GET, "/photos", ByteStream::empty())
+        )
+        .await
+        .1,
+        r#"["a.jpg","b.jpg"]"#
+    );
+
+    let ranged = Request::get("/photos/a.jpg")
+        .header("range", "bytes=10-14")
+        .body(ByteStream::empty())
+        .unwrap();
+    let res = client.send(ranged).await.unwrap();
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(res.headers()["content-range"], "bytes 10-14/100");
+    assert_eq!(res.into_body().collect(100).await.unwrap(), "01234");
+    let tail = Request::get("/photos/a.jpg")
+        .header("range", "bytes=-3")
+        .body(ByteStream::empty())
+        .unwrap();
+    assert_eq!(
+        client
+            .send(tail)
+            .await
+            .unwrap()
+            .into_body()
+            .collect(100)
+            .await
+            .unwrap(),
+        "789"
+    );
+    let beyond = Request::get("/photos/a.jpg")
+        .header("range", "bytes=500-")
+        .body(ByteStream::empty())
+        .unwrap();
+    assert_eq!(
+        client.send(beyond).await.unwrap().status(),
+        StatusCode::RANGE_NOT_SATISFIABLE
+    );
+
+    // Bad input: a clear error, and nothing that was stored is lost.
+    let (status, body) = text(&client, request(Method::PUT, "/photos/.secret", "x")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("invalid photo name `.secret`"), "{body}");
+    let (status, body) = text(
+        &client,
+        request(Method::PUT, "/photos/huge.jpg", "y".repeat(5000)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(body.contains("1000"), "the error names the limit: {body}");
+    let (status, _) = text(
+        &client,
+        request(Method::GET, "/photos/huge.jpg", ByteStream::empty()),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a refused upload leaves nothing behind"
+    );
+    let (status, _) = text(
+        &client,
+        request(Method::GET, "/photos/missing.jpg", ByteStream::empty()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, _) = text(
+        &client,
+        request(Method::DELETE, "/photos/a.jpg", ByteStream::empty()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        text(
+            &client,
+            request(Method::GET, "/photos", ByteStream::empty())
+        )
+        .await
+        .1,
+        r#"["b.jpg"]"#
+    );
+    assert_eq!(
+        text(
+            &client,
+            request(Method::GET, "/photos/b.jpg", ByteStream::empty())
+        )
+        .await
+        .1,
+        digits
+    );
+    dev.stop();
+}
