@@ -93,14 +93,20 @@ impl Client {
                 .authority(self.authority.clone())
                 .path_and_query(path)
                 .build()
-                .map_err(|error| ClientError::Request(error.into()))?;
+                .map_err(|error| self.failed(&request, error.into()))?;
         }
+        let url = request.uri().to_string();
         let response = self
             .inner
             .request(request.map(WireBody::new))
             .await
-            .map_err(|error| ClientError::Request(error.into()))?;
+            .map_err(|error| ClientError::request(url, error.into()))?;
         Ok(response.map(ByteStream::from_body))
+    }
+
+    fn failed(&self, request: &Request<ByteStream>, source: BoxError) -> ClientError {
+        let url = format!("{}://{}{}", self.scheme, self.authority, request.uri());
+        ClientError::request(url, source)
     }
 }
 
@@ -130,6 +136,34 @@ pub enum ClientError {
 
     /// The request failed: the connection could not be made or broke, or the request body
     /// failed.
-    #[error("the HTTP request failed: {0}")]
-    Request(#[source] BoxError),
+    #[error(
+        "the HTTP request to {url} failed: {reason}; check that a server listens there, \
+         and that the request body did not fail"
+    )]
+    Request {
+        /// The URL of the request.
+        url: String,
+        /// What failed, with every cause.
+        reason: String,
+        /// The error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl ClientError {
+    fn request(url: String, source: BoxError) -> Self {
+        let mut reason = source.to_string();
+        let mut cause = source.source();
+        while let Some(error) = cause {
+            reason.push_str(": ");
+            reason.push_str(&error.to_string());
+            cause = error.source();
+        }
+        Self::Request {
+            url,
+            reason,
+            source,
+        }
+    }
 }

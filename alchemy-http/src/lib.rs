@@ -11,25 +11,28 @@
 //! `Request<ByteStream> -> Response<ByteStream>`, and [`respond`] runs one request through a
 //! handler the way every adapter does (errors and panics become `500`s).
 //!
-//! Adapters carry handlers to a platform: the local server here ([`serve`], feature `server`),
-//! and the Lambda and Workers adapters of the provider crates. The [`conformance`] suite
-//! (feature `conformance`) checks that they all behave alike.
+//! Adapters carry handlers to a platform: the local server of this crate (`serve`, feature
+//! `server`), and the Lambda and Workers adapters of the provider crates. The conformance
+//! suite (module `conformance`, feature `conformance`) checks that they all behave alike.
 //!
 //! # WebSockets
 //!
 //! [`Message`] and [`CloseFrame`] are the WebSocket messages of every provider. With the
-//! `server` feature, a handler accepts an upgrade with [`websocket::accept`] and gets a
-//! [`WebSocket`](websocket::WebSocket); [`websocket::connect`] is the matching client.
+//! `server` feature, a handler accepts an upgrade with `websocket::accept` and gets a
+//! `websocket::WebSocket`; `websocket::connect` is the matching client.
 //!
 //! # Features
 //!
-//! - `server` (off by default): [`serve`], [`Server`], the WebSocket upgrade, and an HTTP
-//!   [`Client`](client::Client) for tests, on hyper 1.x and tokio. Native targets only.
-//! - `conformance`: the [`conformance`] suite for HTTP adapters.
+//! - `server` (on by default): `serve`, `Server` and `ServerBuilder` (the local server on
+//!   hyper 1.x and tokio, HTTP/1.1 and h2c), the WebSocket upgrade and client, and an HTTP
+//!   `client::Client` for tests and tools. Native targets only.
+//! - `conformance`: the `conformance` suite for HTTP adapters.
 //!
-//! Without features the crate is the handler types only: it needs no runtime and builds for
-//! `wasm32-unknown-unknown`, where the `Send` and `Sync` bounds on handlers disappear (see
-//! [`MaybeSend`](alchemy_stream::MaybeSend) and [`MaybeSync`]).
+//! With `default-features = false` the crate is the handler types only: it needs no runtime
+//! and builds for `wasm32-unknown-unknown`, where the `Send` and `Sync` bounds on handlers
+//! disappear (see [`MaybeSend`](alchemy_stream::MaybeSend) and [`MaybeSync`]). Crates of
+//! this workspace take it that way (the workspace dependency turns default features off) and
+//! ask for `server` where they run the local server.
 
 mod handler;
 mod maybe_sync;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use alchemy_http::client::Client;
-use alchemy_http::{handler_fn, serve, ByteStream, ServeError, Server};
+use alchemy_http::{handler_fn, serve, ByteStream, HttpHandler, ServeError, Server};
 use alchemy_stream::StreamError;
 use futures::channel::oneshot;
 use futures::stream;
@@ -17,7 +17,7 @@ fn get(path: &str) -> Request<ByteStream> {
     Request::get(path).body(ByteStream::empty()).unwrap()
 }
 
-fn hello() -> impl alchemy_http::HttpHandler + Clone {
+fn hello() -> impl HttpHandler {
     handler_fn(|_: Request<ByteStream>| async { Response::new(ByteStream::from("hello")) })
 }
 
@@ -74,7 +74,7 @@ async fn bound_listeners_are_served_as_they_are() {
 }
 
 /// A handler that counts its calls and reads the whole body, failing as the body does.
-fn counting_reader(calls: Arc<AtomicUsize>) -> impl alchemy_http::HttpHandler + Clone {
+fn counting_reader(calls: Arc<AtomicUsize>) -> impl HttpHandler {
     handler_fn(move |request: Request<ByteStream>| {
         let calls = Arc::clone(&calls);
         async move {
@@ -204,7 +204,7 @@ struct Gated {
 
 impl Gated {
     /// A handler, and the receiver of the release handle of each request that arrives.
-    fn handler(&self) -> impl alchemy_http::HttpHandler + Clone {
+    fn handler(&self) -> impl HttpHandler {
         let arrived = Arc::clone(&self.arrived);
         handler_fn(move |_: Request<ByteStream>| {
             let arrived = Arc::clone(&arrived);
@@ -316,4 +316,19 @@ async fn idle_keep_alive_connections_do_not_hold_up_shutdown() {
     // The client's pooled connection stays open and idle; shutdown closes it and returns.
     server.shutdown().await;
     assert!(client.send(get("/")).await.is_err());
+}
+
+#[tokio::test]
+async fn client_errors_name_the_url_and_the_cause() {
+    let server = serve("127.0.0.1:0", hello()).await.unwrap();
+    let url = server.url();
+    server.shutdown().await;
+    let client = Client::new(&url).unwrap();
+    let error = client.send(get("/path")).await.unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains(&format!("{url}/path")), "{text}");
+    assert!(text.to_lowercase().contains("refused"), "{text}");
+
+    let error = Client::new("https://127.0.0.1:1").unwrap_err();
+    assert!(error.to_string().contains("only http://"), "{error}");
 }

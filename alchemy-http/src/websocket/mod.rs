@@ -1,5 +1,6 @@
 //! WebSockets: [`Message`]s that are the same on every provider, and (feature `server`) the
-//! upgrade of a request on the local server, the [`WebSocket`] it gives, and a client.
+//! upgrade of a request on the local server (`accept`), the `WebSocket` it gives, and a client
+//! (`connect`).
 //!
 //! # Accepting a WebSocket in a handler
 //!

@@ -5,8 +5,8 @@ use http::{header, HeaderMap, HeaderName, Method, Request};
 /// Whether `request` asks to be upgraded to a WebSocket: a `GET` with `Connection: upgrade` and
 /// `Upgrade: websocket` (tokens compared without regard to case, in comma-separated lists).
 ///
-/// It checks the intent only; [`accept`](crate::websocket::accept) checks the rest of the
-/// handshake (version and key) and says what is wrong.
+/// It checks the intent only; `accept` (feature `server`) checks the rest of the handshake
+/// (version and key) and says what is wrong.
 ///
 /// ```
 /// use alchemy_http::websocket::is_upgrade_request;
