@@ -1,6 +1,5 @@
 //! End to end against `photo-share dev` over real sockets.
 
-#[allow(dead_code)]
 mod common;
 
 use std::sync::{Arc, Mutex};
