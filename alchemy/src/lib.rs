@@ -8,6 +8,7 @@ pub mod actor;
 pub mod bind;
 pub mod bucket;
 pub mod error;
+pub mod maybe;
 pub mod resource;
 pub mod secret;
 

@@ -81,7 +81,6 @@ mod declare;
 mod error;
 mod handler;
 mod id;
-mod maybe;
 mod sql;
 mod storage;
 mod websocket;
@@ -91,6 +90,7 @@ pub mod conformance;
 #[cfg(all(feature = "mock", not(target_arch = "wasm32")))]
 mod mock;
 
+pub use crate::maybe::{BoxFuture, MaybeSend, MaybeSendSync};
 pub use alchemy_stream::ByteStream;
 pub use capabilities::Capabilities;
 pub use client::{ActorClient, ActorNamespace, ActorStub};
@@ -101,7 +101,6 @@ pub(crate) use error::shorten as shorten_text;
 pub use error::{ActorError, Result};
 pub use handler::{Actor, ActorClass, DynActor, InitFuture};
 pub use id::ActorId;
-pub use maybe::{BoxFuture, MaybeSend, MaybeSendSync};
 #[cfg(all(feature = "mock", not(target_arch = "wasm32")))]
 pub use mock::MockActorClient;
 pub use sql::{Rows, Sql, SqlBackend, SqlValue};

@@ -7,27 +7,7 @@ use super::{
     PutMode, PutOptions, PutResult, Result,
 };
 
-/// `Send + Sync` on native targets, no bound at all on `wasm32`.
-///
-/// Native stores are shared between threads (an axum router clones its state into every
-/// task), so there a [`BucketStore`] must be `Send + Sync`. In a Worker on `wasm32`, JavaScript
-/// objects are neither and need not be, so the bound disappears.
-#[cfg(not(target_arch = "wasm32"))]
-pub trait MaybeSendSync: Send + Sync {}
-
-#[cfg(not(target_arch = "wasm32"))]
-impl<T: Send + Sync + ?Sized> MaybeSendSync for T {}
-
-/// `Send + Sync` on native targets, no bound at all on `wasm32`.
-///
-/// Native stores are shared between threads (an axum router clones its state into every
-/// task), so there a [`BucketStore`] must be `Send + Sync`. In a Worker on `wasm32`, JavaScript
-/// objects are neither and need not be, so the bound disappears.
-#[cfg(target_arch = "wasm32")]
-pub trait MaybeSendSync {}
-
-#[cfg(target_arch = "wasm32")]
-impl<T: ?Sized> MaybeSendSync for T {}
+pub use crate::maybe::MaybeSendSync;
 
 /// An object store: the operations every bucket provider (local files, S3, R2) implements.
 ///

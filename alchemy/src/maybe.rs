@@ -7,8 +7,9 @@ pub use alchemy_stream::MaybeSend;
 
 /// `Send + Sync` on native targets, no bound at all on `wasm32`.
 ///
-/// Native runtimes run actors on a thread pool, so there an actor and the clients that reach it
-/// must be `Send + Sync`; in a Worker on `wasm32` nothing is, and nothing needs to be.
+/// Native runtimes share stores, actors and clients between threads (an axum router clones its
+/// state into every task), so there they must be `Send + Sync`. In a Worker on `wasm32`,
+/// JavaScript objects are neither and need not be, so the bound disappears.
 #[cfg(not(target_arch = "wasm32"))]
 pub trait MaybeSendSync: Send + Sync {}
 
@@ -17,8 +18,9 @@ impl<T: Send + Sync + ?Sized> MaybeSendSync for T {}
 
 /// `Send + Sync` on native targets, no bound at all on `wasm32`.
 ///
-/// Native runtimes run actors on a thread pool, so there an actor and the clients that reach it
-/// must be `Send + Sync`; in a Worker on `wasm32` nothing is, and nothing needs to be.
+/// Native runtimes share stores, actors and clients between threads (an axum router clones its
+/// state into every task), so there they must be `Send + Sync`. In a Worker on `wasm32`,
+/// JavaScript objects are neither and need not be, so the bound disappears.
 #[cfg(target_arch = "wasm32")]
 pub trait MaybeSendSync {}
 
