@@ -223,9 +223,10 @@ impl Emulator {
     ///
     /// - Neither MiniStack nor moto checks `If-Match` or `If-None-Match` on `CopyObject` (both
     ///   copy regardless), so `copy_conditional` is off for both.
-    /// - moto answers `UploadPart` for an upload that was completed with a 500 (an internal
-    ///   error) instead of `NoSuchUpload`, so `multipart` is off for moto. Its other multipart
-    ///   behaviour is sound and can be tested with a bucket that declares `multipart` anyway.
+    /// - moto answers `UploadPart` and `CompleteMultipartUpload` for an upload that was
+    ///   completed or aborted with a 500 (an internal error) instead of `NoSuchUpload`, so
+    ///   `multipart` is off for moto. Its other multipart behaviour is sound and can be tested
+    ///   with a bucket that declares `multipart` anyway.
     pub fn s3_capabilities(&self) -> Capabilities {
         let mut capabilities = S3Bucket::s3_capabilities();
         capabilities.copy_conditional = false;

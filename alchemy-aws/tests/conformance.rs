@@ -90,8 +90,9 @@ async fn s3_in_moto_passes_the_suite() {
     assert_eq!(report.skipped, expected, "{report}");
 }
 
-/// moto's multipart uploads, but for its answer to a part sent after completion, behave as
-/// S3's: the multipart tests that do not send such a part pass against it.
+/// moto's multipart uploads behave as S3's but for upload ids it no longer knows (it fails
+/// with a 500 where S3 says `NoSuchUpload`): the multipart tests that do not use such ids
+/// pass against it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_in_moto_passes_the_multipart_tests_it_can() {
     let emulator = Emulator::moto().await.expect("start moto");
@@ -104,7 +105,6 @@ async fn s3_in_moto_passes_the_multipart_tests_it_can() {
         .expect("create the test bucket")
         .with_capabilities(capabilities);
     let client = BucketClient::new(bucket);
-    conformance::multipart_abort(&client).await;
     conformance::multipart_invalid_parts(&client).await;
     conformance::multipart_conditional(&client).await;
     conformance::upload_helper(&client).await;

@@ -30,7 +30,7 @@ use alchemy::bucket::{
     GetOptions, GetResult, ListOptions, ListPage, ObjectMeta, PartInfo, PutMode, PutOptions,
     PutResult, Result,
 };
-use alchemy_stream::ByteStream;
+use alchemy_stream::{ByteStream, StreamError};
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_s3::primitives::DateTime;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
@@ -227,13 +227,29 @@ impl S3Bucket {
     }
 
     /// A body of unknown length: one `PutObject` when it fits in one part, else a multipart
-    /// upload, one part in memory at a time, aborted if anything fails.
+    /// upload, one part in memory at a time, aborted if anything fails. On an endpoint
+    /// declared without multipart uploads, the body is read into memory (up to
+    /// `max_put_size`) and sent in one `PutObject`.
     async fn put_unsized(
         &self,
         key: &str,
         body: ByteStream,
         options: PutOptions,
     ) -> Result<PutResult> {
+        if !self.capabilities.multipart {
+            // Without multipart uploads the only way to give PutObject its length is to read
+            // the whole body first.
+            let limit = self.capabilities.max_put_size.unwrap_or(MAX_PUT_SIZE);
+            let data = body
+                .collect(usize::try_from(limit).unwrap_or(usize::MAX))
+                .await
+                .map_err(|error| match error {
+                    StreamError::TooLarge { limit } => BucketError::TooLarge { limit },
+                    other => BucketError::Stream(other),
+                })?;
+            let len = data.len() as u64;
+            return self.put_object(key, ByteStream::from(data), len, options).await;
+        }
         let mut reader = PartReader::new(body, self.part_size);
         let first = reader.next_part().await?;
         let Some(first) = first else {
