@@ -854,6 +854,90 @@ impl BucketStore for S3Bucket {
 mod tests {
     use super::*;
 
+    /// A bucket whose client points at a port nothing listens on: any request would fail
+    /// with a backend error, so a `NotSupported` proves the call was refused before I/O.
+    fn unreachable_bucket(capabilities: Capabilities) -> S3Bucket {
+        let config = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        S3Bucket::from_sdk_config(&config, "b").with_capabilities(capabilities)
+    }
+
+    #[tokio::test]
+    async fn undeclared_options_are_refused_not_ignored() {
+        let mut capabilities = S3Bucket::s3_capabilities();
+        capabilities.copy_conditional = false;
+        capabilities.put_update = false;
+        capabilities.range = false;
+        let bucket = unreachable_bucket(capabilities);
+        fn refused<T>(result: Result<T>) -> bool {
+            matches!(
+                result,
+                Err(BucketError::NotSupported {
+                    provider: "s3",
+                    ..
+                })
+            )
+        }
+        assert!(refused(bucket.copy("a", "b", PutMode::Create).await));
+        assert!(refused(
+            bucket
+                .put("a", ByteStream::from("x"), PutMode::Update("\"e\"".into()).into())
+                .await
+        ));
+        let ranged = GetOptions {
+            range: Some((0..1).into()),
+            ..GetOptions::default()
+        };
+        assert!(refused(bucket.get("a", ranged).await));
+    }
+
+    #[tokio::test]
+    async fn keys_and_part_numbers_are_checked_before_any_request() {
+        let bucket = unreachable_bucket(S3Bucket::s3_capabilities());
+        assert!(matches!(
+            bucket.head("../up").await,
+            Err(BucketError::InvalidKey { .. })
+        ));
+        assert!(matches!(
+            bucket.put_part("k", "id", 10_001, ByteStream::from("x")).await,
+            Err(BucketError::InvalidPart {
+                part_number: 10_001,
+                ..
+            })
+        ));
+        let part = |part_number, size| PartInfo {
+            part_number,
+            etag: "\"e\"".into(),
+            size,
+        };
+        assert!(matches!(
+            bucket
+                .complete_multipart("k", "id", vec![part(1, 10), part(2, 10)])
+                .await,
+            Err(BucketError::InvalidPart { part_number: 1, .. })
+        ));
+        assert!(matches!(
+            bucket
+                .complete_multipart("k", "id", vec![part(2, MIN_PART_SIZE), part(1, 10)])
+                .await,
+            Err(BucketError::InvalidPart { part_number: 1, .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_a_retryable_backend_error() {
+        let bucket = unreachable_bucket(S3Bucket::s3_capabilities());
+        let error = bucket.head("k").await.expect_err("nothing listens");
+        assert!(
+            matches!(error, BucketError::Backend { provider: "s3", retryable: true, .. }),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("reading the metadata of `k`"), "{error}");
+    }
+
     #[test]
     fn content_ranges_give_the_range_and_the_size() {
         assert_eq!(
