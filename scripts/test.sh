@@ -13,6 +13,7 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
+RUSTDOCFLAGS="-D warnings" cargo doc -p alchemy --no-deps
 
 step "the runtime side builds without the control plane"
 RUSTFLAGS="-D warnings" cargo check -p alchemy --no-default-features
