@@ -26,9 +26,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
 use alchemy::bucket::{
-    validate_key, validate_metadata, BucketError, BucketStore, ByteRange, Capabilities,
-    GetOptions, GetResult, ListOptions, ListPage, ObjectMeta, PartInfo, PutMode, PutOptions,
-    PutResult, Result,
+    validate_key, validate_metadata, BucketError, BucketStore, ByteRange, Capabilities, GetOptions,
+    GetResult, ListOptions, ListPage, ObjectMeta, PartInfo, PutMode, PutOptions, PutResult, Result,
 };
 use alchemy_stream::{ByteStream, StreamError};
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -248,7 +247,9 @@ impl S3Bucket {
                     other => BucketError::Stream(other),
                 })?;
             let len = data.len() as u64;
-            return self.put_object(key, ByteStream::from(data), len, options).await;
+            return self
+                .put_object(key, ByteStream::from(data), len, options)
+                .await;
         }
         let mut reader = PartReader::new(body, self.part_size);
         let first = reader.next_part().await?;
@@ -257,7 +258,9 @@ impl S3Bucket {
         };
         if reader.is_done().await? {
             let len = first.len as u64;
-            return self.put_object(key, first.into_stream(), len, options).await;
+            return self
+                .put_object(key, first.into_stream(), len, options)
+                .await;
         }
         let upload_id = self.create_multipart(key, options).await?;
         let uploaded = async {
@@ -542,8 +545,13 @@ impl BucketStore for S3Bucket {
         if options.start_after.is_some() {
             self.require(self.capabilities.list_start_after, "start_after on list")?;
         }
-        let start_after = options.start_after.filter(|_| options.continuation.is_none());
-        let max_keys = options.max_keys.unwrap_or(MAX_LIST_KEYS).clamp(1, MAX_LIST_KEYS);
+        let start_after = options
+            .start_after
+            .filter(|_| options.continuation.is_none());
+        let max_keys = options
+            .max_keys
+            .unwrap_or(MAX_LIST_KEYS)
+            .clamp(1, MAX_LIST_KEYS);
         let output = self
             .client
             .list_objects_v2()
@@ -875,16 +883,17 @@ mod tests {
         fn refused<T>(result: Result<T>) -> bool {
             matches!(
                 result,
-                Err(BucketError::NotSupported {
-                    provider: "s3",
-                    ..
-                })
+                Err(BucketError::NotSupported { provider: "s3", .. })
             )
         }
         assert!(refused(bucket.copy("a", "b", PutMode::Create).await));
         assert!(refused(
             bucket
-                .put("a", ByteStream::from("x"), PutMode::Update("\"e\"".into()).into())
+                .put(
+                    "a",
+                    ByteStream::from("x"),
+                    PutMode::Update("\"e\"".into()).into()
+                )
                 .await
         ));
         let ranged = GetOptions {
@@ -902,7 +911,9 @@ mod tests {
             Err(BucketError::InvalidKey { .. })
         ));
         assert!(matches!(
-            bucket.put_part("k", "id", 10_001, ByteStream::from("x")).await,
+            bucket
+                .put_part("k", "id", 10_001, ByteStream::from("x"))
+                .await,
             Err(BucketError::InvalidPart {
                 part_number: 10_001,
                 ..
@@ -932,18 +943,25 @@ mod tests {
         let bucket = unreachable_bucket(S3Bucket::s3_capabilities());
         let error = bucket.head("k").await.expect_err("nothing listens");
         assert!(
-            matches!(error, BucketError::Backend { provider: "s3", retryable: true, .. }),
+            matches!(
+                error,
+                BucketError::Backend {
+                    provider: "s3",
+                    retryable: true,
+                    ..
+                }
+            ),
             "{error:?}"
         );
-        assert!(error.to_string().contains("reading the metadata of `k`"), "{error}");
+        assert!(
+            error.to_string().contains("reading the metadata of `k`"),
+            "{error}"
+        );
     }
 
     #[test]
     fn content_ranges_give_the_range_and_the_size() {
-        assert_eq!(
-            parse_content_range("bytes 0-99/1234"),
-            Some((0..100, 1234))
-        );
+        assert_eq!(parse_content_range("bytes 0-99/1234"), Some((0..100, 1234)));
         assert_eq!(parse_content_range("bytes 9-9/10"), Some((9..10, 10)));
         assert_eq!(parse_content_range("bytes */10"), None);
         assert_eq!(parse_content_range("items 0-1/2"), None);
@@ -955,7 +973,10 @@ mod tests {
             encode_copy_source("b", "a/with space+plus/🦀"),
             "b/a/with%20space%2Bplus/%F0%9F%A6%80"
         );
-        assert_eq!(encode_copy_source("b", "plain-key_1.txt"), "b/plain-key_1.txt");
+        assert_eq!(
+            encode_copy_source("b", "plain-key_1.txt"),
+            "b/plain-key_1.txt"
+        );
     }
 
     #[test]
