@@ -6,6 +6,7 @@
 //! create is looked up before anything is made, so nothing is created twice or orphaned.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -112,6 +113,7 @@ pub struct Engine<'a> {
     keyring: Option<&'a Keyring>,
     concurrency: usize,
     progress: &'a dyn Progress,
+    interrupt: Option<Arc<AtomicBool>>,
 }
 
 impl<'a> Engine<'a> {
@@ -131,7 +133,15 @@ impl<'a> Engine<'a> {
             keyring: None,
             concurrency: 8,
             progress: &Quiet,
+            interrupt: None,
         }
+    }
+
+    /// Stops starting steps once `flag` is set: the steps in flight finish and are recorded,
+    /// the rest are reported as skipped, and the state is committed (Ctrl-C during a deploy).
+    pub fn interrupt(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.interrupt = Some(flag);
+        self
     }
 
     /// Seals secrets with `keyring`.
@@ -206,7 +216,36 @@ impl Engine<'_> {
         let mut completed = 0;
 
         while completed < nodes.len() {
-            while running.len() < cap {
+            let interrupted = self
+                .interrupt
+                .as_ref()
+                .is_some_and(|f| f.load(Ordering::SeqCst));
+            if interrupted && running.is_empty() {
+                // Every step in flight has ended; what never started is reported as skipped.
+                for (i, node) in nodes.iter().enumerate() {
+                    if done[i] {
+                        continue;
+                    }
+                    let change = node_change(plan, node);
+                    let step = StepReport {
+                        id: node_id(node).to_string(),
+                        action: change.map_or(Action::Delete, |c| c.action),
+                        outcome: Outcome::Skipped {
+                            because: "interrupted".into(),
+                        },
+                        millis: 0,
+                    };
+                    if !matches!(node, Node::Cleanup { .. }) {
+                        if let Some(c) = change {
+                            self.progress.finished(c, &step);
+                        }
+                        report.steps.push(step);
+                    }
+                    done[i] = true;
+                }
+                break;
+            }
+            while running.len() < cap && !interrupted {
                 let Some(i) = ready.pop() else { break };
                 if let Some(because) = failed_dep.remove(&i) {
                     // Skipped: its dependents are skipped too.
@@ -240,7 +279,7 @@ impl Engine<'_> {
                 running.push(self.run(stack, i, &nodes[i], state));
             }
             if running.is_empty() {
-                if ready.is_empty() {
+                if ready.is_empty() && !interrupted {
                     return Err(Error::Config(
                         "apply found steps waiting on each other; no step could start".into(),
                     ));

@@ -19,9 +19,11 @@
 //! | 3 | `plan --detailed-exitcode`: the plan has changes |
 //! | 4 | `deploy`/`destroy` ran and some steps failed; state is recorded, a rerun resumes |
 //! | 5 | the state is locked by another deploy |
+//! | 130 | `deploy`/`destroy` stopped by Ctrl-C after the steps in flight; rerun to go on |
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,6 +52,20 @@ pub const EXIT_CHANGES: u8 = 3;
 pub const EXIT_STEPS_FAILED: u8 = 4;
 /// Exit code: the state is locked by another deploy.
 pub const EXIT_LOCKED: u8 = 5;
+/// Exit code: a deploy or destroy stopped by Ctrl-C (after finishing the steps in flight).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// The first Ctrl-C lets the steps in flight finish; a second one stops at once.
+async fn watch_interrupts(flag: Arc<AtomicBool>) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    flag.store(true, Ordering::SeqCst);
+    eprintln!("\nInterrupted: finishing the steps in progress, then stopping. Ctrl-C again stops at once (the next deploy resumes).");
+    if tokio::signal::ctrl_c().await.is_ok() {
+        std::process::exit(i32::from(EXIT_INTERRUPTED));
+    }
+}
 
 const LEASE_TTL: Duration = Duration::from_secs(30);
 
@@ -392,11 +408,21 @@ async fn apply_locked(
         return Ok(EXIT_OK);
     }
     let progress = Printer { to_stderr: json };
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let watcher = tokio::spawn(watch_interrupts(interrupted.clone()));
     let engine = Engine::new(&stage.providers, &stage.backend, lease, LEASE_TTL)
         .keyring(keyring.as_ref())
         .concurrency(args.concurrency as usize)
-        .progress(&progress);
-    let report = engine.apply(&stage.stack, &plan, &mut state).await?;
+        .progress(&progress)
+        .interrupt(interrupted.clone());
+    let report = engine.apply(&stage.stack, &plan, &mut state).await;
+    watcher.abort();
+    let report = report?;
+    if interrupted.load(Ordering::SeqCst) {
+        print_report(&report);
+        eprintln!("Interrupted: what was done is recorded; run the same command again to go on.");
+        return Ok(EXIT_INTERRUPTED);
+    }
     if json {
         println!(
             "{}",

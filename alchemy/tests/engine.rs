@@ -699,3 +699,76 @@ async fn a_lost_lease_stops_the_apply_with_that_error() {
     assert!(matches!(err, Error::LeaseLost { .. }), "{err}");
     assert!(err.to_string().contains("was lost"), "{err}");
 }
+
+#[tokio::test]
+async fn an_interrupt_lets_steps_in_flight_finish_and_skips_the_rest() {
+    use std::sync::atomic::AtomicBool;
+    /// Sets the interrupt flag (as Ctrl-C would) during the first create.
+    struct Interrupting(Arc<AtomicBool>);
+    #[async_trait]
+    impl Provider<Thing> for Interrupting {
+        async fn read(
+            &self,
+            _: &Context,
+            _: &Thing,
+            _: Option<ThingOut>,
+        ) -> Result<Option<ThingOut>> {
+            Ok(None)
+        }
+        async fn create(&self, ctx: &Context, t: &Thing) -> Result<ThingOut> {
+            self.0.store(true, Ordering::SeqCst);
+            Ok(out(ctx, t.size))
+        }
+        async fn update(
+            &self,
+            ctx: &Context,
+            _: &Thing,
+            t: &Thing,
+            _: &ThingOut,
+        ) -> Result<ThingOut> {
+            Ok(out(ctx, t.size))
+        }
+        async fn delete(&self, _: &Context, _: &Thing, _: &ThingOut) -> Result<()> {
+            Ok(())
+        }
+    }
+    let flag = Arc::new(AtomicBool::new(false));
+    let mut providers = Providers::new();
+    providers.register::<Thing>("test", Interrupting(flag.clone()));
+    let backend = MemoryBackend::new();
+    let stack = stack_of(&[("a", 1), ("b", 2), ("c", 3)]);
+    let mut state = Snapshot::new("app", "test");
+    let plan = plan(&stack, &state, &providers, &PlanOptions::default())
+        .await
+        .unwrap();
+    let lease = backend
+        .lock(&LeaseOwner::current(), Duration::from_secs(30))
+        .await
+        .unwrap();
+    let engine = Engine::new(&providers, &backend, lease, Duration::from_secs(30))
+        .concurrency(1)
+        .interrupt(flag);
+    let report = engine.apply(&stack, &plan, &mut state).await.unwrap();
+    let done: Vec<_> = report
+        .steps
+        .iter()
+        .filter(|s| matches!(s.outcome, Outcome::Done { .. }))
+        .collect();
+    let skipped: Vec<_> = report
+        .steps
+        .iter()
+        .filter(|s| {
+            s.outcome
+                == Outcome::Skipped {
+                    because: "interrupted".into(),
+                }
+        })
+        .collect();
+    assert_eq!((done.len(), skipped.len()), (1, 2), "{:?}", report.steps);
+    assert_eq!(state.resources.len(), 1);
+    assert_eq!(
+        backend.load().await.unwrap().unwrap().resources,
+        state.resources,
+        "committed"
+    );
+}

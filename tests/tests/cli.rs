@@ -212,3 +212,40 @@ async fn the_same_bind_records_at_plan_time_and_returns_a_client_at_run_time() {
     assert_eq!(client, ThingClient::Live("live-t1".into()));
     assert_eq!(client.name().unwrap(), "live-t1");
 }
+
+#[test]
+fn ctrl_c_finishes_the_steps_in_flight_records_them_and_the_next_deploy_goes_on() {
+    let sandbox = Sandbox::new();
+    let mut deploy = sandbox.spawn(1, &["deploy", "--yes", "--concurrency", "1"], 100);
+    let journal = sandbox.stage_dir().join("journal.jsonl");
+    // Once the first step has begun (its checkpoint is written), press Ctrl-C.
+    while !std::fs::read(&journal)
+        .map(|j| j.contains(&b'\n'))
+        .unwrap_or(false)
+    {
+        assert!(
+            deploy.try_wait().unwrap().is_none(),
+            "the deploy ended before it could be interrupted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    unsafe { libc::kill(deploy.id() as i32, libc::SIGINT) };
+    let out = deploy.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("Interrupted: what was done is recorded"));
+    let done = sandbox.outputs();
+    assert!(
+        !done.is_empty() && done.len() < 13,
+        "some steps finished, not all: {done:?}"
+    );
+    assert!(
+        sandbox.state_files()["journal.jsonl"].is_empty(),
+        "the state was committed"
+    );
+    let again = sandbox.ok(1, &["deploy", "--yes"]);
+    assert!(
+        again.contains(&format!("{} to create", 13 - done.len())),
+        "{again}"
+    );
+    assert_eq!(sandbox.outputs().len(), 13);
+}
