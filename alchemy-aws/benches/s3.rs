@@ -68,9 +68,20 @@ impl Sides {
                     .send()
                     .await
                     .expect("raw get");
-                output.body.collect().await.expect("raw body").into_bytes().len()
+                output
+                    .body
+                    .collect()
+                    .await
+                    .expect("raw body")
+                    .into_bytes()
+                    .len()
             }
-            Side::Neutral => self.neutral.get_bytes(key, usize::MAX).await.expect("get").len(),
+            Side::Neutral => self
+                .neutral
+                .get_bytes(key, usize::MAX)
+                .await
+                .expect("get")
+                .len(),
         }
     }
 
@@ -103,7 +114,10 @@ fn rate(time: Duration, size: usize, count: usize) -> String {
     if size < 1024 * 1024 {
         format!("{:.0} objects/s", count as f64 / seconds)
     } else {
-        format!("{:.0} MiB/s", (size * count) as f64 / (1024.0 * 1024.0) / seconds)
+        format!(
+            "{:.0} MiB/s",
+            (size * count) as f64 / (1024.0 * 1024.0) / seconds
+        )
     }
 }
 

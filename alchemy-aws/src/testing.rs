@@ -215,8 +215,7 @@ impl Emulator {
                     self.log.display()
                 ))
             })?;
-        Ok(S3Bucket::new(self.s3_client(), name)
-            .with_capabilities(self.s3_capabilities()))
+        Ok(S3Bucket::new(self.s3_client(), name).with_capabilities(self.s3_capabilities()))
     }
 
     /// What this emulator's S3 honours: S3's capabilities less what the emulator gets wrong.
@@ -239,8 +238,13 @@ impl Emulator {
 }
 
 impl Drop for Emulator {
+    /// Stops the server. Its log is kept when a test is failing, for a look at what the
+    /// server saw, and removed otherwise.
     fn drop(&mut self) {
         stop(&mut self.process);
+        if !std::thread::panicking() {
+            let _ = fs::remove_file(&self.log);
+        }
     }
 }
 
@@ -256,7 +260,10 @@ pub struct MotoRootElements;
 
 /// The roots moto gets wrong, and the ones S3 sends.
 const MOTO_ROOTS: [(&str, &str); 2] = [
-    ("CompleteMultipartUploadResponse", "CompleteMultipartUploadResult"),
+    (
+        "CompleteMultipartUploadResponse",
+        "CompleteMultipartUploadResult",
+    ),
     ("ListPartsResponse", "ListPartsResult"),
 ];
 
@@ -373,10 +380,7 @@ fn stop(process: &mut Child) {
 
 /// Starts the server that `command` builds for a port, retrying on another port when it dies
 /// at once (another process may have taken the port between choosing and binding it).
-async fn start(
-    kind: Kind,
-    command: impl Fn(u16) -> Command,
-) -> Result<Emulator, EmulatorError> {
+async fn start(kind: Kind, command: impl Fn(u16) -> Command) -> Result<Emulator, EmulatorError> {
     let logs = tools_dir().join("logs");
     fs::create_dir_all(&logs).map_err(|error| {
         EmulatorError::new(format!("cannot create {}: {error}", logs.display()))
@@ -451,7 +455,8 @@ async fn wait_until_ready(emulator: &mut Emulator, port: u16) -> Result<(), Emul
 /// The status of `GET path` on the loopback port.
 async fn http_status(port: u16, path: &str) -> io::Result<u16> {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await?;
     let mut head = [0u8; 64];
     let mut read = 0;
@@ -552,7 +557,12 @@ async fn venv_tool(name: &str, requirement: &str, bin: &str) -> Result<PathBuf, 
         })?;
     }
     let venv = dir.to_string_lossy().into_owned();
-    run(&python, &["-m", "venv", &venv], "create a Python virtual environment").await?;
+    run(
+        &python,
+        &["-m", "venv", &venv],
+        "create a Python virtual environment",
+    )
+    .await?;
     let pip = dir.join("bin").join("pip");
     run(
         &pip,
@@ -571,8 +581,9 @@ async fn venv_tool(name: &str, requirement: &str, bin: &str) -> Result<PathBuf, 
             exe.display()
         )));
     }
-    fs::write(&marker, requirement)
-        .map_err(|error| EmulatorError::new(format!("cannot write {}: {error}", marker.display())))?;
+    fs::write(&marker, requirement).map_err(|error| {
+        EmulatorError::new(format!("cannot write {}: {error}", marker.display()))
+    })?;
     Ok(exe)
 }
 
@@ -645,7 +656,11 @@ impl LockFile {
         }
         loop {
             match OpenOptions::new().write(true).create_new(true).open(path) {
-                Ok(_) => return Ok(LockFile { path: path.to_owned() }),
+                Ok(_) => {
+                    return Ok(LockFile {
+                        path: path.to_owned(),
+                    })
+                }
                 Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
                     let stale = fs::metadata(path)
                         .and_then(|meta| meta.modified())

@@ -55,7 +55,10 @@ async fn replaying(answer: fn(&str) -> Answer) -> S3Bucket {
                 let extra = if method == "HEAD" {
                     "Content-Length: 10\r\nETag: \"e\"\r\n".to_owned()
                 } else {
-                    format!("Content-Type: application/xml\r\nContent-Length: {}\r\n", xml.len())
+                    format!(
+                        "Content-Type: application/xml\r\nContent-Length: {}\r\n",
+                        xml.len()
+                    )
                 };
                 let response = format!("HTTP/1.1 {status}\r\n{extra}Connection: close\r\n\r\n");
                 let _ = socket.write_all(response.as_bytes()).await;
@@ -108,13 +111,22 @@ async fn a_conditional_request_conflict_is_a_lost_race() {
 async fn a_failed_precondition_is_already_exists_or_precondition() {
     let bucket = replaying(|_| ("412 Precondition Failed", Some("PreconditionFailed"))).await;
     let create = bucket.put("k", body(), PutMode::Create.into()).await;
-    assert!(matches!(create, Err(BucketError::AlreadyExists { .. })), "{create:?}");
+    assert!(
+        matches!(create, Err(BucketError::AlreadyExists { .. })),
+        "{create:?}"
+    );
     let update = bucket
         .put("k", body(), PutMode::Update("\"e\"".into()).into())
         .await;
-    assert!(matches!(update, Err(BucketError::Precondition { .. })), "{update:?}");
+    assert!(
+        matches!(update, Err(BucketError::Precondition { .. })),
+        "{update:?}"
+    );
     let copy = bucket.copy("a", "b", PutMode::Create).await;
-    assert!(matches!(copy, Err(BucketError::AlreadyExists { .. })), "{copy:?}");
+    assert!(
+        matches!(copy, Err(BucketError::AlreadyExists { .. })),
+        "{copy:?}"
+    );
 }
 
 #[tokio::test]
@@ -145,7 +157,13 @@ async fn client_errors_are_not_retryable() {
         .await
         .expect_err("the server refuses");
     assert!(
-        matches!(error, BucketError::Backend { retryable: false, .. }),
+        matches!(
+            error,
+            BucketError::Backend {
+                retryable: false,
+                ..
+            }
+        ),
         "{error:?}"
     );
     assert!(error.to_string().contains("AccessDenied"), "{error}");
@@ -180,28 +198,46 @@ async fn not_modified_and_missing_objects() {
         ..GetOptions::default()
     };
     let error = bucket.get("k", options).await.expect_err("304");
-    assert!(matches!(error, BucketError::NotModified { .. }), "{error:?}");
+    assert!(
+        matches!(error, BucketError::NotModified { .. }),
+        "{error:?}"
+    );
 
     let bucket = Arc::new(replaying(|_| ("404 Not Found", Some("NoSuchKey"))).await);
     let error = bucket
         .get("k", GetOptions::default())
         .await
         .expect_err("404");
-    assert!(matches!(error, BucketError::NotFound { ref key } if key == "k"), "{error:?}");
-    bucket.delete("k").await.expect("deleting a missing key succeeds");
+    assert!(
+        matches!(error, BucketError::NotFound { ref key } if key == "k"),
+        "{error:?}"
+    );
+    bucket
+        .delete("k")
+        .await
+        .expect("deleting a missing key succeeds");
     let update = bucket
         .put("k", body(), PutMode::Update("\"e\"".into()).into())
         .await;
-    assert!(matches!(update, Err(BucketError::Precondition { .. })), "{update:?}");
+    assert!(
+        matches!(update, Err(BucketError::Precondition { .. })),
+        "{update:?}"
+    );
     let copy = bucket.copy("from", "to", PutMode::Overwrite).await;
-    assert!(matches!(copy, Err(BucketError::NotFound { ref key }) if key == "from"), "{copy:?}");
+    assert!(
+        matches!(copy, Err(BucketError::NotFound { ref key }) if key == "from"),
+        "{copy:?}"
+    );
 }
 
 #[tokio::test]
 async fn unknown_uploads_are_no_such_upload() {
     let bucket = replaying(|_| ("404 Not Found", Some("NoSuchUpload"))).await;
     let part = bucket.put_part("k", "gone", 1, body()).await;
-    assert!(matches!(part, Err(BucketError::NoSuchUpload { .. })), "{part:?}");
+    assert!(
+        matches!(part, Err(BucketError::NoSuchUpload { .. })),
+        "{part:?}"
+    );
     bucket
         .abort_multipart("k", "gone")
         .await

@@ -100,28 +100,49 @@ async fn a_256_mib_object_streams_both_ways_with_bounded_memory() {
     // Known length: one PutObject, streamed.
     let in_flight = Arc::new(InFlight::default());
     let body = counted_body(OBJECT_SIZE, in_flight.clone()).with_exact_len(OBJECT_SIZE);
-    client.put("sized.bin", body).await.expect("put of known length");
-    println!("put of known length: at most {} bytes alive", in_flight.peak());
+    client
+        .put("sized.bin", body)
+        .await
+        .expect("put of known length");
+    println!(
+        "put of known length: at most {} bytes alive",
+        in_flight.peak()
+    );
     assert!(
         in_flight.peak() <= 8 * MIB,
         "a put of known length held {} bytes at once",
         in_flight.peak()
     );
-    assert_eq!(in_flight.live.load(Ordering::SeqCst), 0, "every chunk was freed");
+    assert_eq!(
+        in_flight.live.load(Ordering::SeqCst),
+        0,
+        "every chunk was freed"
+    );
 
     // Unknown length: a multipart upload, one 8 MiB part held at a time.
     let in_flight = Arc::new(InFlight::default());
     let body = counted_body(OBJECT_SIZE, in_flight.clone());
     assert_eq!(body.len(), None);
-    client.put("unsized.bin", body).await.expect("put of unknown length");
-    println!("put of unknown length: at most {} bytes alive", in_flight.peak());
+    client
+        .put("unsized.bin", body)
+        .await
+        .expect("put of unknown length");
+    println!(
+        "put of unknown length: at most {} bytes alive",
+        in_flight.peak()
+    );
     assert!(
         in_flight.peak() <= 16 * MIB,
         "a put of unknown length held {} bytes at once",
         in_flight.peak()
     );
     assert!(
-        client.head("unsized.bin").await.expect("head").etag.ends_with("-32\""),
+        client
+            .head("unsized.bin")
+            .await
+            .expect("head")
+            .etag
+            .ends_with("-32\""),
         "the unsized body went up as 32 parts of 8 MiB"
     );
 

@@ -16,8 +16,8 @@ pub(crate) struct Failure {
     pub(crate) code: Option<String>,
     /// The whole error chain, for messages.
     pub(crate) message: String,
-    /// Whether the same call may succeed later: throttling, a 5xx, a timeout, a broken
-    /// connection.
+    /// Whether the same call may succeed later: throttling, a 5xx, a timeout, a connection
+    /// that failed. An answer that cannot be read is not: the endpoint speaks another dialect.
     pub(crate) retryable: bool,
 }
 
@@ -45,7 +45,6 @@ impl Failure {
         let code = error.code().map(str::to_owned);
         let retryable = match &error {
             SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
-            SdkError::ResponseError(_) => true,
             SdkError::ServiceError(_) => {
                 matches!(status, Some(429 | 500..=599))
                     || code

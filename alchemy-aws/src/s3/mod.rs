@@ -26,9 +26,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
 use alchemy::bucket::{
-    validate_key, validate_metadata, BucketError, BucketStore, ByteRange, Capabilities,
-    GetOptions, GetResult, ListOptions, ListPage, ObjectMeta, PartInfo, PutMode, PutOptions,
-    PutResult, Result,
+    validate_key, validate_metadata, BucketError, BucketStore, ByteRange, Capabilities, GetOptions,
+    GetResult, ListOptions, ListPage, ObjectMeta, PartInfo, PutMode, PutOptions, PutResult, Result,
 };
 use alchemy_stream::{ByteStream, StreamError};
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -85,9 +84,18 @@ impl S3Bucket {
     /// The bucket `bucket`, with credentials, region and endpoint from the standard AWS chain
     /// (environment, profile files, container and instance metadata); `AWS_ENDPOINT_URL`
     /// points it at an S3-compatible endpoint.
+    ///
+    /// Requests use path-style addressing when an endpoint is configured (`AWS_ENDPOINT_URL`,
+    /// `AWS_ENDPOINT_URL_S3` or `endpoint_url` in the profile), as emulators and S3-compatible
+    /// stores expect; virtual-hosted style otherwise, as AWS recommends.
     pub async fn from_env(bucket: impl Into<String>) -> Self {
         let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
-        Self::from_sdk_config(&config, bucket)
+        let s3_endpoint =
+            std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|url| !url.is_empty());
+        let s3_config = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(config.endpoint_url().is_some() || s3_endpoint)
+            .build();
+        Self::new(Client::from_conf(s3_config), bucket)
     }
 
     /// The bucket `bucket`, with the client made from `config`. When `config` overrides the
@@ -248,7 +256,9 @@ impl S3Bucket {
                     other => BucketError::Stream(other),
                 })?;
             let len = data.len() as u64;
-            return self.put_object(key, ByteStream::from(data), len, options).await;
+            return self
+                .put_object(key, ByteStream::from(data), len, options)
+                .await;
         }
         let mut reader = PartReader::new(body, self.part_size);
         let first = reader.next_part().await?;
@@ -257,7 +267,9 @@ impl S3Bucket {
         };
         if reader.is_done().await? {
             let len = first.len as u64;
-            return self.put_object(key, first.into_stream(), len, options).await;
+            return self
+                .put_object(key, first.into_stream(), len, options)
+                .await;
         }
         let upload_id = self.create_multipart(key, options).await?;
         let uploaded = async {
@@ -542,8 +554,13 @@ impl BucketStore for S3Bucket {
         if options.start_after.is_some() {
             self.require(self.capabilities.list_start_after, "start_after on list")?;
         }
-        let start_after = options.start_after.filter(|_| options.continuation.is_none());
-        let max_keys = options.max_keys.unwrap_or(MAX_LIST_KEYS).clamp(1, MAX_LIST_KEYS);
+        let start_after = options
+            .start_after
+            .filter(|_| options.continuation.is_none());
+        let max_keys = options
+            .max_keys
+            .unwrap_or(MAX_LIST_KEYS)
+            .clamp(1, MAX_LIST_KEYS);
         let output = self
             .client
             .list_objects_v2()
@@ -628,15 +645,21 @@ impl BucketStore for S3Bucket {
             }
             Err(error) => {
                 let failure = Failure::new(error);
-                Err(
-                    if failure.code.as_deref() == Some("NoSuchKey")
-                        || (failure.status == Some(404) && !matches!(mode, PutMode::Update(_)))
-                    {
-                        BucketError::not_found(from)
-                    } else {
-                        write_error(failure, to, &mode)
-                    },
-                )
+                if !failure.is_not_found() {
+                    return Err(write_error(failure, to, &mode));
+                }
+                // A 404 names no key: the source is missing, or (for `If-Match`) the target.
+                if let PutMode::Update(etag) = &mode {
+                    if self.head(from).await.is_ok() {
+                        return Err(BucketError::Precondition {
+                            key: to.to_owned(),
+                            detail: format!(
+                                "no object has the key, so the etag {etag} cannot match"
+                            ),
+                        });
+                    }
+                }
+                Err(BucketError::not_found(from))
             }
         }
     }
@@ -875,16 +898,17 @@ mod tests {
         fn refused<T>(result: Result<T>) -> bool {
             matches!(
                 result,
-                Err(BucketError::NotSupported {
-                    provider: "s3",
-                    ..
-                })
+                Err(BucketError::NotSupported { provider: "s3", .. })
             )
         }
         assert!(refused(bucket.copy("a", "b", PutMode::Create).await));
         assert!(refused(
             bucket
-                .put("a", ByteStream::from("x"), PutMode::Update("\"e\"".into()).into())
+                .put(
+                    "a",
+                    ByteStream::from("x"),
+                    PutMode::Update("\"e\"".into()).into()
+                )
                 .await
         ));
         let ranged = GetOptions {
@@ -902,7 +926,9 @@ mod tests {
             Err(BucketError::InvalidKey { .. })
         ));
         assert!(matches!(
-            bucket.put_part("k", "id", 10_001, ByteStream::from("x")).await,
+            bucket
+                .put_part("k", "id", 10_001, ByteStream::from("x"))
+                .await,
             Err(BucketError::InvalidPart {
                 part_number: 10_001,
                 ..
@@ -932,18 +958,25 @@ mod tests {
         let bucket = unreachable_bucket(S3Bucket::s3_capabilities());
         let error = bucket.head("k").await.expect_err("nothing listens");
         assert!(
-            matches!(error, BucketError::Backend { provider: "s3", retryable: true, .. }),
+            matches!(
+                error,
+                BucketError::Backend {
+                    provider: "s3",
+                    retryable: true,
+                    ..
+                }
+            ),
             "{error:?}"
         );
-        assert!(error.to_string().contains("reading the metadata of `k`"), "{error}");
+        assert!(
+            error.to_string().contains("reading the metadata of `k`"),
+            "{error}"
+        );
     }
 
     #[test]
     fn content_ranges_give_the_range_and_the_size() {
-        assert_eq!(
-            parse_content_range("bytes 0-99/1234"),
-            Some((0..100, 1234))
-        );
+        assert_eq!(parse_content_range("bytes 0-99/1234"), Some((0..100, 1234)));
         assert_eq!(parse_content_range("bytes 9-9/10"), Some((9..10, 10)));
         assert_eq!(parse_content_range("bytes */10"), None);
         assert_eq!(parse_content_range("items 0-1/2"), None);
@@ -955,7 +988,10 @@ mod tests {
             encode_copy_source("b", "a/with space+plus/🦀"),
             "b/a/with%20space%2Bplus/%F0%9F%A6%80"
         );
-        assert_eq!(encode_copy_source("b", "plain-key_1.txt"), "b/plain-key_1.txt");
+        assert_eq!(
+            encode_copy_source("b", "plain-key_1.txt"),
+            "b/plain-key_1.txt"
+        );
     }
 
     #[test]

@@ -177,12 +177,17 @@ mod tests {
             .chunks(700)
             .map(|chunk| Ok(Bytes::copy_from_slice(chunk)))
             .collect();
-        let mut reader = PartReader::new(ByteStream::from_stream(futures::stream::iter(chunks)), 1000);
+        let mut reader =
+            PartReader::new(ByteStream::from_stream(futures::stream::iter(chunks)), 1000);
         let mut sizes = Vec::new();
         let mut joined = Vec::new();
         while let Some(part) = reader.next_part().await.expect("part") {
             sizes.push(part.len);
-            let bytes = part.into_stream().collect(usize::MAX).await.expect("collect");
+            let bytes = part
+                .into_stream()
+                .collect(usize::MAX)
+                .await
+                .expect("collect");
             joined.extend_from_slice(&bytes);
         }
         assert_eq!(sizes, [1000, 1000, 500]);
@@ -193,7 +198,10 @@ mod tests {
     #[tokio::test]
     async fn a_body_of_exactly_one_part_is_done_after_it() {
         let mut reader = PartReader::new(ByteStream::from(vec![7u8; 1000]), 1000);
-        assert_eq!(reader.next_part().await.expect("part").map(|p| p.len), Some(1000));
+        assert_eq!(
+            reader.next_part().await.expect("part").map(|p| p.len),
+            Some(1000)
+        );
         assert!(reader.is_done().await.expect("done"));
         assert!(reader.next_part().await.expect("end").is_none());
     }
