@@ -35,7 +35,7 @@ use aws_sdk_s3::primitives::DateTime;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 
-use self::body::{from_sdk, to_sdk, BodyErrors};
+use self::body::{from_sdk, to_sdk_sized, BodyErrors};
 use self::error::Failure;
 use self::multipart::{decode_upload_id, encode_upload_id, PartReader};
 
@@ -209,7 +209,7 @@ impl S3Bucket {
         len: u64,
         options: PutOptions,
     ) -> Result<PutResult> {
-        let (body, errors) = to_sdk(body);
+        let (body, errors) = to_sdk_sized(body, len).await?;
         let request = self
             .client
             .put_object()
@@ -722,7 +722,7 @@ impl BucketStore for S3Bucket {
         };
         let size = body.len().unwrap_or(0);
         let (s3_id, _) = decode_upload_id(upload_id);
-        let (sdk_body, errors) = to_sdk(body);
+        let (sdk_body, errors) = to_sdk_sized(body, size).await?;
         let sent = self
             .client
             .upload_part()
