@@ -21,9 +21,9 @@
 mod body;
 mod error;
 mod multipart;
+mod wire;
 
-use std::collections::{BTreeMap, HashMap};
-use std::ops::Range;
+use std::collections::BTreeMap;
 
 use alchemy::bucket::{
     validate_key, validate_metadata, BucketError, BucketStore, ByteRange, Capabilities, GetOptions,
@@ -31,13 +31,16 @@ use alchemy::bucket::{
 };
 use alchemy_stream::{ByteStream, StreamError};
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_sdk_s3::primitives::DateTime;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 
 use self::body::{from_sdk, to_sdk_sized, BodyErrors};
+use self::error::write_error;
 use self::error::Failure;
 use self::multipart::{decode_upload_id, encode_upload_id, PartReader};
+use self::wire::{
+    encode_copy_source, is_empty_range, millis, parse_content_range, required_etag, sdk_metadata,
+};
 
 /// The provider's name in errors and reports.
 pub(crate) const PROVIDER: &str = "s3";
@@ -304,83 +307,9 @@ impl S3Bucket {
     }
 }
 
-/// User metadata as the SDK takes it.
-fn sdk_metadata(metadata: BTreeMap<String, String>) -> Option<HashMap<String, String>> {
-    (!metadata.is_empty()).then(|| metadata.into_iter().collect())
-}
-
-/// An etag S3 must have sent.
-fn required_etag(etag: Option<String>, key: &str) -> Result<String> {
-    etag.ok_or_else(|| {
-        BucketError::backend(
-            PROVIDER,
-            format!("writing `{key}`: the answer had no ETag; the endpoint is not S3-compatible"),
-        )
-    })
-}
-
-/// Milliseconds since the epoch, 0 for a time S3 did not send.
-fn millis(time: Option<DateTime>) -> u64 {
-    time.and_then(|time| time.to_millis().ok())
-        .and_then(|millis| u64::try_from(millis).ok())
-        .unwrap_or(0)
-}
-
 /// The error of a request body that failed, which is the reason the request failed.
 fn body_error(errors: &BodyErrors) -> Option<BucketError> {
     errors.take().map(BucketError::Stream)
-}
-
-/// A failed write of `key` under `mode`, as the neutral error.
-fn write_error(failure: Failure, key: &str, mode: &PutMode) -> BucketError {
-    match mode {
-        PutMode::Create if failure.is_precondition() => BucketError::AlreadyExists {
-            key: key.to_owned(),
-        },
-        PutMode::Update(etag) if failure.is_precondition() => BucketError::Precondition {
-            key: key.to_owned(),
-            detail: format!("the etag {etag} is no longer current"),
-        },
-        PutMode::Update(etag) if failure.is(404, &["NoSuchKey"]) => BucketError::Precondition {
-            key: key.to_owned(),
-            detail: format!("no object has the key, so the etag {etag} cannot match"),
-        },
-        _ => failure.backend(format_args!("writing `{key}`")),
-    }
-}
-
-/// The range S3 served, and the whole object's size, from a `Content-Range` such as
-/// `bytes 0-99/1234`.
-fn parse_content_range(value: &str) -> Option<(Range<u64>, u64)> {
-    let rest = value.trim().strip_prefix("bytes ")?;
-    let (span, size) = rest.split_once('/')?;
-    let (start, end) = span.split_once('-')?;
-    let start: u64 = start.trim().parse().ok()?;
-    let end: u64 = end.trim().parse().ok()?;
-    let size: u64 = size.trim().parse().ok()?;
-    Some((start..end + 1, size))
-}
-
-/// Whether a range selects nothing whatever the object's size. S3 ignores such a `Range`
-/// header (it is not a valid one) and would send the whole object.
-fn is_empty_range(range: ByteRange) -> bool {
-    matches!(range, ByteRange::Bounded { start, end } if start >= end)
-        || range == ByteRange::Suffix(0)
-}
-
-/// `key` percent-encoded for the `x-amz-copy-source` header (`/` kept).
-fn encode_copy_source(bucket: &str, key: &str) -> String {
-    let mut encoded = String::with_capacity(bucket.len() + key.len() + 1);
-    encoded.push_str(bucket);
-    encoded.push('/');
-    for byte in key.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~/".contains(&byte) {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
 }
 
 #[async_trait::async_trait]
@@ -972,33 +901,5 @@ mod tests {
             error.to_string().contains("reading the metadata of `k`"),
             "{error}"
         );
-    }
-
-    #[test]
-    fn content_ranges_give_the_range_and_the_size() {
-        assert_eq!(parse_content_range("bytes 0-99/1234"), Some((0..100, 1234)));
-        assert_eq!(parse_content_range("bytes 9-9/10"), Some((9..10, 10)));
-        assert_eq!(parse_content_range("bytes */10"), None);
-        assert_eq!(parse_content_range("items 0-1/2"), None);
-    }
-
-    #[test]
-    fn copy_sources_are_percent_encoded() {
-        assert_eq!(
-            encode_copy_source("b", "a/with space+plus/🦀"),
-            "b/a/with%20space%2Bplus/%F0%9F%A6%80"
-        );
-        assert_eq!(
-            encode_copy_source("b", "plain-key_1.txt"),
-            "b/plain-key_1.txt"
-        );
-    }
-
-    #[test]
-    fn ranges_that_select_nothing_are_caught_before_s3_ignores_them() {
-        assert!(is_empty_range((4..4).into()));
-        assert!(is_empty_range(ByteRange::Suffix(0)));
-        assert!(!is_empty_range((4..5).into()));
-        assert!(!is_empty_range(ByteRange::From(0)));
     }
 }
