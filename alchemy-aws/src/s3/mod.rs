@@ -31,7 +31,7 @@ use alchemy::bucket::{
 };
 use alchemy_stream::{ByteStream, StreamError};
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, EncodingType};
 use aws_sdk_s3::Client;
 
 use self::body::{from_sdk, to_sdk_sized, BodyErrors};
@@ -39,7 +39,8 @@ use self::error::write_error;
 use self::error::Failure;
 use self::multipart::{decode_upload_id, encode_upload_id, PartReader};
 use self::wire::{
-    encode_copy_source, is_empty_range, millis, parse_content_range, required_etag, sdk_metadata,
+    decode_listed, encode_copy_source, is_empty_range, millis, parse_content_range, required_etag,
+    sdk_metadata,
 };
 
 /// The provider's name in errors and reports.
@@ -499,6 +500,7 @@ impl BucketStore for S3Bucket {
             .set_start_after(start_after)
             .set_continuation_token(options.continuation)
             .max_keys(i32::try_from(max_keys).unwrap_or(1000))
+            .encoding_type(EncodingType::Url)
             .send()
             .await
             .map_err(|error| {
@@ -507,13 +509,22 @@ impl BucketStore for S3Bucket {
                     options.prefix.as_deref().unwrap_or("")
                 ))
             })?;
+        // Keys come back URL-encoded when the endpoint honours `encoding-type=url` (it says so
+        // in the answer), as they are otherwise.
+        let decode = |value: String| {
+            if output.encoding_type == Some(EncodingType::Url) {
+                decode_listed(&value)
+            } else {
+                value
+            }
+        };
         let objects = output
             .contents
             .unwrap_or_default()
             .into_iter()
             .filter_map(|object| {
                 Some(ObjectMeta {
-                    key: object.key?,
+                    key: decode(object.key?),
                     size: object
                         .size
                         .and_then(|size| u64::try_from(size).ok())
@@ -529,7 +540,7 @@ impl BucketStore for S3Bucket {
             .common_prefixes
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|prefix| prefix.prefix)
+            .filter_map(|prefix| prefix.prefix.map(decode))
             .collect();
         let next = if output.is_truncated.unwrap_or(false) {
             output.next_continuation_token

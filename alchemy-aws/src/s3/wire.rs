@@ -65,9 +65,46 @@ pub(crate) fn encode_copy_source(bucket: &str, key: &str) -> String {
     encoded
 }
 
+/// A key or prefix from a listing made with `encoding-type=url`: percent-decoded, and `+` as a
+/// space (S3 encodes a space so and a `+` as `%2B`, as HTML forms do).
+///
+/// XML 1.0 cannot carry every character a key may hold (most control characters), and XML
+/// parsers turn `\r` into `\n`; URL-encoded listings carry every key as it is.
+pub(crate) fn decode_listed(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |at: usize| bytes.get(at).and_then(|b| char::from(*b).to_digit(16));
+        match bytes[i] {
+            b'%' => match (hex(i + 1), hex(i + 2)) {
+                (Some(high), Some(low)) => {
+                    decoded.push((high * 16 + low) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => decoded.push(b'%'),
+            },
+            b'+' => decoded.push(b' '),
+            byte => decoded.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listed_keys_are_url_decoded() {
+        assert_eq!(decode_listed("a%2Fb+c%2Bd"), "a/b c+d");
+        assert_eq!(decode_listed("cr%0Dlf%0A%01"), "cr\rlf\n\u{1}");
+        assert_eq!(decode_listed("%E6%97%A5%F0%9F%A6%80"), "日🦀");
+        assert_eq!(decode_listed("100%"), "100%");
+        assert_eq!(decode_listed("%zz"), "%zz");
+    }
 
     #[test]
     fn content_ranges_give_the_range_and_the_size() {
