@@ -21,6 +21,7 @@
 //! # }
 //! ```
 
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom};
@@ -589,10 +590,18 @@ async fn venv_tool(name: &str, requirement: &str, bin: &str) -> Result<PathBuf, 
 
 /// The Python 3 interpreter: `$ALCHEMY_PYTHON`, else `python3` on `PATH`.
 fn find_python() -> Result<PathBuf, EmulatorError> {
-    if let Some(python) = std::env::var_os("ALCHEMY_PYTHON") {
+    find_python_in(
+        std::env::var_os("ALCHEMY_PYTHON"),
+        std::env::var_os("PATH").unwrap_or_default(),
+    )
+}
+
+/// [`find_python`] with the environment given.
+fn find_python_in(chosen: Option<OsString>, path: OsString) -> Result<PathBuf, EmulatorError> {
+    if let Some(python) = chosen.filter(|python| !python.is_empty()) {
         return Ok(PathBuf::from(python));
     }
-    find_on_path("python3").ok_or_else(|| {
+    find_in("python3", &path).ok_or_else(|| {
         EmulatorError::new(
             "python3 is not on PATH, and the AWS emulators (MiniStack, moto) are Python \
             programs: install Python 3.10 or later with its venv module (Debian and Ubuntu: \
@@ -604,9 +613,13 @@ fn find_python() -> Result<PathBuf, EmulatorError> {
 
 /// The first executable file called `name` in a `PATH` directory.
 fn find_on_path(name: &str) -> Option<PathBuf> {
+    find_in(name, &std::env::var_os("PATH")?)
+}
+
+/// The first executable file called `name` in the directories of `path`.
+fn find_in(name: &str, path: &OsStr) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
+    std::env::split_paths(path)
         .map(|dir| dir.join(name))
         .find(|candidate| {
             candidate
@@ -693,6 +706,29 @@ impl Drop for LockFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_python_the_error_says_how_to_install_it() {
+        let empty = std::env::temp_dir().join(format!("alchemy-no-python-{}", std::process::id()));
+        fs::create_dir_all(&empty).expect("an empty directory");
+        let error = find_python_in(None, empty.clone().into_os_string())
+            .expect_err("no python3 in an empty directory");
+        let _ = fs::remove_dir(&empty);
+        let message = error.to_string();
+        assert!(message.contains("python3 is not on PATH"), "{message}");
+        assert!(
+            message.contains("apt-get install python3 python3-venv"),
+            "{message}"
+        );
+        assert!(message.contains("ALCHEMY_PYTHON"), "{message}");
+    }
+
+    #[test]
+    fn a_chosen_interpreter_wins_over_path() {
+        let python = find_python_in(Some("/opt/python/bin/python3".into()), OsString::new())
+            .expect("the chosen interpreter");
+        assert_eq!(python, PathBuf::from("/opt/python/bin/python3"));
+    }
 
     #[test]
     fn moto_roots_are_renamed_and_nothing_else() {
