@@ -97,6 +97,13 @@ impl Kind {
     }
 
     /// The path that answers once the server is ready.
+    fn reset_path(self) -> &'static str {
+        match self {
+            Kind::MiniStack => "/_ministack/reset",
+            Kind::Moto => "/moto-api/reset",
+        }
+    }
+
     fn health_path(self) -> &'static str {
         match self {
             Kind::MiniStack => "/_ministack/health",
@@ -168,6 +175,34 @@ impl Emulator {
     /// The endpoint URL, such as `http://127.0.0.1:40123`.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// Forgets every resource (buckets, objects, and whatever else was created), as if the
+    /// server had just started.
+    pub async fn reset(&self) -> Result<(), EmulatorError> {
+        let port = self.port();
+        let status = http_call(port, "POST", self.kind.reset_path())
+            .await
+            .map_err(|error| {
+                EmulatorError::new(format!("cannot reach {} to reset it: {error}", self.name()))
+            })?;
+        if (200..300).contains(&status) {
+            Ok(())
+        } else {
+            Err(EmulatorError::new(format!(
+                "{} answered the reset with {status}; its log is {}",
+                self.name(),
+                self.log.display()
+            )))
+        }
+    }
+
+    fn port(&self) -> u16 {
+        self.endpoint
+            .rsplit(':')
+            .next()
+            .and_then(|port| port.parse().ok())
+            .unwrap_or(0)
     }
 
     /// Where the server's output goes, to read when a test fails.
@@ -455,9 +490,16 @@ async fn wait_until_ready(emulator: &mut Emulator, port: u16) -> Result<(), Emul
 
 /// The status of `GET path` on the loopback port.
 async fn http_status(port: u16, path: &str) -> io::Result<u16> {
+    http_call(port, "GET", path).await
+}
+
+/// The status of a bodiless `method path` request on the loopback port.
+async fn http_call(port: u16, method: &str, path: &str) -> io::Result<u16> {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    let request =
-        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\n\
+        Connection: close\r\n\r\n"
+    );
     stream.write_all(request.as_bytes()).await?;
     let mut head = [0u8; 64];
     let mut read = 0;
