@@ -12,11 +12,36 @@
 //! # }
 //! ```
 //!
-//! Bodies stream both ways. A body of known length goes up in one `PutObject`; one of unknown
-//! length (which `PutObject` cannot take) goes up as a multipart upload, one part in memory at a
-//! time. Conditional writes use `If-None-Match: *` and `If-Match`, and S3's answers (412,
-//! `PreconditionFailed`, `ConditionalRequestConflict`, `NoSuchKey`, 304, 416, …) become the
-//! neutral [`BucketError`] variants.
+//! # Bodies and memory
+//!
+//! - A body of known length goes up in one `PutObject` as it is read (a body that is one chunk
+//!   in memory goes up as an in-memory body, which the SDK can send again when it retries).
+//! - A body of unknown length, which `PutObject` cannot take, goes up in one `PutObject` when
+//!   it fits in one part and as a multipart upload otherwise: one part
+//!   ([`S3Bucket::with_part_size`], 8 MiB by default) in memory at a time, the upload aborted
+//!   if anything fails.
+//! - A get hands out the response body as it arrives, with its exact length.
+//!
+//! # Errors and conditions
+//!
+//! `PutMode::Create` sends `If-None-Match: *` and `PutMode::Update` sends `If-Match`, on
+//! `PutObject`, `CopyObject` and `CompleteMultipartUpload` (a multipart upload's condition
+//! travels in the upload id). S3's answers become the neutral [`BucketError`] variants:
+//!
+//! | S3 answers | for | becomes |
+//! |---|---|---|
+//! | 412 `PreconditionFailed`, 409 `ConditionalRequestConflict` | `PutMode::Create` | `AlreadyExists` |
+//! | 412, 409 `ConditionalRequestConflict`; 404 | `PutMode::Update` | `Precondition` |
+//! | 412 | `if_match` | `Precondition` |
+//! | 304 | `if_none_match` | `NotModified` |
+//! | 404 `NoSuchKey` | reads, copy sources | `NotFound` |
+//! | 416 `InvalidRange` | ranges | `InvalidRange`, with the object's size |
+//! | `NoSuchUpload` | multipart | `NoSuchUpload` |
+//! | `InvalidPart`, `InvalidPartOrder`, `EntityTooSmall` | multipart | `InvalidPart` |
+//! | 429, 5xx, `SlowDown`, timeouts, failed connections | any | `Backend`, retryable |
+//!
+//! A body that fails while it is sent is reported as [`BucketError::Stream`] with its own
+//! error, not as the failed request it caused.
 
 mod body;
 mod error;
