@@ -20,9 +20,18 @@ const RESERVED_PREFIXES: [&str; 2] = ["_alchemy_", "_cf_"];
 /// Opens (creating it if needed) a database in WAL mode, ready for concurrent readers.
 pub(crate) fn open_connection(path: &Path) -> Result<Connection> {
     let fail = |error: &dyn std::fmt::Display| {
+        let text = error.to_string();
+        // SQLite says "unable to open database file" when the process is out of file handles.
+        let hint = if text.contains("unable to open") {
+            " (if many actors are loaded at once, the process may be out of file handles: each \
+             loaded actor holds three; evict idle actors sooner with \
+             `LocalActorsOptions::idle_timeout` (`dev --actor-idle-ms`) or raise `ulimit -n`)"
+        } else {
+            ""
+        };
         ActorError::backend(
             "local",
-            format!("cannot open the database {}: {error}", path.display()),
+            format!("cannot open the database {}: {text}{hint}", path.display()),
         )
     };
     if let Some(dir) = path.parent() {
