@@ -1,11 +1,48 @@
 //! The AWS provider for Alchemy.
 //!
-//! - [`s3`]: S3 as a provider-neutral bucket ([`s3::S3Bucket`], a
-//!   [`BucketStore`](alchemy::bucket::BucketStore)), streaming both ways, with conditional
-//!   writes and multipart uploads.
-//! - `testing` (feature `testing`): AWS emulators (MiniStack, moto) on loopback, installed and
-//!   started on demand, for tests of this crate and of others.
+//! - [`s3`]: S3 as a provider-neutral bucket. [`s3::S3Bucket`] implements
+//!   [`BucketStore`](alchemy::bucket::BucketStore) over `aws-sdk-s3`: bodies stream both ways
+//!   with bounded memory, `PutMode::Create` and `PutMode::Update` become `If-None-Match: *` and
+//!   `If-Match`, and S3's answers become the neutral
+//!   [`BucketError`](alchemy::bucket::BucketError) variants.
+//! - [`runtime`]: [`runtime::AwsRuntime`], the [`Runtime`](alchemy::bind::Runtime) that hands
+//!   a service on AWS its bound buckets as S3 clients.
+//! - `testing` (feature `testing`): AWS emulators (MiniStack and moto) on `127.0.0.1`,
+//!   installed on first use into a Python virtual environment and stopped when dropped, for
+//!   this crate's tests and for other crates' AWS tests.
+//!
+//! ```no_run
+//! # async fn example() -> alchemy::bucket::Result<()> {
+//! use alchemy::bucket::BucketClient;
+//! use alchemy_aws::s3::S3Bucket;
+//!
+//! let photos = BucketClient::new(S3Bucket::from_env("my-photos").await);
+//! let created = photos.put_if_absent("cat.txt", "meow").await?;
+//! photos.put_if_match("cat.txt", "purr", &created.etag).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Features
+//!
+//! - `testing`: the `testing` module (adds tokio's process, net and time drivers and `libc`).
+//!
+//! The SDK is built with its Tokio runtime support and its default HTTPS client (hyper with
+//! rustls), which also speaks plain HTTP to a loopback endpoint. `aws-config` is built without
+//! its `sso` and `credentials-process` features: the standard chain reads environment
+//! variables, profile files with static or assumed-role credentials, web identity tokens and
+//! container and instance metadata, but not SSO sessions or `credential_process`; build a
+//! client with those yourself and pass it to [`S3Bucket::new`](s3::S3Bucket::new).
+//!
+//! # Testing against emulators
+//!
+//! The crate's tests run the bucket conformance suite against S3 in MiniStack and in moto.
+//! What each emulator does not honour is declared in its capabilities
+//! (`Emulator::s3_capabilities`), so the suite skips exactly those tests and the rest must
+//! pass. They need `python3` with its `venv` module; without it they fail, saying how to
+//! install it.
 
+pub mod runtime;
 pub mod s3;
 
 #[cfg(feature = "testing")]

@@ -21,6 +21,7 @@
 //! # }
 //! ```
 
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom};
@@ -96,6 +97,13 @@ impl Kind {
     }
 
     /// The path that answers once the server is ready.
+    fn reset_path(self) -> &'static str {
+        match self {
+            Kind::MiniStack => "/_ministack/reset",
+            Kind::Moto => "/moto-api/reset",
+        }
+    }
+
     fn health_path(self) -> &'static str {
         match self {
             Kind::MiniStack => "/_ministack/health",
@@ -169,6 +177,34 @@ impl Emulator {
         &self.endpoint
     }
 
+    /// Forgets every resource (buckets, objects, and whatever else was created), as if the
+    /// server had just started.
+    pub async fn reset(&self) -> Result<(), EmulatorError> {
+        let port = self.port();
+        let status = http_call(port, "POST", self.kind.reset_path())
+            .await
+            .map_err(|error| {
+                EmulatorError::new(format!("cannot reach {} to reset it: {error}", self.name()))
+            })?;
+        if (200..300).contains(&status) {
+            Ok(())
+        } else {
+            Err(EmulatorError::new(format!(
+                "{} answered the reset with {status}; its log is {}",
+                self.name(),
+                self.log.display()
+            )))
+        }
+    }
+
+    fn port(&self) -> u16 {
+        self.endpoint
+            .rsplit(':')
+            .next()
+            .and_then(|port| port.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// Where the server's output goes, to read when a test fails.
     pub fn log_path(&self) -> &Path {
         &self.log
@@ -238,8 +274,13 @@ impl Emulator {
 }
 
 impl Drop for Emulator {
+    /// Stops the server. Its log is kept when a test is failing, for a look at what the
+    /// server saw, and removed otherwise.
     fn drop(&mut self) {
         stop(&mut self.process);
+        if !std::thread::panicking() {
+            let _ = fs::remove_file(&self.log);
+        }
     }
 }
 
@@ -449,9 +490,16 @@ async fn wait_until_ready(emulator: &mut Emulator, port: u16) -> Result<(), Emul
 
 /// The status of `GET path` on the loopback port.
 async fn http_status(port: u16, path: &str) -> io::Result<u16> {
+    http_call(port, "GET", path).await
+}
+
+/// The status of a bodiless `method path` request on the loopback port.
+async fn http_call(port: u16, method: &str, path: &str) -> io::Result<u16> {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    let request =
-        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\n\
+        Connection: close\r\n\r\n"
+    );
     stream.write_all(request.as_bytes()).await?;
     let mut head = [0u8; 64];
     let mut read = 0;
@@ -584,10 +632,18 @@ async fn venv_tool(name: &str, requirement: &str, bin: &str) -> Result<PathBuf, 
 
 /// The Python 3 interpreter: `$ALCHEMY_PYTHON`, else `python3` on `PATH`.
 fn find_python() -> Result<PathBuf, EmulatorError> {
-    if let Some(python) = std::env::var_os("ALCHEMY_PYTHON") {
+    find_python_in(
+        std::env::var_os("ALCHEMY_PYTHON"),
+        std::env::var_os("PATH").unwrap_or_default(),
+    )
+}
+
+/// [`find_python`] with the environment given.
+fn find_python_in(chosen: Option<OsString>, path: OsString) -> Result<PathBuf, EmulatorError> {
+    if let Some(python) = chosen.filter(|python| !python.is_empty()) {
         return Ok(PathBuf::from(python));
     }
-    find_on_path("python3").ok_or_else(|| {
+    find_in("python3", &path).ok_or_else(|| {
         EmulatorError::new(
             "python3 is not on PATH, and the AWS emulators (MiniStack, moto) are Python \
             programs: install Python 3.10 or later with its venv module (Debian and Ubuntu: \
@@ -599,9 +655,13 @@ fn find_python() -> Result<PathBuf, EmulatorError> {
 
 /// The first executable file called `name` in a `PATH` directory.
 fn find_on_path(name: &str) -> Option<PathBuf> {
+    find_in(name, &std::env::var_os("PATH")?)
+}
+
+/// The first executable file called `name` in the directories of `path`.
+fn find_in(name: &str, path: &OsStr) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
+    std::env::split_paths(path)
         .map(|dir| dir.join(name))
         .find(|candidate| {
             candidate
@@ -688,6 +748,29 @@ impl Drop for LockFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_python_the_error_says_how_to_install_it() {
+        let empty = std::env::temp_dir().join(format!("alchemy-no-python-{}", std::process::id()));
+        fs::create_dir_all(&empty).expect("an empty directory");
+        let error = find_python_in(None, empty.clone().into_os_string())
+            .expect_err("no python3 in an empty directory");
+        let _ = fs::remove_dir(&empty);
+        let message = error.to_string();
+        assert!(message.contains("python3 is not on PATH"), "{message}");
+        assert!(
+            message.contains("apt-get install python3 python3-venv"),
+            "{message}"
+        );
+        assert!(message.contains("ALCHEMY_PYTHON"), "{message}");
+    }
+
+    #[test]
+    fn a_chosen_interpreter_wins_over_path() {
+        let python = find_python_in(Some("/opt/python/bin/python3".into()), OsString::new())
+            .expect("the chosen interpreter");
+        assert_eq!(python, PathBuf::from("/opt/python/bin/python3"));
+    }
 
     #[test]
     fn moto_roots_are_renamed_and_nothing_else() {

@@ -2,11 +2,13 @@
 //! (`409 ConditionalRequestConflict`, throttling, 5xx): a loopback server replays S3's
 //! documented error responses.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use alchemy::bucket::{BucketError, BucketStore, ByteRange, GetOptions, PutMode};
 use alchemy_aws::s3::S3Bucket;
-use alchemy_stream::ByteStream;
+use alchemy_stream::{ByteStream, Bytes, StreamError};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
@@ -16,8 +18,18 @@ use tokio::net::TcpListener;
 /// A canned answer: status line, and an S3 error code for the XML body (or none).
 type Answer = (&'static str, Option<&'static str>);
 
-/// Serves `answer(method)` to every request on a loopback port; returns a bucket on it.
+/// Serves `answer(method)` to every request on a loopback port; returns a bucket on it whose
+/// client tries every request once.
 async fn replaying(answer: fn(&str) -> Answer) -> S3Bucket {
+    replaying_with(answer, 1).await
+}
+
+/// Serves `answer(method)` to every request; the client makes up to `attempts` attempts.
+async fn replaying_with(
+    answer: impl Fn(&str) -> Answer + Send + Sync + 'static,
+    attempts: u32,
+) -> S3Bucket {
+    let answer = Arc::new(answer);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("address").port();
     tokio::spawn(async move {
@@ -25,6 +37,7 @@ async fn replaying(answer: fn(&str) -> Answer) -> S3Bucket {
             let Ok((mut socket, _)) = listener.accept().await else {
                 return;
             };
+            let answer = answer.clone();
             tokio::spawn(async move {
                 let mut head = Vec::new();
                 let mut byte = [0u8; 1];
@@ -53,14 +66,15 @@ async fn replaying(answer: fn(&str) -> Answer) -> S3Bucket {
                     })
                     .unwrap_or_default();
                 let extra = if method == "HEAD" {
-                    "Content-Length: 10\r\nETag: \"e\"\r\n".to_owned()
+                    "Content-Length: 10\r\n".to_owned()
                 } else {
                     format!(
                         "Content-Type: application/xml\r\nContent-Length: {}\r\n",
                         xml.len()
                     )
                 };
-                let response = format!("HTTP/1.1 {status}\r\n{extra}Connection: close\r\n\r\n");
+                let response =
+                    format!("HTTP/1.1 {status}\r\n{extra}ETag: \"e\"\r\nConnection: close\r\n\r\n");
                 let _ = socket.write_all(response.as_bytes()).await;
                 if method != "HEAD" {
                     let _ = socket.write_all(xml.as_bytes()).await;
@@ -76,7 +90,11 @@ async fn replaying(answer: fn(&str) -> Answer) -> S3Bucket {
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
             "test", "test", None, None, "test",
         )))
-        .retry_config(RetryConfig::standard().with_max_attempts(1))
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(attempts)
+                .with_initial_backoff(Duration::from_millis(1)),
+        )
         .build();
     S3Bucket::from_sdk_config(&config, "replayed")
 }
@@ -242,4 +260,55 @@ async fn unknown_uploads_are_no_such_upload() {
         .abort_multipart("k", "gone")
         .await
         .expect("aborting an unknown upload succeeds");
+}
+
+#[tokio::test]
+async fn a_throttled_put_of_a_body_in_memory_is_retried_by_the_sdk() {
+    let requests = Arc::new(AtomicUsize::new(0));
+    let seen = requests.clone();
+    let bucket = replaying_with(
+        move |_| match seen.fetch_add(1, Ordering::SeqCst) {
+            0 => ("503 Slow Down", Some("SlowDown")),
+            _ => ("200 OK", None),
+        },
+        3,
+    )
+    .await;
+    let put = bucket
+        .put(
+            "k",
+            ByteStream::from("in memory"),
+            PutMode::Overwrite.into(),
+        )
+        .await
+        .expect("the second attempt succeeds");
+    assert_eq!(put.etag, "\"e\"");
+    assert_eq!(requests.load(Ordering::SeqCst), 2, "one retry");
+}
+
+#[tokio::test]
+async fn a_throttled_put_of_a_stream_is_left_to_the_caller_as_retryable() {
+    let requests = Arc::new(AtomicUsize::new(0));
+    let seen = requests.clone();
+    let bucket = replaying_with(
+        move |_| {
+            seen.fetch_add(1, Ordering::SeqCst);
+            ("503 Slow Down", Some("SlowDown"))
+        },
+        3,
+    )
+    .await;
+    let chunks = [Bytes::from_static(b"stre"), Bytes::from_static(b"amed")];
+    let body = ByteStream::from_stream(futures::stream::iter(chunks.map(Ok::<_, StreamError>)))
+        .with_exact_len(8);
+    let error = bucket
+        .put("k", body, PutMode::Overwrite.into())
+        .await
+        .expect_err("throttled");
+    assert!(error.is_retryable(), "{error:?}");
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        1,
+        "a body read once cannot be sent again"
+    );
 }

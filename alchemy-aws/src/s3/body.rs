@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 
 use alchemy_stream::{ByteStream, Bytes, SizeHint, StreamError};
 use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
+use futures::StreamExt;
 use http_body::{Body, Frame};
 
 /// Where a request body leaves the error of its source, for the caller to find after the SDK
@@ -64,13 +65,36 @@ impl Body for RequestBody {
 
 /// An S3 request body streaming `stream`, with its size hint (an exact length stays exact),
 /// and the slot where its error will be.
-pub(crate) fn to_sdk(stream: ByteStream) -> (SdkByteStream, BodyErrors) {
+fn to_sdk(stream: ByteStream) -> (SdkByteStream, BodyErrors) {
     let errors = BodyErrors::default();
     let body = RequestBody {
         stream,
         errors: errors.clone(),
     };
     (SdkByteStream::from_body_1_x(body), errors)
+}
+
+/// An S3 request body for `stream`, which has the exact length `len`.
+///
+/// A body that is one chunk in memory (a `Bytes`, a `Vec`, a `String`, or a stream whose first
+/// chunk is all of it) becomes an in-memory S3 body, which the SDK can checksum up front and
+/// send again when it retries a throttled request. Any other body streams: its first chunk
+/// read ahead, the rest as it comes.
+pub(crate) async fn to_sdk_sized(
+    mut stream: ByteStream,
+    len: u64,
+) -> Result<(SdkByteStream, BodyErrors), StreamError> {
+    let Some(first) = stream.next().await.transpose()? else {
+        return Ok((SdkByteStream::from(Bytes::new()), BodyErrors::default()));
+    };
+    if first.len() as u64 == len {
+        // The stream checks its declared length: this poll ends it, or says it lied.
+        if let Some(error) = stream.next().await.and_then(Result::err) {
+            return Err(error);
+        }
+        return Ok((SdkByteStream::from(first), BodyErrors::default()));
+    }
+    Ok(to_sdk(ByteStream::from(first).chain(stream)))
 }
 
 /// A [`ByteStream`] over an S3 response body of `len` bytes.

@@ -1,7 +1,7 @@
 //! Turning an S3 failure into a [`BucketError`]: the status, the error code and whether
 //! retrying may help, read once from the SDK's error.
 
-use alchemy::bucket::BucketError;
+use alchemy::bucket::{BucketError, PutMode};
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
@@ -16,8 +16,8 @@ pub(crate) struct Failure {
     pub(crate) code: Option<String>,
     /// The whole error chain, for messages.
     pub(crate) message: String,
-    /// Whether the same call may succeed later: throttling, a 5xx, a timeout, a broken
-    /// connection.
+    /// Whether the same call may succeed later: throttling, a 5xx, a timeout, a connection
+    /// that failed. An answer that cannot be read is not: the endpoint speaks another dialect.
     pub(crate) retryable: bool,
 }
 
@@ -45,7 +45,6 @@ impl Failure {
         let code = error.code().map(str::to_owned);
         let retryable = match &error {
             SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
-            SdkError::ResponseError(_) => true,
             SdkError::ServiceError(_) => {
                 matches!(status, Some(429 | 500..=599))
                     || code
@@ -94,5 +93,23 @@ impl Failure {
             message: format!("{doing}: {}", self.message),
             retryable: self.retryable,
         }
+    }
+}
+
+/// A failed write of `key` under `mode`, as the neutral error.
+pub(crate) fn write_error(failure: Failure, key: &str, mode: &PutMode) -> BucketError {
+    match mode {
+        PutMode::Create if failure.is_precondition() => BucketError::AlreadyExists {
+            key: key.to_owned(),
+        },
+        PutMode::Update(etag) if failure.is_precondition() => BucketError::Precondition {
+            key: key.to_owned(),
+            detail: format!("the etag {etag} is no longer current"),
+        },
+        PutMode::Update(etag) if failure.is(404, &["NoSuchKey"]) => BucketError::Precondition {
+            key: key.to_owned(),
+            detail: format!("no object has the key, so the etag {etag} cannot match"),
+        },
+        _ => failure.backend(format_args!("writing `{key}`")),
     }
 }

@@ -12,18 +12,43 @@
 //! # }
 //! ```
 //!
-//! Bodies stream both ways. A body of known length goes up in one `PutObject`; one of unknown
-//! length (which `PutObject` cannot take) goes up as a multipart upload, one part in memory at a
-//! time. Conditional writes use `If-None-Match: *` and `If-Match`, and S3's answers (412,
-//! `PreconditionFailed`, `ConditionalRequestConflict`, `NoSuchKey`, 304, 416, …) become the
-//! neutral [`BucketError`] variants.
+//! # Bodies and memory
+//!
+//! - A body of known length goes up in one `PutObject` as it is read (a body that is one chunk
+//!   in memory goes up as an in-memory body, which the SDK can send again when it retries).
+//! - A body of unknown length, which `PutObject` cannot take, goes up in one `PutObject` when
+//!   it fits in one part and as a multipart upload otherwise: one part
+//!   ([`S3Bucket::with_part_size`], 8 MiB by default) in memory at a time, the upload aborted
+//!   if anything fails.
+//! - A get hands out the response body as it arrives, with its exact length.
+//!
+//! # Errors and conditions
+//!
+//! `PutMode::Create` sends `If-None-Match: *` and `PutMode::Update` sends `If-Match`, on
+//! `PutObject`, `CopyObject` and `CompleteMultipartUpload` (a multipart upload's condition
+//! travels in the upload id). S3's answers become the neutral [`BucketError`] variants:
+//!
+//! | S3 answers | for | becomes |
+//! |---|---|---|
+//! | 412 `PreconditionFailed`, 409 `ConditionalRequestConflict` | `PutMode::Create` | `AlreadyExists` |
+//! | 412, 409 `ConditionalRequestConflict`; 404 | `PutMode::Update` | `Precondition` |
+//! | 412 | `if_match` | `Precondition` |
+//! | 304 | `if_none_match` | `NotModified` |
+//! | 404 `NoSuchKey` | reads, copy sources | `NotFound` |
+//! | 416 `InvalidRange` | ranges | `InvalidRange`, with the object's size |
+//! | `NoSuchUpload` | multipart | `NoSuchUpload` |
+//! | `InvalidPart`, `InvalidPartOrder`, `EntityTooSmall` | multipart | `InvalidPart` |
+//! | 429, 5xx, `SlowDown`, timeouts, failed connections | any | `Backend`, retryable |
+//!
+//! A body that fails while it is sent is reported as [`BucketError::Stream`] with its own
+//! error, not as the failed request it caused.
 
 mod body;
 mod error;
 mod multipart;
+mod wire;
 
-use std::collections::{BTreeMap, HashMap};
-use std::ops::Range;
+use std::collections::BTreeMap;
 
 use alchemy::bucket::{
     validate_key, validate_metadata, BucketError, BucketStore, ByteRange, Capabilities, GetOptions,
@@ -31,13 +56,17 @@ use alchemy::bucket::{
 };
 use alchemy_stream::{ByteStream, StreamError};
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_sdk_s3::primitives::DateTime;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, EncodingType};
 use aws_sdk_s3::Client;
 
-use self::body::{from_sdk, to_sdk, BodyErrors};
+use self::body::{from_sdk, to_sdk_sized, BodyErrors};
+use self::error::write_error;
 use self::error::Failure;
 use self::multipart::{decode_upload_id, encode_upload_id, PartReader};
+use self::wire::{
+    decode_listed, encode_copy_source, is_empty_range, millis, parse_content_range, required_etag,
+    sdk_metadata,
+};
 
 /// The provider's name in errors and reports.
 pub(crate) const PROVIDER: &str = "s3";
@@ -84,9 +113,18 @@ impl S3Bucket {
     /// The bucket `bucket`, with credentials, region and endpoint from the standard AWS chain
     /// (environment, profile files, container and instance metadata); `AWS_ENDPOINT_URL`
     /// points it at an S3-compatible endpoint.
+    ///
+    /// Requests use path-style addressing when an endpoint is configured (`AWS_ENDPOINT_URL`,
+    /// `AWS_ENDPOINT_URL_S3` or `endpoint_url` in the profile), as emulators and S3-compatible
+    /// stores expect; virtual-hosted style otherwise, as AWS recommends.
     pub async fn from_env(bucket: impl Into<String>) -> Self {
         let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
-        Self::from_sdk_config(&config, bucket)
+        let s3_endpoint =
+            std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|url| !url.is_empty());
+        let s3_config = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(config.endpoint_url().is_some() || s3_endpoint)
+            .build();
+        Self::new(Client::from_conf(s3_config), bucket)
     }
 
     /// The bucket `bucket`, with the client made from `config`. When `config` overrides the
@@ -200,7 +238,7 @@ impl S3Bucket {
         len: u64,
         options: PutOptions,
     ) -> Result<PutResult> {
-        let (body, errors) = to_sdk(body);
+        let (body, errors) = to_sdk_sized(body, len).await?;
         let request = self
             .client
             .put_object()
@@ -295,83 +333,9 @@ impl S3Bucket {
     }
 }
 
-/// User metadata as the SDK takes it.
-fn sdk_metadata(metadata: BTreeMap<String, String>) -> Option<HashMap<String, String>> {
-    (!metadata.is_empty()).then(|| metadata.into_iter().collect())
-}
-
-/// An etag S3 must have sent.
-fn required_etag(etag: Option<String>, key: &str) -> Result<String> {
-    etag.ok_or_else(|| {
-        BucketError::backend(
-            PROVIDER,
-            format!("writing `{key}`: the answer had no ETag; the endpoint is not S3-compatible"),
-        )
-    })
-}
-
-/// Milliseconds since the epoch, 0 for a time S3 did not send.
-fn millis(time: Option<DateTime>) -> u64 {
-    time.and_then(|time| time.to_millis().ok())
-        .and_then(|millis| u64::try_from(millis).ok())
-        .unwrap_or(0)
-}
-
 /// The error of a request body that failed, which is the reason the request failed.
 fn body_error(errors: &BodyErrors) -> Option<BucketError> {
     errors.take().map(BucketError::Stream)
-}
-
-/// A failed write of `key` under `mode`, as the neutral error.
-fn write_error(failure: Failure, key: &str, mode: &PutMode) -> BucketError {
-    match mode {
-        PutMode::Create if failure.is_precondition() => BucketError::AlreadyExists {
-            key: key.to_owned(),
-        },
-        PutMode::Update(etag) if failure.is_precondition() => BucketError::Precondition {
-            key: key.to_owned(),
-            detail: format!("the etag {etag} is no longer current"),
-        },
-        PutMode::Update(etag) if failure.is(404, &["NoSuchKey"]) => BucketError::Precondition {
-            key: key.to_owned(),
-            detail: format!("no object has the key, so the etag {etag} cannot match"),
-        },
-        _ => failure.backend(format_args!("writing `{key}`")),
-    }
-}
-
-/// The range S3 served, and the whole object's size, from a `Content-Range` such as
-/// `bytes 0-99/1234`.
-fn parse_content_range(value: &str) -> Option<(Range<u64>, u64)> {
-    let rest = value.trim().strip_prefix("bytes ")?;
-    let (span, size) = rest.split_once('/')?;
-    let (start, end) = span.split_once('-')?;
-    let start: u64 = start.trim().parse().ok()?;
-    let end: u64 = end.trim().parse().ok()?;
-    let size: u64 = size.trim().parse().ok()?;
-    Some((start..end + 1, size))
-}
-
-/// Whether a range selects nothing whatever the object's size. S3 ignores such a `Range`
-/// header (it is not a valid one) and would send the whole object.
-fn is_empty_range(range: ByteRange) -> bool {
-    matches!(range, ByteRange::Bounded { start, end } if start >= end)
-        || range == ByteRange::Suffix(0)
-}
-
-/// `key` percent-encoded for the `x-amz-copy-source` header (`/` kept).
-fn encode_copy_source(bucket: &str, key: &str) -> String {
-    let mut encoded = String::with_capacity(bucket.len() + key.len() + 1);
-    encoded.push_str(bucket);
-    encoded.push('/');
-    for byte in key.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~/".contains(&byte) {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
 }
 
 #[async_trait::async_trait]
@@ -561,6 +525,7 @@ impl BucketStore for S3Bucket {
             .set_start_after(start_after)
             .set_continuation_token(options.continuation)
             .max_keys(i32::try_from(max_keys).unwrap_or(1000))
+            .encoding_type(EncodingType::Url)
             .send()
             .await
             .map_err(|error| {
@@ -569,13 +534,22 @@ impl BucketStore for S3Bucket {
                     options.prefix.as_deref().unwrap_or("")
                 ))
             })?;
+        // Keys come back URL-encoded when the endpoint honours `encoding-type=url` (it says so
+        // in the answer), as they are otherwise.
+        let decode = |value: String| {
+            if output.encoding_type == Some(EncodingType::Url) {
+                decode_listed(&value)
+            } else {
+                value
+            }
+        };
         let objects = output
             .contents
             .unwrap_or_default()
             .into_iter()
             .filter_map(|object| {
                 Some(ObjectMeta {
-                    key: object.key?,
+                    key: decode(object.key?),
                     size: object
                         .size
                         .and_then(|size| u64::try_from(size).ok())
@@ -591,7 +565,7 @@ impl BucketStore for S3Bucket {
             .common_prefixes
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|prefix| prefix.prefix)
+            .filter_map(|prefix| prefix.prefix.map(decode))
             .collect();
         let next = if output.is_truncated.unwrap_or(false) {
             output.next_continuation_token
@@ -636,15 +610,21 @@ impl BucketStore for S3Bucket {
             }
             Err(error) => {
                 let failure = Failure::new(error);
-                Err(
-                    if failure.code.as_deref() == Some("NoSuchKey")
-                        || (failure.status == Some(404) && !matches!(mode, PutMode::Update(_)))
-                    {
-                        BucketError::not_found(from)
-                    } else {
-                        write_error(failure, to, &mode)
-                    },
-                )
+                if !failure.is_not_found() {
+                    return Err(write_error(failure, to, &mode));
+                }
+                // A 404 names no key: the source is missing, or (for `If-Match`) the target.
+                if let PutMode::Update(etag) = &mode {
+                    if self.head(from).await.is_ok() {
+                        return Err(BucketError::Precondition {
+                            key: to.to_owned(),
+                            detail: format!(
+                                "no object has the key, so the etag {etag} cannot match"
+                            ),
+                        });
+                    }
+                }
+                Err(BucketError::not_found(from))
             }
         }
     }
@@ -707,7 +687,7 @@ impl BucketStore for S3Bucket {
         };
         let size = body.len().unwrap_or(0);
         let (s3_id, _) = decode_upload_id(upload_id);
-        let (sdk_body, errors) = to_sdk(body);
+        let (sdk_body, errors) = to_sdk_sized(body, size).await?;
         let sent = self
             .client
             .upload_part()
@@ -957,33 +937,5 @@ mod tests {
             error.to_string().contains("reading the metadata of `k`"),
             "{error}"
         );
-    }
-
-    #[test]
-    fn content_ranges_give_the_range_and_the_size() {
-        assert_eq!(parse_content_range("bytes 0-99/1234"), Some((0..100, 1234)));
-        assert_eq!(parse_content_range("bytes 9-9/10"), Some((9..10, 10)));
-        assert_eq!(parse_content_range("bytes */10"), None);
-        assert_eq!(parse_content_range("items 0-1/2"), None);
-    }
-
-    #[test]
-    fn copy_sources_are_percent_encoded() {
-        assert_eq!(
-            encode_copy_source("b", "a/with space+plus/🦀"),
-            "b/a/with%20space%2Bplus/%F0%9F%A6%80"
-        );
-        assert_eq!(
-            encode_copy_source("b", "plain-key_1.txt"),
-            "b/plain-key_1.txt"
-        );
-    }
-
-    #[test]
-    fn ranges_that_select_nothing_are_caught_before_s3_ignores_them() {
-        assert!(is_empty_range((4..4).into()));
-        assert!(is_empty_range(ByteRange::Suffix(0)));
-        assert!(!is_empty_range((4..5).into()));
-        assert!(!is_empty_range(ByteRange::From(0)));
     }
 }
