@@ -13,10 +13,18 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
+RUSTDOCFLAGS="-D warnings" cargo doc -p alchemy --no-deps
 
 step "the runtime side builds without the control plane"
 RUSTFLAGS="-D warnings" cargo check -p alchemy --no-default-features
 RUSTFLAGS="-D warnings" cargo check -p alchemy-stream --no-default-features
+RUSTFLAGS="-D warnings" cargo check -p alchemy-http --no-default-features
+# What runs inside a Worker may not depend on a native runtime, a server, SQLite or the CLI.
+native=$(cargo tree -p alchemy --no-default-features -e normal --prefix none \
+  | grep -E '^(tokio|mio|hyper|rusqlite|libsqlite3-sys|clap|aws-|reqwest) ' | sort -u || true)
+if [ -n "$native" ]; then
+  echo "the runtime side of alchemy depends on native-only crates:"; echo "$native"; exit 1
+fi
 
 step "cargo test (every crate, every feature)"
 cargo test --workspace --all-features

@@ -1,3 +1,12 @@
-//! The AWS provider for Alchemy: S3, IAM, Lambda and Lambda-backed actors.
+//! The AWS provider for Alchemy.
 //!
-//! This crate is still empty: nothing here deploys to AWS yet.
+//! - [`s3`]: S3 as a provider-neutral bucket ([`s3::S3Bucket`], a
+//!   [`BucketStore`](alchemy::bucket::BucketStore)), streaming both ways, with conditional
+//!   writes and multipart uploads.
+//! - `testing` (feature `testing`): AWS emulators (MiniStack, moto) on loopback, installed and
+//!   started on demand, for tests of this crate and of others.
+
+pub mod s3;
+
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -168,6 +168,8 @@ enum Node<'p> {
 
 struct Finished {
     node: usize,
+    /// A checkpoint could not be written: the apply cannot go on.
+    state_failed: bool,
     /// The resource's record as last checkpointed (`None`: removed from state).
     record: Option<ResourceState>,
     result: Result<Action>,
@@ -277,9 +279,12 @@ impl Engine<'_> {
                 },
                 millis: finished.millis,
             };
-            if let Err(e @ (Error::LeaseLost { .. } | Error::Io { .. })) = &finished.result {
-                // The state can no longer be written: stop here, what was recorded stands.
-                return Err(Error::Config(format!("apply stopped: {e}")));
+            if finished.state_failed {
+                // The state can no longer be written: stop here; what was recorded stands.
+                return Err(finished
+                    .result
+                    .err()
+                    .unwrap_or_else(|| Error::Config("the state could not be written".into())));
             }
             if let Some(c) = node_change(plan, &nodes[i]) {
                 self.progress.finished(c, &step);
@@ -355,6 +360,7 @@ impl Engine<'_> {
                 engine: self,
                 id: &id,
                 record,
+                state_failed: false,
             };
             let result = match prepared {
                 Err(e) => Err(e),
@@ -362,6 +368,7 @@ impl Engine<'_> {
             };
             Finished {
                 node: index,
+                state_failed: cursor.state_failed,
                 record: cursor.record,
                 result,
                 millis: start.elapsed().as_millis() as u64,
@@ -409,6 +416,7 @@ struct Cursor<'e, 'a> {
     engine: &'e Engine<'a>,
     id: &'e str,
     record: Option<ResourceState>,
+    state_failed: bool,
 }
 
 impl Cursor<'_, '_> {
@@ -422,10 +430,11 @@ impl Cursor<'_, '_> {
                 id: self.id.to_string(),
             },
         };
-        self.engine
-            .backend
-            .append(&self.engine.lease(), &entry)
-            .await?;
+        let lease = self.engine.lease();
+        if let Err(e) = self.engine.backend.append(&lease, &entry).await {
+            self.state_failed = true;
+            return Err(e);
+        }
         self.record = record;
         Ok(())
     }

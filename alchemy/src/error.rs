@@ -160,6 +160,12 @@ pub enum Error {
     /// Serialization of something that should always serialize.
     #[error("serialization failed: {0}")]
     Serde(#[from] serde_json::Error),
+    /// A bucket operation that failed.
+    #[error(transparent)]
+    Bucket(#[from] crate::bucket::BucketError),
+    /// An actor operation that failed.
+    #[error(transparent)]
+    Actor(#[from] crate::actor::ActorError),
 }
 
 impl Error {

@@ -654,3 +654,48 @@ async fn bad_input_is_refused_with_a_clear_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_lost_lease_stops_the_apply_with_that_error() {
+    /// Takes the lease away (as another deploy taking it over would) during its first create.
+    struct Usurper(Arc<MemoryBackend>);
+    #[async_trait]
+    impl Provider<Thing> for Usurper {
+        async fn read(
+            &self,
+            _: &Context,
+            _: &Thing,
+            _: Option<ThingOut>,
+        ) -> Result<Option<ThingOut>> {
+            Ok(None)
+        }
+        async fn create(&self, ctx: &Context, t: &Thing) -> Result<ThingOut> {
+            self.0.force_unlock().await?;
+            self.0
+                .lock(&LeaseOwner::current(), Duration::from_secs(30))
+                .await?;
+            Ok(out(ctx, t.size))
+        }
+        async fn update(
+            &self,
+            ctx: &Context,
+            _: &Thing,
+            t: &Thing,
+            _: &ThingOut,
+        ) -> Result<ThingOut> {
+            Ok(out(ctx, t.size))
+        }
+        async fn delete(&self, _: &Context, _: &Thing, _: &ThingOut) -> Result<()> {
+            Ok(())
+        }
+    }
+    let backend = Arc::new(MemoryBackend::new());
+    let mut providers = Providers::new();
+    providers.register::<Thing>("test", Usurper(backend.clone()));
+    let err = deploy(&stack_of(&[("a", 1), ("b", 2)]), &providers, &backend, 1)
+        .await
+        .err()
+        .expect("the apply stops");
+    assert!(matches!(err, Error::LeaseLost { .. }), "{err}");
+    assert!(err.to_string().contains("was lost"), "{err}");
+}

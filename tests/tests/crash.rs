@@ -4,7 +4,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use alchemy_tests::cloud::DirCloud;
 use common::{expected, Sandbox};
@@ -73,52 +73,44 @@ fn converged(sandbox: &Sandbox, version: u32, trial: usize) {
     );
 }
 
+/// How many checkpoints the journal holds now.
+fn checkpoints(sandbox: &Sandbox) -> usize {
+    let journal = std::fs::read(sandbox.stage_dir().join("journal.jsonl")).unwrap_or_default();
+    journal.iter().filter(|b| **b == b'\n').count()
+}
+
 #[test]
 fn killed_deploys_converge() {
-    // Deploy, update, replace everything, destroy; again and again.
-    let ops: [(u32, &[&str]); 4] = [
-        (1, &["deploy", "--yes", "--concurrency", "2"]),
-        (2, &["deploy", "--yes", "--concurrency", "2"]),
-        (3, &["deploy", "--yes", "--concurrency", "2"]),
-        (0, &["destroy", "--yes", "--concurrency", "2"]),
+    // Deploy, update, replace everything, destroy; again and again. With each: how many
+    // checkpoints it writes uninterrupted (two per step; a replace adds its clean-up).
+    let ops: [(u32, &[&str], usize); 4] = [
+        (1, &["deploy", "--yes", "--concurrency", "2"], 26),
+        (2, &["deploy", "--yes", "--concurrency", "2"], 28),
+        (3, &["deploy", "--yes", "--concurrency", "2"], 39),
+        (0, &["destroy", "--yes", "--concurrency", "2"], 26),
     ];
-    // How long each takes uninterrupted, to spread the kills across it.
-    let calibrate = Sandbox::new();
-    let mut took = Vec::new();
-    for (version, args) in ops {
-        let start = Instant::now();
-        let status = calibrate
-            .spawn(version.max(1), args, DELAY_MS)
-            .wait()
-            .unwrap();
-        assert!(status.success());
-        took.push(start.elapsed());
-    }
-
     let sandbox = Sandbox::new();
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut interrupted = 0;
     let mut kill_points = BTreeSet::new();
     for trial in 0..TRIALS {
-        let (version, args) = ops[trial % ops.len()];
+        let (version, args, total) = ops[trial % ops.len()];
         seed = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        let fraction = (seed >> 33) as f64 / (1u64 << 31) as f64;
-        let wait = took[trial % ops.len()].mul_f64(fraction * 1.1);
+        // Kill once the deploy has written `target` checkpoints: anywhere from before its first
+        // provider call to just before its last one.
+        let target = (seed >> 33) as usize % total;
         let mut child = sandbox.spawn(version.max(1), args, DELAY_MS);
-        std::thread::sleep(wait);
+        while checkpoints(&sandbox) < target && child.try_wait().unwrap().is_none() {
+            std::thread::sleep(Duration::from_micros(200));
+        }
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap();
             interrupted += 1;
         }
         child.wait().unwrap();
-        // Where it was killed: how many checkpoints it had written.
-        let journal = std::fs::read(sandbox.stage_dir().join("journal.jsonl")).unwrap_or_default();
-        kill_points.insert((
-            trial % ops.len(),
-            journal.iter().filter(|b| **b == b'\n').count(),
-        ));
+        kill_points.insert((trial % ops.len(), checkpoints(&sandbox)));
 
         sandbox.ok(version.max(1), args);
         converged(&sandbox, version, trial);

@@ -40,8 +40,8 @@
 //!
 //! # Testing
 //!
-//! With the `mock` feature, [`MockBucketStore`] stands in for a real store in unit tests. With
-//! the `conformance` feature, [`conformance`] holds the test suite every implementation runs.
+//! With the `mock` feature, `MockBucketStore` stands in for a real store in unit tests. With
+//! the `conformance` feature, `conformance` holds the test suite every implementation runs.
 
 mod capabilities;
 mod client;

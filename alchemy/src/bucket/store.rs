@@ -18,7 +18,7 @@ pub use crate::maybe::MaybeSendSync;
 ///
 /// # Contract for implementations
 ///
-/// Every implementation passes the shared [conformance suite](super::conformance). In short:
+/// Every implementation passes the shared conformance suite (`alchemy::bucket::conformance`). In short:
 ///
 /// - Keys that fail [`validate_key`](super::validate_key) are refused with
 ///   [`BucketError::InvalidKey`] before any I/O; metadata that fails

@@ -46,7 +46,7 @@ const FORMAT: &str = "alchemy local bucket, format 1\n";
 /// A bucket whose objects are files in a directory: the local provider's [`BucketStore`].
 ///
 /// It behaves like S3 and R2 in everything the neutral contract says (it passes the same
-/// [conformance suite](crate::bucket::conformance)), so code that works against it works in
+/// conformance suite, `alchemy::bucket::conformance`), so code that works against it works in
 /// the cloud:
 ///
 /// - **Atomic writes.** A body streams into a temp file that is renamed into place when it is

@@ -107,10 +107,7 @@ impl Runtime for LocalRuntime {
                 declaration.id, declaration.kind
             )));
         }
-        let client = self
-            .actors
-            .client(&declaration.id)
-            .map_err(|e| Error::Config(e.to_string()))?;
+        let client = self.actors.client(&declaration.id)?;
         Ok(Box::new(client))
     }
 }
