@@ -332,3 +332,26 @@ async fn client_errors_name_the_url_and_the_cause() {
     let error = Client::new("https://127.0.0.1:1").unwrap_err();
     assert!(error.to_string().contains("only http://"), "{error}");
 }
+
+#[tokio::test]
+async fn a_client_too_slow_to_send_its_head_is_disconnected() {
+    let server = Server::builder()
+        .header_read_timeout(Duration::from_millis(50))
+        .serve("127.0.0.1:0", hello())
+        .await
+        .unwrap();
+    let mut stream = tokio::net::TcpStream::connect(server.local_addr())
+        .await
+        .unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stream, b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // The head never ends; the server answers 408 or just closes, but does not wait forever.
+    let mut answer = Vec::new();
+    let _ = tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+}

@@ -139,10 +139,8 @@ where
         let call = Call::new(self.clone(), request);
         BoxHandlerFuture {
             inner: Box::pin(async move {
-                match call.await {
-                    Ok(response) => Ok(response.map(ByteStream::from_body)),
-                    Err(error) => Err(error.into()),
-                }
+                let response = call.await?;
+                Ok(response.map(ByteStream::from_body))
             }),
         }
     }

@@ -71,7 +71,6 @@ impl<H: HttpHandler> Future for Respond<H> {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(Ok(response))) => response.map(ResponseBody::new),
             Ok(Poll::Ready(Err(error))) => {
-                let error: BoxError = error.into();
                 tracing::error!(error = %error, "the HTTP handler failed; responding 500");
                 internal_server_error()
             }

@@ -59,7 +59,8 @@ pub async fn serve<H: HttpHandler>(
 ///
 /// The defaults suit local development: HTTP/1.1 with keep-alive and HTTP/2 over cleartext
 /// (h2c, with prior knowledge) on the same port, WebSocket upgrades, `TCP_NODELAY`, no request
-/// body limit, and a graceful shutdown that waits for every in-flight request.
+/// body limit, no header read timeout, and a graceful shutdown that waits for every in-flight
+/// request.
 ///
 /// ```
 /// use std::time::Duration;
@@ -83,6 +84,7 @@ pub async fn serve<H: HttpHandler>(
 #[must_use = "a builder does nothing until `serve` is called"]
 pub struct ServerBuilder {
     max_request_body: Option<u64>,
+    header_read_timeout: Option<Duration>,
     shutdown_timeout: Option<Duration>,
     signal: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
@@ -92,6 +94,7 @@ impl ServerBuilder {
     pub fn new() -> Self {
         Self {
             max_request_body: None,
+            header_read_timeout: None,
             shutdown_timeout: None,
             signal: None,
         }
@@ -106,6 +109,15 @@ impl ServerBuilder {
     /// streaming when the limit is passed is cut short instead. No limit by default.
     pub fn max_request_body_size(mut self, bytes: u64) -> Self {
         self.max_request_body = Some(bytes);
+        self
+    }
+
+    /// Closes an HTTP/1.1 connection whose client takes longer than `timeout` to send a
+    /// request's head, which protects a server exposed to untrusted clients from slow ones
+    /// holding connections open. Off by default: the timer costs an allocation per request,
+    /// and a local server has no such clients.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = Some(timeout);
         self
     }
 
@@ -141,8 +153,12 @@ impl ServerBuilder {
             .map_err(|source| ServeError::Listener { source })?;
 
         let mut http = auto::Builder::new(TokioExecutor::new());
-        http.http1().timer(TokioTimer::new());
         http.http2().timer(TokioTimer::new());
+        if let Some(timeout) = self.header_read_timeout {
+            http.http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(timeout);
+        }
 
         let (stop, stopped) = watch::channel(());
         let accept = Accept {
@@ -171,6 +187,7 @@ impl fmt::Debug for ServerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerBuilder")
             .field("max_request_body", &self.max_request_body)
+            .field("header_read_timeout", &self.header_read_timeout)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("signal", &self.signal.is_some())
             .finish()
