@@ -62,6 +62,33 @@ fn providers(p: MockProv) -> Providers {
     providers
 }
 
+/// A hand-written provider whose creates run `create`; everything else succeeds at once.
+struct OnCreate<F>(F);
+
+type Created = std::pin::Pin<Box<dyn std::future::Future<Output = Result<ThingOut>> + Send>>;
+
+#[async_trait]
+impl<F: Fn(Context, Thing) -> Created + Send + Sync + 'static> Provider<Thing> for OnCreate<F> {
+    async fn read(&self, _: &Context, _: &Thing, _: Option<ThingOut>) -> Result<Option<ThingOut>> {
+        Ok(None)
+    }
+    async fn create(&self, ctx: &Context, t: &Thing) -> Result<ThingOut> {
+        (self.0)(ctx.clone(), t.clone()).await
+    }
+    async fn update(&self, ctx: &Context, _: &Thing, t: &Thing, _: &ThingOut) -> Result<ThingOut> {
+        Ok(out(ctx, t.size))
+    }
+    async fn delete(&self, _: &Context, _: &Thing, _: &ThingOut) -> Result<()> {
+        Ok(())
+    }
+}
+
+fn on_create<F: Fn(Context, Thing) -> Created + Send + Sync + 'static>(f: F) -> Providers {
+    let mut providers = Providers::new();
+    providers.register::<Thing>("test", OnCreate(f));
+    providers
+}
+
 struct Run {
     plan: Plan,
     report: Report,
@@ -546,47 +573,20 @@ async fn an_uncertain_create_is_looked_up_before_creating_again() {
 
 #[tokio::test]
 async fn concurrency_cap_is_honoured() {
-    struct Slow {
-        now: AtomicUsize,
-        max: AtomicUsize,
-    }
-    #[async_trait]
-    impl Provider<Thing> for Arc<Slow> {
-        async fn read(
-            &self,
-            _: &Context,
-            _: &Thing,
-            _: Option<ThingOut>,
-        ) -> Result<Option<ThingOut>> {
-            Ok(None)
-        }
-        async fn create(&self, ctx: &Context, t: &Thing) -> Result<ThingOut> {
-            let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
-            self.max.fetch_max(n, Ordering::SeqCst);
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            self.now.fetch_sub(1, Ordering::SeqCst);
-            Ok(out(ctx, t.size))
-        }
-        async fn update(
-            &self,
-            ctx: &Context,
-            _: &Thing,
-            t: &Thing,
-            _: &ThingOut,
-        ) -> Result<ThingOut> {
-            Ok(out(ctx, t.size))
-        }
-        async fn delete(&self, _: &Context, _: &Thing, _: &ThingOut) -> Result<()> {
-            Ok(())
-        }
-    }
     for cap in [1, 3, 7] {
-        let slow = Arc::new(Slow {
-            now: AtomicUsize::new(0),
-            max: AtomicUsize::new(0),
+        let now = Arc::new(AtomicUsize::new(0));
+        let max = Arc::new(AtomicUsize::new(0));
+        let (n, m) = (now.clone(), max.clone());
+        let providers = on_create(move |ctx, t| {
+            let (now, max) = (n.clone(), m.clone());
+            Box::pin(async move {
+                let running = now.fetch_add(1, Ordering::SeqCst) + 1;
+                max.fetch_max(running, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                now.fetch_sub(1, Ordering::SeqCst);
+                Ok(out(&ctx, t.size))
+            })
         });
-        let mut providers = Providers::new();
-        providers.register::<Thing>("test", slow.clone());
         let items: Vec<(String, u32)> = (0..30).map(|i| (format!("r{i}"), i)).collect();
         let refs: Vec<(&str, u32)> = items.iter().map(|(s, n)| (s.as_str(), *n)).collect();
         let run = deploy(&stack_of(&refs), &providers, &MemoryBackend::new(), cap)
@@ -594,7 +594,7 @@ async fn concurrency_cap_is_honoured() {
             .unwrap();
         assert!(run.report.succeeded());
         assert_eq!(
-            slow.max.load(Ordering::SeqCst),
+            max.load(Ordering::SeqCst),
             cap,
             "at most {cap} at once, and the cap is used"
         );
@@ -657,41 +657,19 @@ async fn bad_input_is_refused_with_a_clear_error() {
 
 #[tokio::test]
 async fn a_lost_lease_stops_the_apply_with_that_error() {
-    /// Takes the lease away (as another deploy taking it over would) during its first create.
-    struct Usurper(Arc<MemoryBackend>);
-    #[async_trait]
-    impl Provider<Thing> for Usurper {
-        async fn read(
-            &self,
-            _: &Context,
-            _: &Thing,
-            _: Option<ThingOut>,
-        ) -> Result<Option<ThingOut>> {
-            Ok(None)
-        }
-        async fn create(&self, ctx: &Context, t: &Thing) -> Result<ThingOut> {
-            self.0.force_unlock().await?;
-            self.0
+    let backend = Arc::new(MemoryBackend::new());
+    // Takes the lease away during the first create, as another deploy taking it over would.
+    let usurper = backend.clone();
+    let providers = on_create(move |ctx, t| {
+        let backend = usurper.clone();
+        Box::pin(async move {
+            backend.force_unlock().await?;
+            backend
                 .lock(&LeaseOwner::current(), Duration::from_secs(30))
                 .await?;
-            Ok(out(ctx, t.size))
-        }
-        async fn update(
-            &self,
-            ctx: &Context,
-            _: &Thing,
-            t: &Thing,
-            _: &ThingOut,
-        ) -> Result<ThingOut> {
-            Ok(out(ctx, t.size))
-        }
-        async fn delete(&self, _: &Context, _: &Thing, _: &ThingOut) -> Result<()> {
-            Ok(())
-        }
-    }
-    let backend = Arc::new(MemoryBackend::new());
-    let mut providers = Providers::new();
-    providers.register::<Thing>("test", Usurper(backend.clone()));
+            Ok(out(&ctx, t.size))
+        })
+    });
     let err = deploy(&stack_of(&[("a", 1), ("b", 2)]), &providers, &backend, 1)
         .await
         .err()
@@ -703,38 +681,13 @@ async fn a_lost_lease_stops_the_apply_with_that_error() {
 #[tokio::test]
 async fn an_interrupt_lets_steps_in_flight_finish_and_skips_the_rest() {
     use std::sync::atomic::AtomicBool;
-    /// Sets the interrupt flag (as Ctrl-C would) during the first create.
-    struct Interrupting(Arc<AtomicBool>);
-    #[async_trait]
-    impl Provider<Thing> for Interrupting {
-        async fn read(
-            &self,
-            _: &Context,
-            _: &Thing,
-            _: Option<ThingOut>,
-        ) -> Result<Option<ThingOut>> {
-            Ok(None)
-        }
-        async fn create(&self, ctx: &Context, t: &Thing) -> Result<ThingOut> {
-            self.0.store(true, Ordering::SeqCst);
-            Ok(out(ctx, t.size))
-        }
-        async fn update(
-            &self,
-            ctx: &Context,
-            _: &Thing,
-            t: &Thing,
-            _: &ThingOut,
-        ) -> Result<ThingOut> {
-            Ok(out(ctx, t.size))
-        }
-        async fn delete(&self, _: &Context, _: &Thing, _: &ThingOut) -> Result<()> {
-            Ok(())
-        }
-    }
     let flag = Arc::new(AtomicBool::new(false));
-    let mut providers = Providers::new();
-    providers.register::<Thing>("test", Interrupting(flag.clone()));
+    // Sets the interrupt flag during the first create, as Ctrl-C would.
+    let ctrl_c = flag.clone();
+    let providers = on_create(move |ctx, t| {
+        ctrl_c.store(true, Ordering::SeqCst);
+        Box::pin(async move { Ok(out(&ctx, t.size)) })
+    });
     let backend = MemoryBackend::new();
     let stack = stack_of(&[("a", 1), ("b", 2), ("c", 3)]);
     let mut state = Snapshot::new("app", "test");
