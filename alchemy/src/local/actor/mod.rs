@@ -133,6 +133,10 @@ pub type ErrorSink = Arc<dyn Fn(&ErrorReport<'_>) + Send + Sync>;
 pub struct LocalActorsOptions {
     /// How long an instance may go without events before it is evicted. Default: 30 s.
     pub idle_timeout: Duration,
+    /// At most this many instances are built at once across all namespaces; building one more
+    /// evicts the least recently used (its sockets stay open). Each built instance holds its
+    /// database open (three file handles). Default: 256.
+    pub max_loaded: usize,
     /// How many events may wait for one actor; senders wait beyond that. Default: 256.
     pub mailbox_capacity: usize,
     /// How many bytes may wait to be sent on one WebSocket before it is closed because its
@@ -152,6 +156,7 @@ impl Default for LocalActorsOptions {
     fn default() -> Self {
         LocalActorsOptions {
             idle_timeout: Duration::from_secs(30),
+            max_loaded: 256,
             mailbox_capacity: 256,
             send_buffer_bytes: 4 << 20,
             max_attachment_bytes: 2048,
@@ -166,6 +171,7 @@ impl fmt::Debug for LocalActorsOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LocalActorsOptions")
             .field("idle_timeout", &self.idle_timeout)
+            .field("max_loaded", &self.max_loaded)
             .field("mailbox_capacity", &self.mailbox_capacity)
             .field("send_buffer_bytes", &self.send_buffer_bytes)
             .field("max_attachment_bytes", &self.max_attachment_bytes)
@@ -176,6 +182,12 @@ impl fmt::Debug for LocalActorsOptions {
 }
 
 impl LocalActorsOptions {
+    /// Sets [`max_loaded`](Self::max_loaded) (at least 1).
+    pub fn max_loaded(mut self, instances: usize) -> Self {
+        self.max_loaded = instances.max(1);
+        self
+    }
+
     /// Sets [`idle_timeout`](Self::idle_timeout).
     pub fn idle_timeout(mut self, idle: Duration) -> Self {
         self.idle_timeout = idle;
@@ -276,6 +288,7 @@ impl LocalActors {
                 namespaces: Default::default(),
                 alarms,
                 tasks: Tasks::new(handle),
+                loaded: Default::default(),
             }),
         })
     }

@@ -31,6 +31,56 @@ pub(crate) struct Shared {
     pub(crate) namespaces: RwLock<BTreeMap<String, Arc<Namespace>>>,
     pub(crate) alarms: Alarms,
     pub(crate) tasks: Tasks,
+    /// The built instances, least recently used first, for `max_loaded`.
+    pub(crate) loaded: Mutex<Loaded>,
+}
+
+/// Built instances by recency: each slot's last-use tick.
+#[derive(Default)]
+pub(crate) struct Loaded {
+    tick: u64,
+    by_tick: BTreeMap<u64, Weak<Slot>>,
+    ticks: HashMap<usize, u64>,
+}
+
+impl Loaded {
+    fn key(slot: &Arc<Slot>) -> usize {
+        Arc::as_ptr(slot) as usize
+    }
+
+    /// Marks `slot` as just used; returns a slot to evict when more than `max` are built.
+    fn touch(&mut self, slot: &Arc<Slot>, max: usize) -> Option<Arc<Slot>> {
+        self.tick += 1;
+        if let Some(old) = self.ticks.insert(Self::key(slot), self.tick) {
+            self.by_tick.remove(&old);
+        }
+        self.by_tick.insert(self.tick, Arc::downgrade(slot));
+        while self.ticks.len() > max {
+            let (&oldest, _) = self.by_tick.iter().next()?;
+            let victim = self.by_tick.remove(&oldest)?;
+            match victim.upgrade() {
+                Some(victim) if !Arc::ptr_eq(&victim, slot) => {
+                    self.ticks.remove(&Self::key(&victim));
+                    return Some(victim);
+                }
+                Some(_) => {
+                    // Only the caller is left: it stays.
+                    self.by_tick.insert(oldest, victim);
+                    return None;
+                }
+                None => {
+                    self.ticks.retain(|_, t| *t != oldest);
+                }
+            }
+        }
+        None
+    }
+
+    fn forget(&mut self, slot: &Arc<Slot>) {
+        if let Some(tick) = self.ticks.remove(&Self::key(slot)) {
+            self.by_tick.remove(&tick);
+        }
+    }
 }
 
 impl Shared {
@@ -261,8 +311,32 @@ impl TurnLoop {
     }
 
     fn unload(&mut self) {
-        self.instance = None;
+        if let Some(instance) = self.instance.take() {
+            // Closing the database checkpoints and syncs: keep that off the async threads.
+            self.shared
+                .tasks
+                .handle()
+                .spawn_blocking(move || drop(instance));
+        }
         self.slot.loaded.store(false, Ordering::Release);
+        self.shared
+            .loaded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .forget(&self.slot);
+    }
+
+    /// Records a use of this instance; evicts the least recently used one beyond `max_loaded`.
+    fn touch(&self) {
+        let victim = self
+            .shared
+            .loaded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .touch(&self.slot, self.shared.options.max_loaded);
+        if let Some(victim) = victim {
+            victim.evict.notify_one();
+        }
     }
 
     fn label(&self) -> String {
@@ -328,6 +402,7 @@ impl TurnLoop {
     }
 
     async fn turn(&mut self, event: Event) {
+        self.touch();
         match event {
             Event::Fetch { req, reply } => {
                 let result = match self.load().await {

@@ -799,3 +799,28 @@ mod over_http {
         server.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_max_loaded_the_least_recently_used_instance_is_evicted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let local = LocalActors::open(dir.path(), fast_options().max_loaded(2)).expect("open");
+    let namespace = local.namespace(&SUITE).await.expect("namespace");
+    let stubs: Vec<_> = ["a", "b", "c"]
+        .iter()
+        .map(|name| namespace.get_by_name(name).unwrap())
+        .collect();
+    for stub in &stubs {
+        let req = Request::post("/counter").body(ByteStream::empty()).unwrap();
+        assert_eq!(stub.fetch(req).await.unwrap().status(), StatusCode::OK);
+    }
+    // Building `c` evicted `a`, the least recently used; `b` and `c` stay built.
+    wait_until(|| !local.is_loaded("conformance", stubs[0].id())).await;
+    assert!(local.is_loaded("conformance", stubs[1].id()));
+    assert!(local.is_loaded("conformance", stubs[2].id()));
+    // `a` is rebuilt on its next request, its storage intact.
+    assert_eq!(
+        get(&stubs[0], "/counter").await,
+        (StatusCode::OK, "1".to_string())
+    );
+    wait_until(|| !local.is_loaded("conformance", stubs[1].id())).await;
+}
