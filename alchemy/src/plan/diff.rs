@@ -29,6 +29,8 @@ pub(crate) fn created(props: &Value) -> Vec<PropDiff> {
 fn leaves(path: &str, v: &Value, out: &mut Vec<PropDiff>) {
     match v {
         Value::Null => {}
+        // A kind without props shows nothing, not `= {}`.
+        Value::Object(map) if map.is_empty() && path.is_empty() => {}
         Value::Object(map) if !is_marker(v) && !map.is_empty() => {
             for (k, x) in map {
                 leaves(&join(path, k), x, out);
@@ -115,6 +117,14 @@ mod tests {
         assert_eq!(d[0].new, Some(json!(false)));
         assert_eq!(d[1].new, None);
         assert_eq!(d[2].old, None);
+    }
+
+    #[test]
+    fn a_new_resource_without_props_shows_no_property() {
+        assert!(created(&json!({})).is_empty());
+        let d = created(&json!({"a": {}, "b": {"c": 1}}));
+        let paths: Vec<_> = d.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["a", "b.c"]);
     }
 
     #[test]
