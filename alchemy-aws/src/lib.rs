@@ -7,8 +7,8 @@
 //!   [`BucketError`](alchemy::bucket::BucketError) variants.
 //! - [`runtime`]: [`runtime::AwsRuntime`], the [`Runtime`](alchemy::bind::Runtime) that hands
 //!   a service on AWS its bound buckets as S3 clients.
-//! - [`control`] (feature `deploy`): [`S3BucketProps`] and [`S3BucketProvider`], the S3 bucket
-//!   as a resource the engine deploys, and [`bucket_permissions`], the least-privilege IAM
+//! - `control` (feature `deploy`): `S3BucketProps` and `S3BucketProvider`, the S3 bucket
+//!   as a resource the engine deploys, and `bucket_permissions`, the least-privilege IAM
 //!   statements for a service bound to a bucket.
 //! - `testing` (feature `testing`): AWS emulators (MiniStack and moto) on `127.0.0.1`,
 //!   installed on first use into a Python virtual environment and stopped when dropped, for
