@@ -18,15 +18,18 @@ use aws_sdk_s3::types::BucketVersioningStatus;
 const APP: &str = "control";
 const STAGE: &str = "test";
 
-fn providers(emulator: &Emulator) -> Providers {
-    // MiniStack: the provider as users build it, with its retry configuration. moto: over the
-    // harness's client, which renames the root elements of moto answers the SDK cannot parse.
-    let provider = match emulator.name() {
+/// MiniStack: the provider as users build it, with its retry configuration. moto: over the
+/// harness's client, which renames the root elements of moto answers the SDK cannot parse.
+fn provider(emulator: &Emulator) -> S3BucketProvider {
+    match emulator.name() {
         "moto" => S3BucketProvider::new(emulator.s3_client()),
         _ => S3BucketProvider::from_sdk_config(&emulator.sdk_config()),
-    };
+    }
+}
+
+fn providers(emulator: &Emulator) -> Providers {
     let mut providers = Providers::new();
-    providers.register::<S3BucketProps>("aws", provider);
+    providers.register::<S3BucketProps>("aws", provider(emulator));
     providers
 }
 
@@ -317,6 +320,51 @@ async fn destroy_of_a_non_empty_bucket_needs_force_destroy(emulator: Emulator) {
     assert!(state.resources.is_empty(), "{:?}", state.resources.keys());
 }
 
+/// The provider contract the engine relies on, called directly: `read` finds a bucket from the
+/// context alone and answers `None` once it is gone; `delete` of a gone bucket succeeds.
+async fn read_finds_from_the_context_and_delete_is_idempotent(emulator: Emulator) {
+    use alchemy::provider::Provider;
+
+    let s3 = emulator.s3_client();
+    let provider = provider(&emulator);
+    let ctx = Context {
+        app: APP.into(),
+        stage: STAGE.into(),
+        id: "contract".into(),
+        generation: 0,
+    };
+    let props = S3BucketProps::default();
+    assert_eq!(provider.read(&ctx, &props, None).await.unwrap(), None);
+
+    let created = provider.create(&ctx, &props).await.expect("create");
+    assert_eq!(created.name, name_of("contract"));
+    assert!(exists(&s3, &created.name).await);
+    assert_eq!(
+        provider.read(&ctx, &props, None).await.unwrap(),
+        Some(created.clone()),
+        "found from the context alone"
+    );
+    // Creating again (a retried create) adopts the bucket.
+    assert_eq!(
+        provider.create(&ctx, &props).await.expect("create again"),
+        created
+    );
+
+    provider
+        .delete(&ctx, &props, &created)
+        .await
+        .expect("delete");
+    assert!(!exists(&s3, &created.name).await);
+    provider
+        .delete(&ctx, &props, &created)
+        .await
+        .expect("a delete of a gone bucket succeeds");
+    assert_eq!(
+        provider.read(&ctx, &props, Some(created)).await.unwrap(),
+        None
+    );
+}
+
 /// Runs each check against MiniStack and against moto.
 macro_rules! on_both {
     ($($check:ident),* $(,)?) => {
@@ -344,4 +392,5 @@ on_both!(
     deploy_sets_every_setting_and_a_second_plan_is_a_noop,
     an_interrupted_create_is_adopted,
     destroy_of_a_non_empty_bucket_needs_force_destroy,
+    read_finds_from_the_context_and_delete_is_idempotent,
 );
