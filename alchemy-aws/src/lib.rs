@@ -7,6 +7,9 @@
 //!   [`BucketError`](alchemy::bucket::BucketError) variants.
 //! - [`runtime`]: [`runtime::AwsRuntime`], the [`Runtime`](alchemy::bind::Runtime) that hands
 //!   a service on AWS its bound buckets as S3 clients.
+//! - `control` (feature `deploy`): `S3BucketProps` and `S3BucketProvider`, the S3 bucket
+//!   as a resource the engine deploys, and `bucket_permissions`, the least-privilege IAM
+//!   statements for a service bound to a bucket.
 //! - `testing` (feature `testing`): AWS emulators (MiniStack and moto) on `127.0.0.1`,
 //!   installed on first use into a Python virtual environment and stopped when dropped, for
 //!   this crate's tests and for other crates' AWS tests.
@@ -25,6 +28,7 @@
 //!
 //! # Features
 //!
+//! - `deploy`: the `control` module (adds the core's `deploy` feature).
 //! - `testing`: the `testing` module (adds tokio's process, net and time drivers and `libc`).
 //!
 //! The SDK is built with its Tokio runtime support and its default HTTPS client (hyper with
@@ -42,8 +46,15 @@
 //! pass. They need `python3` with its `venv` module; without it they fail, saying how to
 //! install it.
 
+#[cfg(feature = "deploy")]
+pub mod control;
 pub mod runtime;
 pub mod s3;
 
 #[cfg(feature = "testing")]
 pub mod testing;
+
+#[cfg(feature = "deploy")]
+pub use control::{
+    bucket_permissions, CorsRule, LifecycleRule, S3BucketOutput, S3BucketProps, S3BucketProvider,
+};

@@ -284,23 +284,26 @@ impl Drop for Emulator {
     }
 }
 
-/// Renames the root element of two moto answers to the one S3 sends.
+/// Renames the root element of three moto answers to the one S3 sends.
 ///
 /// moto 5.2 answers `CompleteMultipartUpload` with a `CompleteMultipartUploadResponse`
-/// document and `ListParts` with `ListPartsResponse`, where S3 (and so the SDK's parser)
-/// has `CompleteMultipartUploadResult` and `ListPartsResult`; the SDK then fails to read an
-/// upload that succeeded. This interceptor, installed on moto clients only, buffers small XML
-/// answers and renames those two roots, so the rest of moto's S3 can be tested as it is.
+/// document, `ListParts` with `ListPartsResponse` and `GetBucketVersioning` of a bucket never
+/// versioned with `GetBucketVersioningResponse`, where S3 (and so the SDK's parser) has
+/// `CompleteMultipartUploadResult`, `ListPartsResult` and `VersioningConfiguration`; the SDK
+/// then fails to read an answer that succeeded. This interceptor, installed on moto clients
+/// only, buffers small XML answers and renames those roots, so the rest of moto's S3 can be
+/// tested as it is.
 #[derive(Debug)]
 pub struct MotoRootElements;
 
 /// The roots moto gets wrong, and the ones S3 sends.
-const MOTO_ROOTS: [(&str, &str); 2] = [
+const MOTO_ROOTS: [(&str, &str); 3] = [
     (
         "CompleteMultipartUploadResponse",
         "CompleteMultipartUploadResult",
     ),
     ("ListPartsResponse", "ListPartsResult"),
+    ("GetBucketVersioningResponse", "VersioningConfiguration"),
 ];
 
 /// XML answers longer than this are left alone (the two answers fixed are a few hundred bytes
@@ -786,6 +789,12 @@ mod tests {
         assert_eq!(
             rename_root("<ListPartsResponse><Part/></ListPartsResponse>".to_owned()),
             "<ListPartsResult><Part/></ListPartsResult>"
+        );
+        let unversioned =
+            "<GetBucketVersioningResponse xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"/>";
+        assert_eq!(
+            rename_root(unversioned.to_owned()),
+            "<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"/>"
         );
         let other = "<Error><Code>ListPartsResponse</Code></Error>";
         assert_eq!(rename_root(other.to_owned()), other);
