@@ -2,8 +2,7 @@
 //! neither the server nor the client buffers a body. Alone in its binary, so no other test
 //! allocates while it measures.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use alchemy_stream::conformance::CountingAllocator;
 
 use alchemy_http::client::Client;
 use alchemy_http::{conformance, serve, ByteStream};
@@ -11,78 +10,8 @@ use alchemy_stream::conformance::{Pattern, BOUNDED_MEMORY_CHUNK};
 use futures::TryStreamExt;
 use http::{Request, StatusCode};
 
-/// Tracks the bytes allocated now and the most allocated at once since the last reset.
-struct CountingAllocator {
-    current: AtomicUsize,
-    peak: AtomicUsize,
-}
-
-impl CountingAllocator {
-    fn add(&self, size: usize) {
-        let now = self.current.fetch_add(size, Ordering::SeqCst) + size;
-        self.peak.fetch_max(now, Ordering::SeqCst);
-    }
-
-    fn remove(&self, size: usize) {
-        self.current.fetch_sub(size, Ordering::SeqCst);
-    }
-
-    /// Starts a measurement; the baseline is what is allocated already.
-    fn reset_peak(&self) -> usize {
-        let now = self.current.load(Ordering::SeqCst);
-        self.peak.store(now, Ordering::SeqCst);
-        now
-    }
-
-    /// The most allocated at once since `reset_peak` returned `baseline`, above it.
-    fn peak_above(&self, baseline: usize) -> usize {
-        self.peak.load(Ordering::SeqCst).saturating_sub(baseline)
-    }
-}
-
-// SAFETY: every call is forwarded to the system allocator unchanged; the counters only
-// observe sizes.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract for `alloc` is passed on as is.
-        let pointer = unsafe { System.alloc(layout) };
-        if !pointer.is_null() {
-            self.add(layout.size());
-        }
-        pointer
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract for `alloc_zeroed` is passed on as is.
-        let pointer = unsafe { System.alloc_zeroed(layout) };
-        if !pointer.is_null() {
-            self.add(layout.size());
-        }
-        pointer
-    }
-
-    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract for `dealloc` is passed on as is.
-        unsafe { System.dealloc(pointer, layout) };
-        self.remove(layout.size());
-    }
-
-    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: the caller's contract for `realloc` is passed on as is.
-        let moved = unsafe { System.realloc(pointer, layout, new_size) };
-        if !moved.is_null() {
-            self.remove(layout.size());
-            self.add(new_size);
-        }
-        moved
-    }
-}
-
 #[global_allocator]
-static HEAP: CountingAllocator = CountingAllocator {
-    current: AtomicUsize::new(0),
-    peak: AtomicUsize::new(0),
-};
+static HEAP: CountingAllocator = CountingAllocator::new();
 
 const GIB: u64 = 1 << 30;
 

@@ -8,10 +8,9 @@
 //! `/proc/self/clear_refs`). The same reader and writer through `tokio::io::copy` are the
 //! baseline. Each row is the median wall time of three rounds and the highest peaks.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use alchemy_stream::conformance::CountingAllocator;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -19,64 +18,8 @@ use alchemy_stream::ByteStream;
 use futures::executor::block_on;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// Counts the bytes allocated now and the most allocated at once since the last reset.
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn add(size: usize) {
-    let now = CURRENT.fetch_add(size, Ordering::Relaxed) + size;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-// SAFETY: every call is forwarded to the system allocator unchanged; the counters only
-// observe sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract for `alloc` is passed on as is.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            add(layout.size());
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract for `alloc_zeroed` is passed on as is.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            add(layout.size());
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract for `dealloc` is passed on as is.
-        unsafe { System.dealloc(p, layout) };
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: the caller's contract for `realloc` is passed on as is.
-        let moved = unsafe { System.realloc(p, layout, new_size) };
-        if !moved.is_null() {
-            CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-            add(new_size);
-        }
-        moved
-    }
-}
-
 #[global_allocator]
-static ALLOC: Counting = Counting;
-
-/// Starts a measurement of the peak heap; returns what is allocated already.
-fn reset_peak() -> usize {
-    let now = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(now, Ordering::Relaxed);
-    now
-}
+static HEAP: CountingAllocator = CountingAllocator::new();
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
@@ -181,11 +124,11 @@ fn measure(copy: impl FnOnce(Generator, &mut Discard) -> u64) -> Run {
     let reader = Generator::new(GIB);
     let mut writer = Discard::default();
     reset_peak_rss();
-    let baseline = reset_peak();
+    let baseline = HEAP.reset_peak();
     let start = Instant::now();
     let copied = copy(reader, &mut writer);
     let wall = start.elapsed();
-    let peak_heap = PEAK.load(Ordering::Relaxed) - baseline;
+    let peak_heap = HEAP.peak_above(baseline);
     assert_eq!((copied, writer.written), (GIB, GIB), "every byte arrived");
     Run {
         wall,

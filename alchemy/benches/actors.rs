@@ -22,8 +22,7 @@
 //! The heap counts Rust allocations only: SQLite allocates with `malloc` directly, so its
 //! memory (page caches of open databases) shows in the resident set alone.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use alchemy_stream::conformance::CountingAllocator;
 use std::time::{Duration, Instant};
 
 use alchemy::actor::{
@@ -34,51 +33,8 @@ use alchemy::local::actor::{LocalActors, LocalActorsOptions};
 use futures::stream::{self, StreamExt};
 use http::{Request, Response};
 
-/// Counts the bytes allocated now.
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded to the system allocator unchanged; the counter only
-// observes sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract for `alloc` is passed on as is.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            CURRENT.fetch_add(layout.size(), Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract for `alloc_zeroed` is passed on as is.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            CURRENT.fetch_add(layout.size(), Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract for `dealloc` is passed on as is.
-        unsafe { System.dealloc(p, layout) };
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: the caller's contract for `realloc` is passed on as is.
-        let moved = unsafe { System.realloc(p, layout, new_size) };
-        if !moved.is_null() {
-            CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-            CURRENT.fetch_add(new_size, Ordering::Relaxed);
-        }
-        moved
-    }
-}
-
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static HEAP: CountingAllocator = CountingAllocator::new();
 
 /// A counter with its count in KV storage; a WebSocket at `/ws`, whose messages it answers
 /// with the count.
@@ -295,7 +251,7 @@ impl Usage {
             .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
             .expect("/proc/self/status has a VmRSS line");
         Usage {
-            heap: CURRENT.load(Ordering::Relaxed),
+            heap: HEAP.current(),
             rss_kib,
             fds: std::fs::read_dir("/proc/self/fd").unwrap().count(),
         }

@@ -16,10 +16,9 @@
 //! Reads come from the page cache in both cases: they measure the code on the way, not the
 //! disk.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use alchemy_stream::conformance::CountingAllocator;
 use std::convert::Infallible;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use alchemy::bucket::BucketClient;
@@ -28,64 +27,8 @@ use alchemy_stream::ByteStream;
 use bytes::Bytes;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-/// Counts the bytes allocated now and the most allocated at once since the last reset.
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn add(size: usize) {
-    let now = CURRENT.fetch_add(size, Ordering::Relaxed) + size;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-// SAFETY: every call is forwarded to the system allocator unchanged; the counters only
-// observe sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract for `alloc` is passed on as is.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            add(layout.size());
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract for `alloc_zeroed` is passed on as is.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            add(layout.size());
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract for `dealloc` is passed on as is.
-        unsafe { System.dealloc(p, layout) };
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: the caller's contract for `realloc` is passed on as is.
-        let moved = unsafe { System.realloc(p, layout, new_size) };
-        if !moved.is_null() {
-            CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-            add(new_size);
-        }
-        moved
-    }
-}
-
 #[global_allocator]
-static ALLOC: Counting = Counting;
-
-/// Starts a measurement of the peak heap; returns what is allocated already.
-fn reset_peak() -> usize {
-    let now = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(now, Ordering::Relaxed);
-    now
-}
+static HEAP: CountingAllocator = CountingAllocator::new();
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
@@ -282,17 +225,17 @@ async fn streaming_peaks(size: usize) -> (usize, usize) {
     let bucket = BucketClient::new(LocalBucket::open(dir.path()).await.unwrap());
 
     let body = generated_body(size);
-    let baseline = reset_peak();
+    let baseline = HEAP.reset_peak();
     bucket.put("large", body).await.unwrap();
-    let put_peak = PEAK.load(Ordering::Relaxed) - baseline;
+    let put_peak = HEAP.peak_above(baseline);
 
-    let baseline = reset_peak();
+    let baseline = HEAP.reset_peak();
     let mut read = bucket.get("large").await.unwrap().body;
     let mut total = 0;
     while let Some(chunk) = read.try_next().await.unwrap() {
         total += chunk.len();
     }
-    let get_peak = PEAK.load(Ordering::Relaxed) - baseline;
+    let get_peak = HEAP.peak_above(baseline);
     assert_eq!(total, size);
     (put_peak, get_peak)
 }

@@ -5,7 +5,7 @@
 //! 1,000 independent 20 ms steps against the ideal (steps / concurrency × 20 ms), and the
 //! bytes of state written per step at two stack sizes.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use alchemy_stream::conformance::CountingAllocator;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -18,35 +18,15 @@ use alchemy::{Input, Resource, Result};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(p, layout) };
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static HEAP: CountingAllocator = CountingAllocator::new();
 
 fn reset_peak() {
-    PEAK.store(CURRENT.load(Ordering::Relaxed), Ordering::Relaxed);
+    HEAP.reset_peak();
 }
 
 fn peak_mib() -> f64 {
-    PEAK.load(Ordering::Relaxed) as f64 / (1024.0 * 1024.0)
+    HEAP.peak() as f64 / (1024.0 * 1024.0)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -51,6 +51,7 @@
 //! # });
 //! ```
 
+mod alloc;
 mod check;
 mod in_flight;
 mod pattern;
@@ -60,6 +61,7 @@ mod source;
 #[cfg(feature = "tokio")]
 mod io;
 
+pub use alloc::CountingAllocator;
 pub use in_flight::InFlight;
 pub use pattern::{payload, Pattern};
 pub use pipe::{
