@@ -13,6 +13,8 @@
 //! - `testing` (feature `testing`): AWS emulators (MiniStack and moto) on `127.0.0.1`,
 //!   installed on first use into a Python virtual environment and stopped when dropped, for
 //!   this crate's tests and for other crates' AWS tests.
+//! - `faults` (feature `testing`): a fault-injecting proxy between an SDK client and an
+//!   emulator: throttling in each service's protocol, 500s, dropped connections, latency.
 //!
 //! ```no_run
 //! # async fn example() -> alchemy::bucket::Result<()> {
@@ -51,6 +53,8 @@ pub mod control;
 pub mod runtime;
 pub mod s3;
 
+#[cfg(feature = "testing")]
+pub mod faults;
 #[cfg(feature = "testing")]
 pub mod testing;
 

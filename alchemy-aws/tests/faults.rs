@@ -1,0 +1,238 @@
+//! Deploys through a fault-injecting proxy: throttling, 500s, connections dropped before and
+//! after the emulator acted, and latency, between the SDK and MiniStack. Deploys converge with
+//! no duplicate resources, and stop with a clear error while faults persist.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use alchemy::apply::{Engine, Outcome, Report};
+use alchemy::plan::{plan, Plan, PlanOptions};
+use alchemy::provider::{Context, Providers};
+use alchemy::stack::Stack;
+use alchemy::state::{LeaseOwner, MemoryBackend, Snapshot, StateBackend};
+use alchemy_aws::control::bucket_name;
+use alchemy_aws::faults::{Fault, FaultProxy, Faults};
+use alchemy_aws::testing::Emulator;
+use alchemy_aws::{CorsRule, LifecycleRule, S3BucketProps, S3BucketProvider};
+use aws_sdk_s3::types::BucketVersioningStatus;
+
+const APP: &str = "faults";
+const STAGE: &str = "test";
+const BUCKETS: usize = 8;
+
+fn props(i: usize) -> S3BucketProps {
+    S3BucketProps {
+        versioning: i % 2 == 0,
+        lifecycle: vec![LifecycleRule {
+            id: "expire-tmp".into(),
+            prefix: "tmp/".into(),
+            expire_after_days: Some(7),
+            abort_incomplete_multipart_days: Some(1),
+        }],
+        cors: vec![CorsRule {
+            allowed_origins: vec!["https://example.com".into()],
+            allowed_methods: vec!["GET".into()],
+            allowed_headers: vec![],
+            max_age_seconds: Some(60),
+        }],
+        force_destroy: true,
+        ..S3BucketProps::default()
+    }
+}
+
+fn stack(buckets: usize) -> Stack {
+    let mut stack = Stack::new(APP, STAGE);
+    for i in 0..buckets {
+        stack.add(&format!("bucket{i}"), props(i)).expect("add");
+    }
+    stack
+}
+
+fn name_of(id: &str) -> String {
+    let ctx = Context {
+        app: APP.into(),
+        stage: STAGE.into(),
+        id: id.into(),
+        generation: 0,
+    };
+    bucket_name(&ctx.physical_name())
+}
+
+/// Providers whose S3 client goes through `endpoint`, with the provider's own retry settings.
+fn providers_via(emulator: &Emulator, endpoint: String) -> Providers {
+    let config = emulator
+        .sdk_config()
+        .to_builder()
+        .endpoint_url(endpoint)
+        .build();
+    let mut providers = Providers::new();
+    providers.register::<S3BucketProps>("aws", S3BucketProvider::from_sdk_config(&config));
+    providers
+}
+
+async fn deploy(
+    stack: &Stack,
+    providers: &Providers,
+    backend: &MemoryBackend,
+    destroy: bool,
+) -> Result<(Plan, Report), alchemy::Error> {
+    let mut state = backend
+        .load()
+        .await?
+        .unwrap_or_else(|| Snapshot::new(stack.app(), stack.stage()));
+    let options = PlanOptions {
+        destroy,
+        ..PlanOptions::default()
+    };
+    let plan = plan(stack, &state, providers, &options).await?;
+    let lease = backend
+        .lock(&LeaseOwner::current(), Duration::from_secs(60))
+        .await?;
+    let engine = Engine::new(providers, backend, lease.clone(), Duration::from_secs(60));
+    let report = engine.apply(stack, &plan, &mut state).await;
+    backend.unlock(&lease).await?;
+    Ok((plan, report?))
+}
+
+/// The buckets of this app that exist, asked of the emulator directly (not through the proxy).
+async fn buckets(s3: &aws_sdk_s3::Client) -> BTreeSet<String> {
+    s3.list_buckets()
+        .send()
+        .await
+        .expect("list buckets")
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name().map(str::to_owned))
+        .filter(|n| n.starts_with(APP))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deploys_converge_through_faults_without_duplicates() {
+    let emulator = Emulator::ministack().await.expect("MiniStack");
+    let direct = emulator.s3_client();
+    let proxy = FaultProxy::start(emulator.endpoint(), Faults::mixed(0.35).seed(7))
+        .await
+        .expect("proxy");
+    let providers = providers_via(&emulator, proxy.endpoint());
+    let backend = MemoryBackend::new();
+    let stack = stack(BUCKETS);
+
+    // A deploy whose plan or steps meet more faults than the retries absorb is followed by
+    // another, as a user would run it; each must leave state the next one completes.
+    let mut runs = 0;
+    let mut failed_runs = 0;
+    loop {
+        runs += 1;
+        match deploy(&stack, &providers, &backend, false).await {
+            Ok((plan, report)) if report.succeeded() && !plan.has_changes() => break,
+            Ok((_, report)) if report.succeeded() => {}
+            Ok(_) | Err(_) => failed_runs += 1,
+        }
+        assert!(
+            runs < 20,
+            "no convergence after {runs} deploys through the faults ({})",
+            proxy.stats()
+        );
+    }
+    let stats = proxy.stats();
+    eprintln!("converged after {runs} deploys ({failed_runs} failed): {stats}");
+    for kind in [
+        "throttle",
+        "server-error",
+        "drop-before",
+        "drop-after",
+        "latency",
+    ] {
+        assert!(stats.of(kind) > 0, "no {kind} fault was injected: {stats}");
+    }
+
+    let expected: BTreeSet<String> = (0..BUCKETS)
+        .map(|i| name_of(&format!("bucket{i}")))
+        .collect();
+    assert_eq!(
+        buckets(&direct).await,
+        expected,
+        "exactly the declared buckets exist"
+    );
+    for i in 0..BUCKETS {
+        let name = name_of(&format!("bucket{i}"));
+        let versioning = direct
+            .get_bucket_versioning()
+            .bucket(&name)
+            .send()
+            .await
+            .expect("versioning");
+        assert_eq!(
+            versioning.status() == Some(&BucketVersioningStatus::Enabled),
+            i % 2 == 0,
+            "versioning of {name}"
+        );
+        let cors = direct
+            .get_bucket_cors()
+            .bucket(&name)
+            .send()
+            .await
+            .expect("cors");
+        assert_eq!(cors.cors_rules().len(), 1, "CORS of {name}");
+    }
+
+    // Faults that persist: every request answered 500. The deploy stops with the error of the
+    // step that could not be done, named, and nothing else is touched.
+    proxy.set_faults(Faults::always(Fault::ServerError));
+    let grown = self::stack(BUCKETS + 1);
+    let new_name = name_of(&format!("bucket{BUCKETS}"));
+    let before = proxy.stats().requests;
+    let (_, report) = deploy(&grown, &providers, &backend, false)
+        .await
+        .expect("the plan reads nothing for a new bucket");
+    let failures: Vec<_> = report.failures().collect();
+    assert_eq!(failures.len(), 1, "{report:?}");
+    assert_eq!(failures[0].id, format!("bucket{BUCKETS}"));
+    let Outcome::Failed { error } = &failures[0].outcome else {
+        panic!("the new bucket failed: {:?}", failures[0].outcome)
+    };
+    assert!(
+        error.contains(&new_name) && error.contains("InternalError"),
+        "the error names the bucket and what S3 answered: {error}"
+    );
+    let attempts = proxy.stats().requests - before;
+    assert_eq!(
+        attempts,
+        5,
+        "the SDK tried five times before giving up ({})",
+        proxy.stats()
+    );
+    assert_eq!(buckets(&direct).await, expected, "nothing was created");
+
+    // Faults gone: the next deploy completes what the failed one could not.
+    proxy.set_faults(Faults::none());
+    let (_, report) = deploy(&grown, &providers, &backend, false)
+        .await
+        .expect("deploy");
+    assert!(report.succeeded(), "{report:?}");
+    let mut grown_names = expected.clone();
+    grown_names.insert(new_name);
+    assert_eq!(buckets(&direct).await, grown_names);
+    let (plan, _) = deploy(&grown, &providers, &backend, false)
+        .await
+        .expect("plan");
+    assert!(
+        !plan.has_changes(),
+        "{}",
+        alchemy::plan::render_human(&plan)
+    );
+
+    // Destroy through faults converges too.
+    proxy.set_faults(Faults::mixed(0.3).seed(11));
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        if let Ok((_, report)) = deploy(&grown, &providers, &backend, true).await {
+            if report.succeeded() && buckets(&direct).await.is_empty() {
+                break;
+            }
+        }
+        assert!(runs < 20, "no convergent destroy after {runs} runs");
+    }
+}
