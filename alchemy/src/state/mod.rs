@@ -5,10 +5,14 @@
 //! call), so the bytes written per step do not grow with the stack, and a process killed at any
 //! point leaves a journal from which the next deploy knows exactly what was in flight.
 
+mod bucket;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod file;
 mod lock;
 mod memory;
 
+pub use bucket::BucketBackend;
 pub use file::FileBackend;
 pub use lock::{Lease, LeaseOwner};
 pub use memory::MemoryBackend;
@@ -169,7 +173,8 @@ pub enum JournalEntry {
     },
 }
 
-/// Where a stage's state lives. The local file backend is the default; S3 and R2 can follow.
+/// Where a stage's state lives: the local [`FileBackend`] by default, or a [`BucketBackend`]
+/// on S3, R2 or any bucket, shared by a team.
 ///
 /// Every write carries the caller's [`Lease`]; a backend refuses writes from a lease that has
 /// been taken over (its fencing token is stale) with [`crate::Error::LeaseLost`].

@@ -831,3 +831,12 @@ async fn twenty_thousand_appends_replay_in_order() {
     assert_eq!(loaded.resources["r19996"], record(19_996));
     assert!(!loaded.resources.contains_key("r19998"));
 }
+
+#[tokio::test]
+async fn passes_the_state_backend_suite() {
+    let root = tempfile::tempdir().unwrap();
+    crate::state::conformance::run_all("file", |stage| {
+        FileBackend::new(root.path().join(stage), "app", stage)
+    })
+    .await;
+}
