@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! app [--stage NAME] [--json] [--state-dir DIR] <COMMAND>
-//!   plan     [--target ID]... [--destroy] [--detailed-exitcode]
+//!   plan     [--target ID]... [--destroy] [--detailed-exitcode] [--graph FILE]
 //!   deploy   [--yes] [--concurrency N] [--target ID]...
 //!   destroy  [--yes] [--concurrency N] [--target ID]...
 //!   outputs
@@ -97,6 +97,10 @@ enum Command {
         /// Exit with 3 when the plan has changes.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Also write the dependency graph to this file: `.dot` for Graphviz, `.svg` for a
+        /// drawing, `.html` for a self-contained page.
+        #[arg(long, value_name = "FILE")]
+        graph: Option<std::path::PathBuf>,
     },
     /// Apply the plan: create, update, replace and delete resources.
     Deploy(ApplyArgs),
@@ -222,6 +226,7 @@ async fn execute(mut app: App, cli: Cli) -> Result<u8> {
             targets,
             destroy,
             detailed_exitcode,
+            graph,
         } => {
             let (state, keyring) = load(&stage, &app, &cli.stage).await?;
             check_secrets(&stage.stack, keyring.as_ref())?;
@@ -231,6 +236,9 @@ async fn execute(mut app: App, cli: Cli) -> Result<u8> {
             };
             let plan = plan(&stage.stack, &state, &stage.providers, &options).await?;
             print_plan(&plan, cli.json);
+            if let Some(path) = graph {
+                write_graph(&plan, &path)?;
+            }
             Ok(if detailed_exitcode && plan.has_changes() {
                 EXIT_CHANGES
             } else {
@@ -541,6 +549,21 @@ fn print_plan(plan: &Plan, json: bool) {
     } else {
         print!("{}", render_human(plan));
     }
+}
+
+/// Writes the plan's graph to `path`, in the format its extension names.
+fn write_graph(plan: &Plan, path: &std::path::Path) -> Result<()> {
+    let text = match path.extension().and_then(|e| e.to_str()) {
+        Some("dot" | "gv") => crate::plan::to_dot(plan),
+        Some("svg") => crate::plan::to_svg(plan),
+        Some("html" | "htm") => crate::plan::to_html(plan),
+        _ => return Err(Error::Config(format!(
+            "cannot tell the graph format of {}: name the file with .dot (Graphviz), .svg or .html",
+            path.display()
+        ))),
+    };
+    std::fs::write(path, text)
+        .map_err(|e| Error::io(format!("cannot write the graph to {}", path.display()), e))
 }
 
 fn outputs_json(state: &Snapshot) -> Value {

@@ -249,3 +249,34 @@ fn ctrl_c_finishes_the_steps_in_flight_records_them_and_the_next_deploy_goes_on(
     );
     assert_eq!(sandbox.outputs().len(), 13);
 }
+
+#[test]
+fn plan_graph_writes_dot_svg_and_html_by_extension() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.dir.path();
+    for name in ["plan.dot", "plan.svg", "plan.html"] {
+        sandbox.ok(1, &["plan", "--graph", name]);
+    }
+    let dot = std::fs::read_to_string(dir.join("plan.dot")).unwrap();
+    assert!(dot.starts_with("digraph "), "{dot}");
+    assert_eq!(dot.matches("subgraph cluster_").count(), 1, "one provider");
+    assert!(
+        dot.contains("\"t3\" -> \"api\" [style=dashed, label=\"read-only\"];"),
+        "{dot}"
+    );
+    let svg = std::fs::read_to_string(dir.join("plan.svg")).unwrap();
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert_eq!(svg.matches("<g class=\"node\">").count(), 13);
+    let html = std::fs::read_to_string(dir.join("plan.html")).unwrap();
+    assert!(html.starts_with("<!doctype html>") && html.contains(&svg));
+
+    let out = sandbox.run(1, &["plan", "--graph", "plan.png"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(
+            "cannot tell the graph format of plan.png: name the file with .dot (Graphviz), .svg or .html"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -1,10 +1,12 @@
 //! The planner: the desired stack against recorded state gives one plan for every provider.
 
 mod diff;
+mod draw;
 mod graph;
 mod render;
 
 pub use diff::PropDiff;
+pub use draw::{to_dot, to_html, to_svg};
 pub use render::render_human;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -73,6 +75,9 @@ pub struct Change {
     /// Property-level differences; secrets shown as `[secret]`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub diffs: Vec<PropDiff>,
+    /// The resources this one comes after (for a delete: came after when it was applied).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
     #[serde(skip)]
     pub(crate) step: Step,
 }
@@ -205,6 +210,7 @@ pub async fn plan(
             generation: None,
             reason: None,
             diffs: Vec::new(),
+            depends_on: def.deps.iter().cloned().collect(),
             step: Step::None,
         };
         let mut verify = false;
@@ -310,6 +316,7 @@ pub async fn plan(
             generation: None,
             reason: forget.then(|| "its removal policy is retain: it is left in place".to_string()),
             diffs: Vec::new(),
+            depends_on: rec.deps.clone(),
             step: Step::Down { forget },
         });
     }
@@ -329,6 +336,7 @@ pub async fn plan(
                 generation: Some(old.generation),
                 reason: Some(format!("generation {} was replaced", old.generation)),
                 diffs: Vec::new(),
+                depends_on: rec.deps.clone(),
                 step: Step::Retire {
                     generation: Some(old.generation),
                 },
