@@ -365,6 +365,93 @@ async fn read_finds_from_the_context_and_delete_is_idempotent(emulator: Emulator
     );
 }
 
+/// Refreshes the recorded state and plans against it.
+async fn refreshed(
+    stack: &Stack,
+    providers: &Providers,
+    backend: &MemoryBackend,
+) -> (Vec<alchemy::plan::Drift>, Plan) {
+    let mut state = backend.load().await.unwrap().unwrap();
+    let drift = alchemy::plan::refresh(stack, &mut state, providers, &PlanOptions::default())
+        .await
+        .expect("refresh");
+    let plan = plan(stack, &state, providers, &PlanOptions::default())
+        .await
+        .expect("plan");
+    (drift, plan)
+}
+
+/// Settings changed behind the project's back show as drift on a refresh, and the next
+/// deploy sets them back; a bucket deleted outside is made again.
+async fn refresh_shows_drift_and_a_deploy_sets_it_back(emulator: Emulator) {
+    let s3 = emulator.s3_client();
+    let providers = providers(&emulator);
+    let backend = MemoryBackend::new();
+    let stack = stack_of("photos", settings());
+    let name = name_of("photos");
+    let (_, report) = run(&stack, &providers, &backend, false).await;
+    assert!(report.succeeded(), "{report:?}");
+
+    let (drift, plan) = refreshed(&stack, &providers, &backend).await;
+    assert!(drift.is_empty(), "settings read back as written: {drift:?}");
+    assert!(!plan.has_changes());
+
+    s3.put_bucket_versioning()
+        .bucket(&name)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Suspended)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    s3.delete_bucket_cors().bucket(&name).send().await.unwrap();
+    let (drift, plan) = refreshed(&stack, &providers, &backend).await;
+    assert_eq!(drift.len(), 1, "{drift:?}");
+    let alchemy::plan::DriftChange::Changed { diffs } = &drift[0].change else {
+        panic!("changed, not gone: {drift:?}")
+    };
+    let paths: Vec<&str> = diffs.iter().map(|d| d.path.as_str()).collect();
+    assert!(paths.contains(&"versioning"), "{paths:?}");
+    assert!(paths.iter().any(|p| p.starts_with("cors")), "{paths:?}");
+    assert_eq!(actions(&plan), [("photos".to_string(), Action::Update)]);
+
+    // A deploy after the refresh puts the settings back.
+    let mut state = backend.load().await.unwrap().unwrap();
+    alchemy::plan::refresh(&stack, &mut state, &providers, &PlanOptions::default())
+        .await
+        .unwrap();
+    let fix = alchemy::plan::plan(&stack, &state, &providers, &PlanOptions::default())
+        .await
+        .unwrap();
+    let lease = backend
+        .lock(&LeaseOwner::current(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    let engine = Engine::new(&providers, &backend, lease.clone(), Duration::from_secs(60));
+    let report = engine.apply(&stack, &fix, &mut state).await.unwrap();
+    backend.unlock(&lease).await.unwrap();
+    assert!(report.succeeded(), "{report:?}");
+    let versioning = s3
+        .get_bucket_versioning()
+        .bucket(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(versioning.status(), Some(&BucketVersioningStatus::Enabled));
+    let cors = s3.get_bucket_cors().bucket(&name).send().await.unwrap();
+    assert_eq!(cors.cors_rules().len(), 1);
+    let (drift, plan) = refreshed(&stack, &providers, &backend).await;
+    assert!(drift.is_empty() && !plan.has_changes(), "{drift:?}");
+
+    // Deleted outside: gone on refresh, made again by the deploy.
+    s3.delete_bucket().bucket(&name).send().await.unwrap();
+    let (drift, plan) = refreshed(&stack, &providers, &backend).await;
+    assert_eq!(drift[0].change, alchemy::plan::DriftChange::Gone);
+    assert_eq!(actions(&plan), [("photos".to_string(), Action::Create)]);
+}
+
 /// Runs each check against MiniStack and against moto.
 macro_rules! on_both {
     ($($check:ident),* $(,)?) => {
@@ -393,4 +480,5 @@ on_both!(
     an_interrupted_create_is_adopted,
     destroy_of_a_non_empty_bucket_needs_force_destroy,
     read_finds_from_the_context_and_delete_is_idempotent,
+    refresh_shows_drift_and_a_deploy_sets_it_back,
 );

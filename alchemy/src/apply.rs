@@ -279,6 +279,10 @@ impl Engine<'_> {
                 running.push(self.run(stack, i, &nodes[i], state));
             }
             if running.is_empty() {
+                if completed == nodes.len() {
+                    // The last steps were skipped because of a failure: nothing is left.
+                    break;
+                }
                 if ready.is_empty() && !interrupted {
                     return Err(Error::Config(
                         "apply found steps waiting on each other; no step could start".into(),
@@ -556,6 +560,12 @@ impl Cursor<'_, '_> {
                         }
                     }
                 }
+            } else {
+                // `--adopt`: a resource with the name it would get may exist already.
+                let ctx = context(stack, self.id, 0);
+                if let Some(output) = self.find(&provider, &ctx, &props, None).await? {
+                    return self.adopt(def, props, deps, &provider, &ctx, output).await;
+                }
             }
         }
         let Some(rec) = self.record.clone() else {
@@ -634,6 +644,41 @@ impl Cursor<'_, '_> {
                 Ok(Action::Replace)
             }
         }
+    }
+
+    /// Takes over a resource found with the name it would be created with: records it, then
+    /// updates it to `props` (it was made by someone else, with settings of their own).
+    async fn adopt(
+        &mut self,
+        def: &crate::resource::ResourceDef,
+        props: Value,
+        deps: Vec<String>,
+        provider: &Arc<dyn ErasedProvider>,
+        ctx: &Context,
+        found: Value,
+    ) -> Result<Action> {
+        let updating = ResourceState {
+            kind: def.kind.clone(),
+            provider: provider.provider().to_string(),
+            status: Status::Updating,
+            props: props.clone(),
+            output: Some(found.clone()),
+            pending_props: Some(props.clone()),
+            deps,
+            removal: def.removal,
+            generation: 0,
+            retired: Vec::new(),
+        };
+        self.checkpoint(Some(updating.clone())).await?;
+        let output = provider.update(ctx, &props, &props, &found).await?;
+        self.checkpoint(Some(ResourceState {
+            status: Status::Created,
+            output: Some(output),
+            pending_props: None,
+            ..updating
+        }))
+        .await?;
+        Ok(Action::Update)
     }
 
     /// Creates the resource; `keep` carries over the current record's generation and retired list.

@@ -2,9 +2,9 @@
 //!
 //! ```text
 //! app [--stage NAME] [--json] [--state-dir DIR] <COMMAND>
-//!   plan     [--target ID]... [--destroy] [--detailed-exitcode] [--graph FILE]
-//!   deploy   [--yes] [--concurrency N] [--target ID]...
-//!   destroy  [--yes] [--concurrency N] [--target ID]...
+//!   plan     [--target ID]... [--destroy] [--detailed-exitcode] [--graph FILE] [--refresh]
+//!   deploy   [--yes] [--concurrency N] [--target ID]... [--refresh] [--adopt]
+//!   destroy  [--yes] [--concurrency N] [--target ID]... [--refresh]
 //!   outputs
 //!   dev      [--port N]
 //!   state list | state show ID | state unlock
@@ -56,15 +56,22 @@ pub const EXIT_LOCKED: u8 = 5;
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// The first Ctrl-C lets the steps in flight finish; a second one stops at once.
-async fn watch_interrupts(flag: Arc<AtomicBool>) {
-    if tokio::signal::ctrl_c().await.is_err() {
-        return;
-    }
-    flag.store(true, Ordering::SeqCst);
-    eprintln!("\nInterrupted: finishing the steps in progress, then stopping. Ctrl-C again stops at once (the next deploy resumes).");
-    if tokio::signal::ctrl_c().await.is_ok() {
-        std::process::exit(i32::from(EXIT_INTERRUPTED));
-    }
+///
+/// The handler is installed before this returns, so a Ctrl-C right after is not missed.
+fn watch_interrupts(flag: Arc<AtomicBool>) -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupts =
+        signal(SignalKind::interrupt()).map_err(|e| Error::io("cannot listen for Ctrl-C", e))?;
+    Ok(async move {
+        if interrupts.recv().await.is_none() {
+            return;
+        }
+        flag.store(true, Ordering::SeqCst);
+        eprintln!("\nInterrupted: finishing the steps in progress, then stopping. Ctrl-C again stops at once (the next deploy resumes).");
+        if interrupts.recv().await.is_some() {
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+    })
 }
 
 const LEASE_TTL: Duration = Duration::from_secs(30);
@@ -101,6 +108,10 @@ enum Command {
         /// drawing, `.html` for a self-contained page.
         #[arg(long, value_name = "FILE")]
         graph: Option<std::path::PathBuf>,
+        /// Read every deployed resource from its provider first, and show what changed
+        /// outside Alchemy.
+        #[arg(long)]
+        refresh: bool,
     },
     /// Apply the plan: create, update, replace and delete resources.
     Deploy(ApplyArgs),
@@ -144,6 +155,13 @@ struct ApplyArgs {
     concurrency: u32,
     #[command(flatten)]
     targets: Targets,
+    /// Read every deployed resource from its provider first: what changed outside Alchemy is
+    /// set back, and what was deleted outside it is made again.
+    #[arg(long)]
+    refresh: bool,
+    /// Take over resources that exist with the names new ones would get, instead of failing.
+    #[arg(long)]
+    adopt: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -227,14 +245,22 @@ async fn execute(mut app: App, cli: Cli) -> Result<u8> {
             destroy,
             detailed_exitcode,
             graph,
+            refresh,
         } => {
-            let (state, keyring) = load(&stage, &app, &cli.stage).await?;
+            let (mut state, keyring) = load(&stage, &app, &cli.stage).await?;
             check_secrets(&stage.stack, keyring.as_ref())?;
             let options = PlanOptions {
                 targets: targets.ids,
                 destroy,
+                adopt: false,
             };
-            let plan = plan(&stage.stack, &state, &stage.providers, &options).await?;
+            let drift = if refresh {
+                crate::plan::refresh(&stage.stack, &mut state, &stage.providers, &options).await?
+            } else {
+                Vec::new()
+            };
+            let mut plan = plan(&stage.stack, &state, &stage.providers, &options).await?;
+            plan.drift = drift;
             print_plan(&plan, cli.json);
             if let Some(path) = graph {
                 write_graph(&plan, &path)?;
@@ -394,8 +420,15 @@ async fn apply_locked(
     let options = PlanOptions {
         targets: args.targets.ids,
         destroy,
+        adopt: args.adopt && !destroy,
     };
-    let plan = plan(&stage.stack, &state, &stage.providers, &options).await?;
+    let drift = if args.refresh {
+        crate::plan::refresh(&stage.stack, &mut state, &stage.providers, &options).await?
+    } else {
+        Vec::new()
+    };
+    let mut plan = plan(&stage.stack, &state, &stage.providers, &options).await?;
+    plan.drift = drift;
     if !json {
         print!("{}", render_human(&plan));
     }
@@ -417,7 +450,7 @@ async fn apply_locked(
     }
     let progress = Printer { to_stderr: json };
     let interrupted = Arc::new(AtomicBool::new(false));
-    let watcher = tokio::spawn(watch_interrupts(interrupted.clone()));
+    let watcher = tokio::spawn(watch_interrupts(interrupted.clone())?);
     let engine = Engine::new(&stage.providers, &stage.backend, lease, LEASE_TTL)
         .keyring(keyring.as_ref())
         .concurrency(args.concurrency as usize)
@@ -469,6 +502,8 @@ async fn dev(
         yes: true,
         concurrency,
         targets: Targets { ids: Vec::new() },
+        refresh: false,
+        adopt: false,
     };
     let code = apply(app, stage, name, args, false, json).await?;
     if code != EXIT_OK {
@@ -557,10 +592,12 @@ fn write_graph(plan: &Plan, path: &std::path::Path) -> Result<()> {
         Some("dot" | "gv") => crate::plan::to_dot(plan),
         Some("svg") => crate::plan::to_svg(plan),
         Some("html" | "htm") => crate::plan::to_html(plan),
-        _ => return Err(Error::Config(format!(
+        _ => {
+            return Err(Error::Config(format!(
             "cannot tell the graph format of {}: name the file with .dot (Graphviz), .svg or .html",
             path.display()
-        ))),
+        )))
+        }
     };
     std::fs::write(path, text)
         .map_err(|e| Error::io(format!("cannot write the graph to {}", path.display()), e))

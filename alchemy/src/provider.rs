@@ -76,6 +76,24 @@ pub trait Provider<R: Resource>: Send + Sync + 'static {
         Ok(Diff::Update)
     }
 
+    /// Reads the live resource for `plan --refresh`: its props as they are now (changed outside
+    /// Alchemy, say) and its output, or `None` when it is gone.
+    ///
+    /// The default finds it with [`read`](Self::read) and takes the recorded props to be
+    /// current; providers that can read a resource's settings back override it, so that
+    /// drift shows in the plan and the next deploy sets them back.
+    async fn refresh(
+        &self,
+        ctx: &Context,
+        props: &R,
+        output: &R::Output,
+    ) -> Result<Option<(R, R::Output)>> {
+        Ok(self
+            .read(ctx, props, Some(output.clone()))
+            .await?
+            .map(|live| (props.clone(), live)))
+    }
+
     /// Makes the resource.
     async fn create(&self, ctx: &Context, props: &R) -> Result<R::Output>;
 
@@ -104,6 +122,12 @@ pub(crate) trait ErasedProvider: Send + Sync {
         output: Option<&Value>,
     ) -> Result<Option<Value>>;
     async fn diff(&self, ctx: &Context, old: &Value, new: &Value, output: &Value) -> Result<Diff>;
+    async fn refresh(
+        &self,
+        ctx: &Context,
+        props: &Value,
+        output: &Value,
+    ) -> Result<Option<(Value, Value)>>;
     async fn create(&self, ctx: &Context, props: &Value) -> Result<Value>;
     async fn update(
         &self,
@@ -189,6 +213,17 @@ impl<R: Resource, P: Provider<R>> ErasedProvider for Typed<R, P> {
             .diff(ctx, &old, &new, &o)
             .await
             .map_err(|e| self.named(ctx, "diff", e))
+    }
+
+    async fn refresh(&self, ctx: &Context, p: &Value, o: &Value) -> Result<Option<(Value, Value)>> {
+        let (p, o) = (props::<R>(ctx, p)?, output::<R>(ctx, o)?);
+        let live = self
+            .inner
+            .refresh(ctx, &p, &o)
+            .await
+            .map_err(|e| self.named(ctx, "refresh", e))?;
+        live.map(|(p, o)| Ok((serde_json::to_value(p)?, serde_json::to_value(o)?)))
+            .transpose()
     }
 
     async fn create(&self, ctx: &Context, p: &Value) -> Result<Value> {

@@ -725,3 +725,282 @@ async fn an_interrupt_lets_steps_in_flight_finish_and_skips_the_rest() {
         "committed"
     );
 }
+
+/// Plans with `options` (after a refresh when `refresh`) and applies the plan.
+async fn deploy_with(
+    stack: &Stack,
+    providers: &Providers,
+    backend: &MemoryBackend,
+    options: &PlanOptions,
+    refresh: bool,
+) -> Result<Run> {
+    let mut state = backend
+        .load()
+        .await?
+        .unwrap_or_else(|| Snapshot::new(stack.app(), stack.stage()));
+    let drift = if refresh {
+        alchemy::plan::refresh(stack, &mut state, providers, options).await?
+    } else {
+        Vec::new()
+    };
+    let mut plan = plan(stack, &state, providers, options).await?;
+    plan.drift = drift;
+    let lease = backend
+        .lock(&LeaseOwner::current(), Duration::from_secs(30))
+        .await?;
+    let engine = Engine::new(providers, backend, lease.clone(), Duration::from_secs(30));
+    let report = engine.apply(stack, &plan, &mut state).await?;
+    backend.unlock(&lease).await?;
+    Ok(Run {
+        plan,
+        report,
+        state,
+    })
+}
+
+#[tokio::test]
+async fn adopt_takes_over_a_resource_that_exists_with_its_name() {
+    let backend = MemoryBackend::new();
+    let mut p = MockProv::new();
+    p.expect_read()
+        .times(1)
+        .withf(|ctx, t, o| ctx.id == "a" && t.size == 3 && o.is_none())
+        .returning(|ctx, _, _| Ok(Some(out(ctx, 1))));
+    p.expect_update()
+        .times(1)
+        .withf(|_, old, new, o| old.size == 3 && new.size == 3 && o.size == 1)
+        .returning(|ctx, _, t, _| Ok(out(ctx, t.size)));
+    p.expect_create().never();
+    let options = PlanOptions {
+        adopt: true,
+        ..PlanOptions::default()
+    };
+    let run = deploy_with(
+        &stack_of(&[("a", 3)]),
+        &providers(p),
+        &backend,
+        &options,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(actions(&run.plan), [("a".into(), Action::Create)]);
+    assert!(render_human(&run.plan)
+        .contains("# --adopt: a resource that exists with its name is taken over"));
+    assert!(run.report.succeeded(), "{:?}", run.report);
+    assert!(matches!(
+        run.report.steps[0].outcome,
+        Outcome::Done {
+            action: Action::Update
+        }
+    ));
+    let rec = &backend.load().await.unwrap().unwrap().resources["a"];
+    assert_eq!(rec.status, Status::Created);
+    assert_eq!(
+        rec.output.as_ref().unwrap()["size"],
+        3,
+        "set to the desired props"
+    );
+}
+
+#[tokio::test]
+async fn adopt_creates_what_does_not_exist_and_without_it_nothing_is_looked_up() {
+    let backend = MemoryBackend::new();
+    let mut p = MockProv::new();
+    p.expect_read().times(1).returning(|_, _, _| Ok(None));
+    p.expect_create()
+        .times(1)
+        .returning(|ctx, t| Ok(out(ctx, t.size)));
+    let options = PlanOptions {
+        adopt: true,
+        ..PlanOptions::default()
+    };
+    let run = deploy_with(
+        &stack_of(&[("a", 1)]),
+        &providers(p),
+        &backend,
+        &options,
+        false,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        run.report.steps[0].outcome,
+        Outcome::Done {
+            action: Action::Create
+        }
+    ));
+
+    let mut p = MockProv::new();
+    p.expect_read().never();
+    p.expect_create()
+        .times(1)
+        .returning(|ctx, t| Ok(out(ctx, t.size)));
+    let run = deploy(&stack_of(&[("a", 1), ("b", 1)]), &providers(p), &backend, 4)
+        .await
+        .unwrap();
+    assert!(run.report.succeeded());
+}
+
+#[tokio::test]
+async fn refresh_finds_a_resource_deleted_outside_and_the_deploy_makes_it_again() {
+    let backend = existing(&[("a", 1), ("b", 2)]).await;
+    let mut p = MockProv::new();
+    p.expect_read()
+        .withf(|ctx, _, o| ctx.id == "a" && o.is_some())
+        .returning(|ctx, t, _| Ok(Some(out(ctx, t.size))));
+    p.expect_read()
+        .withf(|ctx, _, _| ctx.id == "b")
+        .returning(|_, _, _| Ok(None));
+    p.expect_create()
+        .times(1)
+        .withf(|ctx, t| ctx.id == "b" && t.size == 2)
+        .returning(|ctx, t| Ok(out(ctx, t.size)));
+    let run = deploy_with(
+        &stack_of(&[("a", 1), ("b", 2)]),
+        &providers(p),
+        &backend,
+        &PlanOptions::default(),
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        run.plan.drift,
+        [alchemy::plan::Drift {
+            id: "b".into(),
+            kind: "test.thing".into(),
+            change: alchemy::plan::DriftChange::Gone,
+        }]
+    );
+    assert_eq!(
+        actions(&run.plan),
+        [("a".into(), Action::Noop), ("b".into(), Action::Create)]
+    );
+    let text = render_human(&run.plan);
+    assert!(
+        text.contains(
+            "Changed outside Alchemy (read from the providers):\n  ! b (test.thing)  deleted"
+        ),
+        "{text}"
+    );
+    assert_eq!(run.plan.to_json()["drift"][0]["drift"], "gone");
+    assert!(run.report.succeeded());
+}
+
+/// A provider whose live settings differ from the recorded ones: its size is 5 outside.
+struct Drifted(Mutex<Vec<(u32, u32)>>);
+
+#[async_trait]
+impl Provider<Thing> for Arc<Drifted> {
+    async fn read(
+        &self,
+        ctx: &Context,
+        _: &Thing,
+        _: Option<ThingOut>,
+    ) -> Result<Option<ThingOut>> {
+        Ok(Some(out(ctx, 5)))
+    }
+    async fn refresh(
+        &self,
+        ctx: &Context,
+        _: &Thing,
+        _: &ThingOut,
+    ) -> Result<Option<(Thing, ThingOut)>> {
+        Ok(Some((thing(5), out(ctx, 5))))
+    }
+    async fn create(&self, ctx: &Context, t: &Thing) -> Result<ThingOut> {
+        Ok(out(ctx, t.size))
+    }
+    async fn update(
+        &self,
+        ctx: &Context,
+        old: &Thing,
+        new: &Thing,
+        _: &ThingOut,
+    ) -> Result<ThingOut> {
+        self.0.lock().unwrap().push((old.size, new.size));
+        Ok(out(ctx, new.size))
+    }
+    async fn delete(&self, _: &Context, _: &Thing, _: &ThingOut) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn refresh_shows_settings_changed_outside_and_the_deploy_sets_them_back() {
+    let backend = existing(&[("a", 3)]).await;
+    let updates = Arc::new(Drifted(Mutex::new(Vec::new())));
+    let mut providers = Providers::new();
+    providers.register::<Thing>("test", updates.clone());
+    let stack = stack_of(&[("a", 3)]);
+
+    // Without a refresh the recorded state is trusted: nothing to do.
+    let plain = plan(
+        &stack,
+        &backend.load().await.unwrap().unwrap(),
+        &providers,
+        &PlanOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(!plain.has_changes());
+
+    let run = deploy_with(&stack, &providers, &backend, &PlanOptions::default(), true)
+        .await
+        .unwrap();
+    assert_eq!(actions(&run.plan), [("a".into(), Action::Update)]);
+    let text = render_human(&run.plan);
+    assert!(
+        text.contains("  ! a (test.thing)  changed\n      ~ size: 3 -> 5"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  ~ a (test.thing, test)\n      ~ size: 5 -> 3"),
+        "{text}"
+    );
+    assert!(run.report.succeeded());
+    assert_eq!(
+        *updates.0.lock().unwrap(),
+        [(5, 3)],
+        "updated from the live settings"
+    );
+}
+
+#[tokio::test]
+async fn a_failure_that_skips_every_remaining_step_ends_the_apply_with_a_report() {
+    let backend = MemoryBackend::new();
+    let mut stack = Stack::new("app", "test");
+    let a = stack.add("a", thing(1)).unwrap();
+    for id in ["b", "c", "d"] {
+        stack
+            .add(
+                id,
+                Thing {
+                    size: 2,
+                    link: Some(a.output("name")),
+                },
+            )
+            .unwrap();
+    }
+    let mut p = MockProv::new();
+    p.expect_create()
+        .times(1)
+        .returning(|ctx, _| Err(Error::AlreadyExists(ctx.physical_name())));
+    let run = deploy(&stack, &providers(p), &backend, 4)
+        .await
+        .expect("a failed step is reported, not an error of the apply");
+    let failures: Vec<(&str, &Outcome)> = run
+        .report
+        .failures()
+        .map(|s| (s.id.as_str(), &s.outcome))
+        .collect();
+    assert_eq!(failures.len(), 4, "{failures:?}");
+    assert!(matches!(failures[0], ("a", Outcome::Failed { .. })));
+    for (_, outcome) in &failures[1..] {
+        assert!(
+            matches!(outcome, Outcome::Skipped { because } if because == "a"),
+            "{outcome:?}"
+        );
+    }
+}

@@ -123,6 +123,23 @@ impl Provider<Thing> for DirCloud {
         }
     }
 
+    /// The size a thing holds is its one setting that can change outside: it is read back.
+    async fn refresh(
+        &self,
+        ctx: &Context,
+        props: &Thing,
+        output: &ThingOutput,
+    ) -> Result<Option<(Thing, ThingOutput)>> {
+        let live = self.read(ctx, props, Some(output.clone())).await?;
+        Ok(live.map(|live| {
+            let props = Thing {
+                size: live.size,
+                ..props.clone()
+            };
+            (props, live)
+        }))
+    }
+
     async fn diff(&self, _: &Context, old: &Thing, new: &Thing, _: &ThingOutput) -> Result<Diff> {
         Ok(if old.shape != new.shape {
             Diff::Replace {

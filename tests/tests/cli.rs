@@ -280,3 +280,73 @@ fn plan_graph_writes_dot_svg_and_html_by_extension() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn plan_refresh_shows_drift_and_deploy_refresh_repairs_it() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(1, &["deploy", "--yes"]);
+    let thing = |id: &str| sandbox.cloud().join(format!("crash-dev-{id}"));
+    let size_of_t2 = std::fs::read_to_string(thing("t2")).unwrap();
+    std::fs::write(thing("t2"), "999").unwrap();
+    std::fs::remove_file(thing("t5")).unwrap();
+
+    // The recorded state alone sees nothing.
+    let plain = sandbox.run(1, &["plan", "--detailed-exitcode"]);
+    assert_eq!(plain.status.code(), Some(0), "{}", text(&plain.stdout));
+
+    let refreshed = sandbox.run(1, &["plan", "--refresh", "--detailed-exitcode"]);
+    assert_eq!(refreshed.status.code(), Some(3));
+    let out = text(&refreshed.stdout);
+    assert!(
+        out.contains("Changed outside Alchemy (read from the providers):"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "  ! t2 (cloud.thing)  changed\n      ~ size: {} -> 999",
+            size_of_t2.trim()
+        )),
+        "{out}"
+    );
+    assert!(out.contains("  ! t5 (cloud.thing)  deleted"), "{out}");
+    assert!(out.contains("  + t5 (cloud.thing, cloud)"), "{out}");
+    let json: Value =
+        serde_json::from_str(&sandbox.ok(1, &["plan", "--refresh", "--json"])).unwrap();
+    assert_eq!(json["drift"].as_array().unwrap().len(), 2, "{json}");
+
+    sandbox.ok(1, &["deploy", "--yes", "--refresh"]);
+    assert_eq!(std::fs::read_to_string(thing("t2")).unwrap(), size_of_t2);
+    assert!(thing("t5").exists());
+    let again = sandbox.run(1, &["plan", "--refresh", "--detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stdout));
+}
+
+#[test]
+fn deploy_adopt_takes_over_a_thing_made_by_hand() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir_all(sandbox.cloud()).unwrap();
+    std::fs::write(sandbox.cloud().join("crash-dev-t0"), "7").unwrap();
+
+    let refused = sandbox.run(1, &["deploy", "--yes"]);
+    assert_eq!(refused.status.code(), Some(4), "{}", text(&refused.stdout));
+    assert!(
+        text(&refused.stdout).contains("crash-dev-t0"),
+        "the taken name is named: {}",
+        text(&refused.stdout)
+    );
+
+    let adopted = sandbox.ok(1, &["deploy", "--yes", "--adopt"]);
+    assert!(
+        adopted.contains("# --adopt: a resource that exists with its name is taken over"),
+        "{adopted}"
+    );
+    let outputs = sandbox.outputs();
+    assert_eq!(outputs.len(), 13, "{outputs:?}");
+    let creates = std::fs::read_to_string(sandbox.cloud().join("creates.log")).unwrap();
+    assert!(
+        !creates.lines().any(|l| l == "crash-dev-t0"),
+        "t0 was taken over, not created: {creates}"
+    );
+    let again = sandbox.run(1, &["plan", "--detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stdout));
+}

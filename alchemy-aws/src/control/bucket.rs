@@ -299,6 +299,86 @@ impl S3BucketProvider {
         Ok(())
     }
 
+    /// The settings bucket `name` has now, as props (`force_destroy` is not a setting of the
+    /// bucket: it is taken from `props`).
+    async fn live(&self, name: &str, props: &S3BucketProps) -> Result<S3BucketProps> {
+        let versioning = self
+            .client
+            .get_bucket_versioning()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(|e| failed("read the versioning of", name, e))?;
+        let block_public_access = match self
+            .client
+            .get_public_access_block()
+            .bucket(name)
+            .send()
+            .await
+        {
+            Ok(answer) => answer.public_access_block_configuration().is_some_and(|c| {
+                c.block_public_acls() == Some(true)
+                    && c.ignore_public_acls() == Some(true)
+                    && c.block_public_policy() == Some(true)
+                    && c.restrict_public_buckets() == Some(true)
+            }),
+            Err(e) if e.code() == Some("NoSuchPublicAccessBlockConfiguration") => false,
+            Err(e) => return Err(failed("read the public access block of", name, e)),
+        };
+        let lifecycle = match self
+            .client
+            .get_bucket_lifecycle_configuration()
+            .bucket(name)
+            .send()
+            .await
+        {
+            Ok(answer) => answer
+                .rules()
+                .iter()
+                .filter(|r| r.status() == &ExpirationStatus::Enabled)
+                .map(|r| LifecycleRule {
+                    id: r.id().unwrap_or_default().to_owned(),
+                    prefix: r
+                        .filter()
+                        .and_then(|f| f.prefix())
+                        .unwrap_or_default()
+                        .to_owned(),
+                    expire_after_days: r
+                        .expiration()
+                        .and_then(|e| e.days())
+                        .and_then(|d| u32::try_from(d).ok()),
+                    abort_incomplete_multipart_days: r
+                        .abort_incomplete_multipart_upload()
+                        .and_then(|a| a.days_after_initiation())
+                        .and_then(|d| u32::try_from(d).ok()),
+                })
+                .collect(),
+            Err(e) if e.code() == Some("NoSuchLifecycleConfiguration") => Vec::new(),
+            Err(e) => return Err(failed("read the lifecycle rules of", name, e)),
+        };
+        let cors = match self.client.get_bucket_cors().bucket(name).send().await {
+            Ok(answer) => answer
+                .cors_rules()
+                .iter()
+                .map(|r| CorsRule {
+                    allowed_origins: r.allowed_origins().to_vec(),
+                    allowed_methods: r.allowed_methods().to_vec(),
+                    allowed_headers: r.allowed_headers().to_vec(),
+                    max_age_seconds: r.max_age_seconds().and_then(|s| u32::try_from(s).ok()),
+                })
+                .collect(),
+            Err(e) if e.code() == Some("NoSuchCORSConfiguration") => Vec::new(),
+            Err(e) => return Err(failed("read the CORS rules of", name, e)),
+        };
+        Ok(S3BucketProps {
+            versioning: versioning.status() == Some(&BucketVersioningStatus::Enabled),
+            block_public_access,
+            lifecycle,
+            cors,
+            force_destroy: props.force_destroy,
+        })
+    }
+
     /// Deletes every object version, delete marker and unfinished upload in `name`.
     async fn empty(&self, name: &str) -> Result<()> {
         let mut key_marker = None;
@@ -408,6 +488,18 @@ impl Provider<S3BucketProps> for S3BucketProvider {
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
             Err(e) => Err(failed("read", &name, e)),
         }
+    }
+
+    async fn refresh(
+        &self,
+        ctx: &Context,
+        props: &S3BucketProps,
+        output: &S3BucketOutput,
+    ) -> Result<Option<(S3BucketProps, S3BucketOutput)>> {
+        let Some(output) = self.read(ctx, props, Some(output.clone())).await? else {
+            return Ok(None);
+        };
+        Ok(Some((self.live(&output.name, props).await?, output)))
     }
 
     async fn diff(

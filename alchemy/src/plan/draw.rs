@@ -471,6 +471,7 @@ mod tests {
                 delete: 1,
                 unchanged: 0,
             },
+            drift: Vec::new(),
         }
     }
 

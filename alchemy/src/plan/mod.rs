@@ -3,10 +3,12 @@
 mod diff;
 mod draw;
 mod graph;
+mod refresh;
 mod render;
 
 pub use diff::PropDiff;
 pub use draw::{to_dot, to_html, to_svg};
+pub use refresh::{refresh, Drift, DriftChange};
 pub use render::render_human;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -115,6 +117,9 @@ pub struct Plan {
     pub bindings: Vec<Binding>,
     /// How many of each action.
     pub summary: Summary,
+    /// What a refresh found changed outside Alchemy (empty without `--refresh`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<Drift>,
 }
 
 /// Counts of a plan's actions.
@@ -151,6 +156,9 @@ pub struct PlanOptions {
     pub targets: Vec<String>,
     /// Plan the removal of everything.
     pub destroy: bool,
+    /// Look up every resource to create by its name first, and take over one that exists
+    /// (then set it to the desired props) instead of failing on the name being taken.
+    pub adopt: bool,
 }
 
 /// An input not known until an upstream change is applied.
@@ -216,7 +224,14 @@ pub async fn plan(
         let mut verify = false;
         let mut decided = None;
         match state.resources.get(&def.id) {
-            None => change.diffs = diff::created(&resolved.value),
+            None => {
+                change.diffs = diff::created(&resolved.value);
+                if options.adopt {
+                    verify = true;
+                    change.reason =
+                        Some("--adopt: a resource that exists with its name is taken over".into());
+                }
+            }
             Some(rec) if rec.kind != def.kind => {
                 change.action = Action::Replace;
                 change.delete_first = true;
@@ -360,6 +375,7 @@ pub async fn plan(
         changes,
         bindings: stack.bindings().to_vec(),
         summary,
+        drift: Vec::new(),
     })
 }
 

@@ -11,6 +11,38 @@ pub fn render_human(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Plan for {} (stage {}):", plan.app, plan.stage);
     let _ = writeln!(out);
+    if !plan.drift.is_empty() {
+        let _ = writeln!(out, "Changed outside Alchemy (read from the providers):");
+        for d in &plan.drift {
+            match &d.change {
+                super::DriftChange::Gone => {
+                    let _ = writeln!(out, "  ! {} ({})  deleted", d.id, d.kind);
+                }
+                super::DriftChange::Changed { diffs } => {
+                    let _ = writeln!(out, "  ! {} ({})  changed", d.id, d.kind);
+                    for diff in diffs {
+                        let _ = match (&diff.old, &diff.new) {
+                            (Some(old), Some(new)) => writeln!(
+                                out,
+                                "      ~ {}: {} -> {}",
+                                diff.path,
+                                show(old),
+                                show(new)
+                            ),
+                            (None, Some(new)) => {
+                                writeln!(out, "      + {} = {}", diff.path, show(new))
+                            }
+                            (Some(old), None) => {
+                                writeln!(out, "      - {} = {}", diff.path, show(old))
+                            }
+                            (None, None) => Ok(()),
+                        };
+                    }
+                }
+            }
+        }
+        let _ = writeln!(out);
+    }
     let mut shown = 0usize;
     for c in &plan.changes {
         let bindings: Vec<_> = plan.bindings.iter().filter(|b| b.service == c.id).collect();
