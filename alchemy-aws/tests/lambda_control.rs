@@ -192,6 +192,21 @@ async fn inline_policy(emulator: &Emulator, role: &str) -> Value {
         .expect("the role has an inline policy")
 }
 
+/// The ARNs of the managed policies attached to `role`.
+async fn attached(iam: &aws_sdk_iam::Client, role: &str) -> Vec<String> {
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .expect("list the attached policies");
+    attached
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_owned))
+        .collect()
+}
+
 /// One plain HTTP/1.1 request; the status and body.
 fn http_call(url: &str, method: &str, body: &[u8]) -> (u16, Vec<u8>) {
     let rest = url.strip_prefix("http://").expect("a plain HTTP URL");
@@ -257,18 +272,7 @@ async fn a_service_deploys_converges_and_is_destroyed_on_ministack() {
     // The role, as IAM has it: trusted by Lambda, logs attached, the bindings' statements.
     let live = iam.get_role().role_name(&role.name).send().await.unwrap();
     assert_eq!(live.role().unwrap().arn(), role.arn);
-    let attached = iam
-        .list_attached_role_policies()
-        .role_name(&role.name)
-        .send()
-        .await
-        .unwrap();
-    let attached: Vec<_> = attached
-        .attached_policies()
-        .iter()
-        .filter_map(|p| p.policy_arn())
-        .collect();
-    assert_eq!(attached, [BASIC_EXECUTION_POLICY]);
+    assert_eq!(attached(&iam, &role.name).await, [BASIC_EXECUTION_POLICY]);
     let read_write = policy_document(&bucket_permissions(&json!(bucket.arn), Access::ReadWrite));
     assert_eq!(inline_policy(&emulator, &role.name).await, read_write);
     assert_eq!(
@@ -554,7 +558,23 @@ async fn the_role_function_and_url_providers_on_moto() {
         generation: 0,
     };
 
-    // The role, with the statements of a read-write binding of a bucket.
+    // The role, with the statements of a read-write binding of a bucket. moto has no AWS
+    // managed policies unless told to load them, so a policy of the account stands in for
+    // the basic execution policy.
+    let logs = iam
+        .create_policy()
+        .policy_name("logs")
+        .policy_document(
+            json!({
+                "Version": "2012-10-17",
+                "Statement": [{ "Effect": "Allow", "Action": "logs:*", "Resource": "*" }],
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .expect("create a managed policy");
+    let logs = logs.policy().unwrap().arn().unwrap().to_owned();
     let roles = IamRoleProvider::from_sdk_config(&config);
     let arn = "arn:aws:s3:::moto-test-photos";
     let props = IamRoleProps {
@@ -562,7 +582,7 @@ async fn the_role_function_and_url_providers_on_moto() {
             .iter()
             .map(RolePermission::from)
             .collect(),
-        ..IamRoleProps::default()
+        managed_policies: vec![logs.clone()],
     };
     let role_ctx = ctx("api-role");
     assert_eq!(roles.read(&role_ctx, &props, None).await.unwrap(), None);
@@ -586,13 +606,14 @@ async fn the_role_function_and_url_providers_on_moto() {
         trust["Statement"][0]["Principal"]["Service"],
         "lambda.amazonaws.com"
     );
-    // Narrowed: the inline policy is rewritten.
+    assert_eq!(attached(&iam, &role.name).await, [logs.clone()]);
+    // Narrowed, and no managed policy: the inline policy is rewritten, the policy detached.
     let narrowed = IamRoleProps {
         permissions: bucket_permissions(&json!(arn), Access::ReadOnly)
             .iter()
             .map(RolePermission::from)
             .collect(),
-        ..IamRoleProps::default()
+        managed_policies: Vec::new(),
     };
     roles
         .update(&role_ctx, &props, &narrowed, &role)
@@ -602,6 +623,7 @@ async fn the_role_function_and_url_providers_on_moto() {
         inline_policy(&emulator, &role.name).await,
         policy_document(&bucket_permissions(&json!(arn), Access::ReadOnly))
     );
+    assert!(attached(&iam, &role.name).await.is_empty());
 
     // The function, running as the role.
     let functions = LambdaFunctionProvider::from_sdk_config(&config);
