@@ -606,7 +606,10 @@ async fn the_role_function_and_url_providers_on_moto() {
         trust["Statement"][0]["Principal"]["Service"],
         "lambda.amazonaws.com"
     );
-    assert_eq!(attached(&iam, &role.name).await, [logs.clone()]);
+    assert_eq!(
+        attached(&iam, &role.name).await,
+        std::slice::from_ref(&logs)
+    );
     // Narrowed, and no managed policy: the inline policy is rewritten, the policy detached.
     let narrowed = IamRoleProps {
         permissions: bucket_permissions(&json!(arn), Access::ReadOnly)
@@ -733,5 +736,70 @@ fn the_platform_packages_the_configured_bootstrap() {
         bootstrap::package(&exe, &dir.join("state/aws")).unwrap()
     );
     assert_eq!(platform.name(), "aws");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// moto, like IAM on AWS right after a role is made, refuses a function whose role Lambda
+/// cannot assume: the create waits for the role, and fails saying what to check when the
+/// role never comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_waits_for_its_role_on_moto() {
+    let emulator = Emulator::moto().await.expect("start moto");
+    moto_without_docker(&emulator).await;
+    let iam = iam(&emulator);
+    let dir = scratch("late-role");
+    let code = bootstrap::package(&bootstrap_in(&dir, b""), &dir.join("out")).unwrap();
+    let ctx = |id: &str| Context {
+        app: "late".into(),
+        stage: STAGE.into(),
+        id: id.into(),
+        generation: 0,
+    };
+    // moto's account.
+    let role_arn = |name: &str| format!("arn:aws:iam::123456789012:role/{name}");
+
+    let impatient = LambdaFunctionProvider::from_sdk_config(&emulator.sdk_config())
+        .with_role_propagation(Duration::from_secs(2));
+    let props = LambdaFunctionProps::new(role_arn("never-made"), &code);
+    let err = impatient
+        .create(&ctx("never"), &props)
+        .await
+        .expect_err("no role, no function")
+        .to_string();
+    assert!(err.contains("cannot assume the role"), "{err}");
+    assert!(err.contains("never-made"), "names the role: {err}");
+    assert!(err.contains("trust policy"), "says what to check: {err}");
+
+    // The role appears while the create is retrying.
+    let late = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        iam.create_role()
+            .role_name("made-late")
+            .assume_role_policy_document(
+                json!({
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Effect": "Allow",
+                        "Principal": { "Service": "lambda.amazonaws.com" },
+                        "Action": "sts:AssumeRole",
+                    }],
+                })
+                .to_string(),
+            )
+            .send()
+            .await
+            .expect("create the role late")
+    });
+    let patient = LambdaFunctionProvider::from_sdk_config(&emulator.sdk_config());
+    let props = LambdaFunctionProps::new(role_arn("made-late"), &code);
+    let function = patient
+        .create(&ctx("api"), &props)
+        .await
+        .expect("the create outlasts the role's delay");
+    late.await.unwrap();
+    assert_eq!(
+        patient.read(&ctx("api"), &props, None).await.unwrap(),
+        Some(function)
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
