@@ -270,9 +270,11 @@ impl LambdaFunctionProvider {
     ) -> Result<FunctionConfiguration> {
         let mut live = self.ready(name).await?;
         let architecture = Architecture::from(props.architecture.as_str());
-        let same_architecture = live.architectures().is_empty()
-            && architecture == Architecture::X8664
-            || live.architectures() == [architecture.clone()];
+        // Lambda leaves out the architecture of a function made without one: x86_64.
+        let same_architecture = match live.architectures() {
+            [] => architecture == Architecture::X8664,
+            live => live == [architecture.clone()],
+        };
         if live.code_sha256() != Some(props.code_sha256.as_str()) || !same_architecture {
             let zip = read_zip(props)?;
             self.client
