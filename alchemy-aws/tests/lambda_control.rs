@@ -337,11 +337,9 @@ async fn a_function_made_before_it_was_recorded_is_adopted_on_ministack() {
         .send()
         .await
         .expect("create a role by hand");
-    let old = bootstrap::package(
-        &bootstrap_in(&scratch("adopt-old"), b"old"),
-        &dir.join("old"),
-    )
-    .unwrap();
+    let old_dir = dir.join("old");
+    std::fs::create_dir_all(&old_dir).unwrap();
+    let old = bootstrap::package(&bootstrap_in(&old_dir, b"old"), &old_dir).unwrap();
     lambda
         .create_function()
         .function_name(&name)

@@ -76,13 +76,14 @@ fn default_timeout() -> u32 {
 }
 
 impl LambdaFunctionProps {
-    /// A function running the package `code` as the role `role_arn`, with the defaults.
+    /// A function running the package `code` (on its architecture) as the role `role_arn`,
+    /// with the defaults.
     pub fn new(role_arn: impl Into<Input<String>>, code: &super::bootstrap::Package) -> Self {
         LambdaFunctionProps {
             role_arn: role_arn.into(),
             runtime: default_runtime(),
             handler: default_handler(),
-            architecture: default_architecture(),
+            architecture: code.architecture.clone(),
             memory_mb: default_memory(),
             timeout_s: default_timeout(),
             environment: BTreeMap::new(),
