@@ -9,7 +9,9 @@
 //!   a service on AWS its bound buckets as S3 clients.
 //! - `control` (feature `deploy`): `S3BucketProps` and `S3BucketProvider`, the S3 bucket
 //!   as a resource the engine deploys, and `bucket_permissions`, the least-privilege IAM
-//!   statements for a service bound to a bucket.
+//!   statements for a service bound to a bucket; the IAM role, Lambda function and function
+//!   URL of a service, the `bootstrap` package of its code, and `AwsPlatform`, the
+//!   platform that hosts a whole app on AWS.
 //! - `testing` (feature `testing`): AWS emulators (MiniStack and moto) on `127.0.0.1`,
 //!   installed on first use into a Python virtual environment and stopped when dropped, for
 //!   this crate's tests and for other crates' AWS tests.
@@ -60,5 +62,6 @@ pub mod testing;
 
 #[cfg(feature = "deploy")]
 pub use control::{
-    bucket_permissions, CorsRule, LifecycleRule, S3BucketOutput, S3BucketProps, S3BucketProvider,
+    bucket_permissions, AwsPlatform, AwsPlatformOptions, CorsRule, LifecycleRule, S3BucketOutput,
+    S3BucketProps, S3BucketProvider,
 };
