@@ -30,7 +30,10 @@ impl Actor for Clicks {
 
     async fn fetch(&self, req: Request<ByteStream>) -> Result<Response<ByteStream>> {
         let storage = self.ctx.storage();
-        let mut stats = storage.get::<ClickStats>("stats").await?.unwrap_or_default();
+        let mut stats = storage
+            .get::<ClickStats>("stats")
+            .await?
+            .unwrap_or_default();
         match *req.method() {
             Method::POST => {
                 stats.clicks += 1;

@@ -88,7 +88,12 @@ pub enum LinkError {
 /// Checks that `url` is an absolute `http` or `https` URL with a host, of at most
 /// [`MAX_URL_BYTES`], without spaces or control characters.
 pub fn validate_url(url: &str) -> Result<(), LinkError> {
-    let invalid = |why: &str| Err(LinkError::InvalidUrl(format!("{why} (got `{}`)", url.escape_debug())));
+    let invalid = |why: &str| {
+        Err(LinkError::InvalidUrl(format!(
+            "{why} (got `{}`)",
+            url.escape_debug()
+        )))
+    };
     if url.len() > MAX_URL_BYTES {
         return Err(LinkError::InvalidUrl(format!(
             "it is {} bytes; at most {MAX_URL_BYTES} bytes are accepted",
@@ -178,7 +183,9 @@ impl Links {
                 other => return other,
             }
         }
-        Err(LinkError::Bucket(last.expect("at least one attempt was made")))
+        Err(LinkError::Bucket(
+            last.expect("at least one attempt was made"),
+        ))
     }
 
     async fn create(&self, code: &str, url: &str) -> Result<Link, LinkError> {

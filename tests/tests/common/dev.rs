@@ -19,7 +19,12 @@ impl Dev {
 
     /// Like [`Dev::start`], with more arguments for `dev`.
     pub fn start_with_args(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Dev {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_photo-share-app"));
+        Self::start_program(env!("CARGO_BIN_EXE_photo-share-app"), dir, args, env)
+    }
+
+    /// Starts `program dev --port 0 args...` in `dir`, and waits for the URL of its `api`.
+    pub fn start_program(program: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Dev {
+        let mut cmd = Command::new(program);
         cmd.current_dir(dir)
             .args(["dev", "--port", "0"])
             .args(args)
@@ -31,7 +36,7 @@ impl Dev {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("photo-share starts");
+        let mut child = cmd.spawn().expect("the app starts");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let url = loop {

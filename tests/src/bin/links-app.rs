@@ -1,0 +1,5 @@
+//! The links example app, built inside the test package so tests can run it as a process.
+
+fn main() -> std::process::ExitCode {
+    links::app().run()
+}
