@@ -277,7 +277,17 @@ impl Drop for Emulator {
     /// Stops the server. Its log is kept when a test is failing, for a look at what the
     /// server saw, and removed otherwise.
     fn drop(&mut self) {
+        let pid = self.process.id();
         stop(&mut self.process);
+        if self.kind == Kind::MiniStack {
+            // What MiniStack leaves in the temporary directory when it is killed: the code of
+            // the functions it ran (tens of MiB each) and its pid file.
+            let tmp = std::env::temp_dir();
+            let _ = fs::remove_dir_all(tmp.join(format!("ministack-provided-code-{pid}")));
+            if let Some(port) = self.endpoint.rsplit(':').next() {
+                let _ = fs::remove_file(tmp.join(format!("ministack-{port}.pid")));
+            }
+        }
         if !std::thread::panicking() {
             let _ = fs::remove_file(&self.log);
         }
