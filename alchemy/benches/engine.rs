@@ -3,7 +3,9 @@
 //! `cargo bench -p alchemy --bench engine` prints a Markdown table: wall time, peak heap and
 //! state size for create, no-op, 10% update and destroy of 1,000 and 10,000 resources; then
 //! 1,000 independent 20 ms steps against the ideal (steps / concurrency × 20 ms), and the
-//! bytes of state written per step at two stack sizes.
+//! bytes of state written per step at two stack sizes; then plan time of 10,000 resources on
+//! one provider and spread over three (local, aws, cloudflare kinds, references crossing
+//! providers), measured in the same run.
 
 use alchemy_stream::conformance::CountingAllocator;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -44,6 +46,99 @@ struct TrivialOut {
 impl Resource for Trivial {
     const KIND: &'static str = "bench.trivial";
     type Output = TrivialOut;
+}
+
+/// The same trivial resource as three kinds, one per provider, for a mixed stack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Kinded<const K: usize> {
+    n: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    after: Option<Input<String>>,
+}
+
+impl Resource for Kinded<0> {
+    const KIND: &'static str = "local.thing";
+    type Output = TrivialOut;
+}
+
+impl Resource for Kinded<1> {
+    const KIND: &'static str = "aws.thing";
+    type Output = TrivialOut;
+}
+
+impl Resource for Kinded<2> {
+    const KIND: &'static str = "cloudflare.thing";
+    type Output = TrivialOut;
+}
+
+#[async_trait]
+impl<const K: usize> Provider<Kinded<K>> for Sleeper
+where
+    Kinded<K>: Resource<Output = TrivialOut>,
+{
+    async fn read(
+        &self,
+        ctx: &Context,
+        _: &Kinded<K>,
+        _: Option<TrivialOut>,
+    ) -> Result<Option<TrivialOut>> {
+        Ok(Some(TrivialOut { id: ctx.id.clone() }))
+    }
+    async fn create(&self, ctx: &Context, _: &Kinded<K>) -> Result<TrivialOut> {
+        Ok(TrivialOut { id: ctx.id.clone() })
+    }
+    async fn update(
+        &self,
+        ctx: &Context,
+        _: &Kinded<K>,
+        _: &Kinded<K>,
+        _: &TrivialOut,
+    ) -> Result<TrivialOut> {
+        Ok(TrivialOut { id: ctx.id.clone() })
+    }
+    async fn delete(&self, _: &Context, _: &Kinded<K>, _: &TrivialOut) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// `n` resources spread over three providers in turn, one in ten referring to the one
+/// before (on another provider).
+fn mixed_stack(n: usize) -> Stack {
+    let mut s = Stack::new("bench", "b");
+    for i in 0..n {
+        let after = (i % 10 == 9).then(|| Input::Ref {
+            id: format!("r{}", i - 1),
+            path: "id".into(),
+        });
+        let id = format!("r{i}");
+        let n = i as u64;
+        match i % 3 {
+            0 => s.add(&id, Kinded::<0> { n, after }).map(drop),
+            1 => s.add(&id, Kinded::<1> { n, after }).map(drop),
+            _ => s.add(&id, Kinded::<2> { n, after }).map(drop),
+        }
+        .unwrap();
+    }
+    s
+}
+
+/// Plans `stack` against `state` `rounds` times and keeps the fastest.
+async fn best_plan(
+    stack: &Stack,
+    state: &Snapshot,
+    providers: &Providers,
+    rounds: usize,
+) -> Duration {
+    let mut best = Duration::MAX;
+    for _ in 0..rounds {
+        let start = Instant::now();
+        let plan = plan(stack, state, providers, &PlanOptions::default())
+            .await
+            .unwrap();
+        best = best.min(start.elapsed());
+        std::hint::black_box(plan);
+    }
+    best
 }
 
 /// Does nothing, or sleeps for a while.
@@ -241,6 +336,47 @@ async fn main() {
             "destroy",
             deploy(&updated, &providers, &backend, true, 64).await,
             true,
+        );
+    }
+
+    println!();
+    println!("| 10,000 resources | plan (fresh) | plan (deployed, no-op) | deploy (create) |");
+    println!("|---|---:|---:|---:|");
+    {
+        let n = 10_000;
+        let mut single = Providers::new();
+        single.register::<Trivial>("bench", Sleeper(Duration::ZERO));
+        let mut mixed = Providers::new();
+        mixed
+            .register::<Kinded<0>>("local", Sleeper(Duration::ZERO))
+            .register::<Kinded<1>>("aws", Sleeper(Duration::ZERO))
+            .register::<Kinded<2>>("cloudflare", Sleeper(Duration::ZERO));
+        let mut figures = Vec::new();
+        for (name, stack, providers) in [
+            ("one provider", stack(n, |i| i as u64), &single),
+            ("three providers", mixed_stack(n), &mixed),
+        ] {
+            let tmp = tempfile::tempdir().unwrap();
+            let backend = FileBackend::new(tmp.path().join("b"), "bench", "b");
+            let empty = Snapshot::new("bench", "b");
+            let fresh = best_plan(&stack, &empty, providers, 5).await;
+            let created = deploy(&stack, providers, &backend, false, 64).await;
+            let state = backend.load().await.unwrap().unwrap();
+            let noop = best_plan(&stack, &state, providers, 5).await;
+            println!(
+                "| {name} | {:.3} s | {:.3} s | {:.3} s |",
+                fresh.as_secs_f64(),
+                noop.as_secs_f64(),
+                created.wall.as_secs_f64()
+            );
+            figures.push((fresh, noop, created.wall));
+        }
+        let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+        println!(
+            "| three / one | {:.2}x | {:.2}x | {:.2}x |",
+            ratio(figures[1].0, figures[0].0),
+            ratio(figures[1].1, figures[0].1),
+            ratio(figures[1].2, figures[0].2)
         );
     }
 
