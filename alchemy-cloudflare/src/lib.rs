@@ -1,3 +1,10 @@
 //! The Cloudflare provider for Alchemy: R2, Workers and Durable Objects.
-//!
-//! This crate is still empty: nothing here deploys to Cloudflare yet.
+
+pub mod names;
+
+#[cfg(feature = "deploy")]
+pub mod api;
+#[cfg(feature = "deploy")]
+pub mod control;
+#[cfg(feature = "testing")]
+pub mod testing;
