@@ -412,7 +412,11 @@ impl Cloud {
             }
             self.clock += 1;
             self.namespaces.push(Namespace {
-                id: format!("{:032x}", self.clock * 0x9e37_79b9_7f4a_7c15),
+                id: format!(
+                    "{:016x}{:016x}",
+                    self.clock.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                    self.clock
+                ),
                 name: format!("{script}_{class}"),
                 script: script.to_owned(),
                 class,
