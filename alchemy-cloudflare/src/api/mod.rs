@@ -3,12 +3,12 @@
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), alchemy_cloudflare::api::ApiError> {
-//! use alchemy_cloudflare::api::{Body, Client};
+//! use alchemy_cloudflare::api::{Body, Client, Method};
 //!
 //! // CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN, optionally CLOUDFLARE_API_BASE_URL.
 //! let client = Client::from_env()?;
 //! let buckets = client
-//!     .call(reqwest::Method::GET, &client.account_path("/r2/buckets"), Body::Empty)
+//!     .call(Method::GET, &client.account_path("/r2/buckets"), Body::Empty)
 //!     .await?;
 //! println!("{buckets}");
 //! # Ok(())
@@ -20,5 +20,7 @@ mod config;
 mod error;
 
 pub use client::{Body, Client, Part};
+/// The HTTP method of a [`Client::call`].
+pub use reqwest::Method;
 pub use config::{Config, ACCOUNT_ID_VAR, API_TOKEN_VAR, BASE_URL_VAR, DEFAULT_BASE_URL};
 pub use error::{ApiError, Message};

@@ -30,6 +30,7 @@ mod openapi;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -86,6 +87,9 @@ struct Shared {
     faults: Mutex<VecDeque<Fault>>,
     log: Mutex<Vec<Recorded>>,
     violations: Mutex<Vec<String>>,
+    latency: Mutex<Duration>,
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -117,6 +121,9 @@ impl ApiServer {
             faults: Mutex::new(VecDeque::new()),
             log: Mutex::new(Vec::new()),
             violations: Mutex::new(Vec::new()),
+            latency: Mutex::new(Duration::ZERO),
+            in_flight: AtomicUsize::new(0),
+            most_in_flight: AtomicUsize::new(0),
         });
         let accepting = shared.clone();
         let task = tokio::spawn(async move {
@@ -125,7 +132,17 @@ impl ApiServer {
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| {
                         let shared = shared.clone();
-                        async move { Ok::<_, Infallible>(serve(&shared, req).await) }
+                        async move {
+                            let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                            shared.most_in_flight.fetch_max(now, Ordering::SeqCst);
+                            let latency = *lock(&shared.latency);
+                            if !latency.is_zero() {
+                                tokio::time::sleep(latency).await;
+                            }
+                            let response = serve(&shared, req).await;
+                            shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+                            Ok::<_, Infallible>(response)
+                        }
                     });
                     // A client that goes away mid-request is not the server's problem.
                     let _ = hyper::server::conn::http1::Builder::new()
@@ -181,6 +198,22 @@ impl ApiServer {
     /// Drops every injected fault not yet used.
     pub fn clear_faults(&self) {
         lock(&self.shared.faults).clear();
+    }
+
+    /// Holds every answer back by `latency` (default: none).
+    pub fn set_latency(&self, latency: Duration) {
+        *lock(&self.shared.latency) = latency;
+    }
+
+    /// The most requests that were being answered at once since the start or the last
+    /// [`ApiServer::reset_max_concurrent`].
+    pub fn max_concurrent(&self) -> usize {
+        self.shared.most_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Starts counting [`ApiServer::max_concurrent`] afresh.
+    pub fn reset_max_concurrent(&self) {
+        self.shared.most_in_flight.store(0, Ordering::SeqCst);
     }
 
     /// Sets (or removes) the account's workers.dev subdomain.
