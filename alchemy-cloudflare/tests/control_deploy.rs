@@ -41,14 +41,21 @@ async fn deploy_makes_the_bucket_and_a_worker_with_its_bindings_and_workers_dev(
     assert_eq!(worker.uploads, 1);
     assert!(worker.workers_dev);
     assert_eq!(worker.metadata["main_module"], "shim.mjs");
-    assert_eq!(worker.metadata["compatibility_date"], alchemy_cloudflare::control::DEFAULT_COMPATIBILITY_DATE);
+    assert_eq!(
+        worker.metadata["compatibility_date"],
+        alchemy_cloudflare::control::DEFAULT_COMPATIBILITY_DATE
+    );
     assert_eq!(
         worker.binding(&names::bucket_binding("photos")),
-        Some(&json!({ "type": "r2_bucket", "name": "ALCHEMY_BUCKET_PHOTOS", "bucket_name": bucket }))
+        Some(
+            &json!({ "type": "r2_bucket", "name": "ALCHEMY_BUCKET_PHOTOS", "bucket_name": bucket })
+        )
     );
     assert_eq!(
         worker.binding(&names::actors_binding("rooms")),
-        Some(&json!({ "type": "durable_object_namespace", "name": "ALCHEMY_ACTORS_ROOMS", "class_name": "Rooms" }))
+        Some(
+            &json!({ "type": "durable_object_namespace", "name": "ALCHEMY_ACTORS_ROOMS", "class_name": "Rooms" })
+        )
     );
     assert_eq!(
         worker.binding(names::SERVICE_BINDING),
@@ -58,24 +65,40 @@ async fn deploy_makes_the_bucket_and_a_worker_with_its_bindings_and_workers_dev(
         worker.binding("GREETING"),
         Some(&json!({ "type": "plain_text", "name": "GREETING", "text": "hello" }))
     );
-    assert_eq!(worker.metadata["migrations"]["new_sqlite_classes"], json!(["Rooms"]));
+    assert_eq!(
+        worker.metadata["migrations"]["new_sqlite_classes"],
+        json!(["Rooms"])
+    );
     assert_eq!(worker.migration_tag.as_deref(), Some("v1"));
     assert_eq!(
         worker.modules.keys().collect::<Vec<_>>(),
         ["index_bg.wasm", "shim.mjs"]
     );
-    assert_eq!(worker.modules["shim.mjs"].content_type, "application/javascript+module");
-    assert_eq!(worker.modules["index_bg.wasm"].content_type, "application/wasm");
+    assert_eq!(
+        worker.modules["shim.mjs"].content_type,
+        "application/javascript+module"
+    );
+    assert_eq!(
+        worker.modules["index_bg.wasm"].content_type,
+        "application/wasm"
+    );
     assert_eq!(
         worker.modules["index_bg.wasm"].bytes,
         std::fs::read(target.dir.path().join("index_bg.wasm")).unwrap()
     );
-    let classes: Vec<_> = cloud.namespaces.iter().map(|n| (n.script.as_str(), n.class.as_str())).collect();
+    let classes: Vec<_> = cloud
+        .namespaces
+        .iter()
+        .map(|n| (n.script.as_str(), n.class.as_str()))
+        .collect();
     assert_eq!(classes, [(script.as_str(), "Rooms")]);
 
     let output: WorkerOutput = serde_json::from_value(target.output("api").await).unwrap();
     assert_eq!(output.script_name, script);
-    assert_eq!(output.url.as_deref(), Some(format!("https://{script}.{SUBDOMAIN}.workers.dev").as_str()));
+    assert_eq!(
+        output.url.as_deref(),
+        Some(format!("https://{script}.{SUBDOMAIN}.workers.dev").as_str())
+    );
     assert_eq!(output.classes, ["Rooms"]);
     assert_eq!(output.migration_tag.as_deref(), Some("v1"));
     assert_eq!(output.content_hash, target.bundle.content_hash().unwrap());
@@ -98,7 +121,10 @@ async fn a_redeploy_without_changes_writes_nothing() {
     assert!(!plan.has_changes(), "{:?}", actions(&plan));
     assert_ok(&report);
     assert_eq!(target.writes_since(mark), [], "a no-op redeploy wrote");
-    assert_eq!(target.server.cloud().scripts[&script_name(&physical("api"))].uploads, 1);
+    assert_eq!(
+        target.server.cloud().scripts[&script_name(&physical("api"))].uploads,
+        1
+    );
     target.assert_no_violations();
 }
 
@@ -115,18 +141,34 @@ async fn a_code_only_change_is_one_upload_and_nothing_else() {
     assert_eq!(changed(&plan), [("api".to_string(), Action::Update)]);
     assert_ok(&report);
     let writes = target.writes_since(mark);
-    let ops: Vec<_> = writes.iter().map(|w| w.operation.clone().unwrap_or_default()).collect();
+    let ops: Vec<_> = writes
+        .iter()
+        .map(|w| w.operation.clone().unwrap_or_default())
+        .collect();
     assert_eq!(ops, ["worker-script-upload-worker-module"], "{writes:#?}");
-    assert_eq!(target.since(mark).len(), 1, "nothing but the upload: {:#?}", target.since(mark));
+    assert_eq!(
+        target.since(mark).len(),
+        1,
+        "nothing but the upload: {:#?}",
+        target.since(mark)
+    );
 
     let after = target.server.cloud();
     let script = script_name(&physical("api"));
     let worker = &after.scripts[&script];
     assert_eq!(worker.uploads, 2);
-    assert!(worker.modules["index_bg.wasm"].bytes.ends_with(b"v2: new code"));
-    assert!(worker.metadata.get("migrations").is_none(), "no migration for unchanged classes");
+    assert!(worker.modules["index_bg.wasm"]
+        .bytes
+        .ends_with(b"v2: new code"));
+    assert!(
+        worker.metadata.get("migrations").is_none(),
+        "no migration for unchanged classes"
+    );
     assert_eq!(worker.migration_tag.as_deref(), Some("v1"));
-    assert_eq!(after.namespaces, before.namespaces, "the namespaces are untouched");
+    assert_eq!(
+        after.namespaces, before.namespaces,
+        "the namespaces are untouched"
+    );
     assert!(worker.workers_dev);
     let output: WorkerOutput = serde_json::from_value(target.output("api").await).unwrap();
     assert_eq!(output.content_hash, target.bundle.content_hash().unwrap());
@@ -139,12 +181,17 @@ async fn a_binding_change_makes_the_bucket_and_uploads_the_new_bindings() {
     let (_, report) = target.deploy(&app()).await;
     assert_ok(&report);
 
-    let with_thumbs = alchemy::app(APP).service::<ApiWithThumbs>("api").actors(&ROOMS);
+    let with_thumbs = alchemy::app(APP)
+        .service::<ApiWithThumbs>("api")
+        .actors(&ROOMS);
     let mark = target.server.requests().len();
     let (plan, report) = target.deploy(&with_thumbs).await;
     assert_eq!(
         changed(&plan),
-        [("api".to_string(), Action::Update), ("thumbs".to_string(), Action::Create)]
+        [
+            ("api".to_string(), Action::Update),
+            ("thumbs".to_string(), Action::Create)
+        ]
     );
     assert_ok(&report);
     let ops: Vec<_> = target
@@ -152,12 +199,17 @@ async fn a_binding_change_makes_the_bucket_and_uploads_the_new_bindings() {
         .iter()
         .map(|w| w.operation.clone().unwrap_or_default())
         .collect();
-    assert_eq!(ops, ["r2-create-bucket", "worker-script-upload-worker-module"]);
+    assert_eq!(
+        ops,
+        ["r2-create-bucket", "worker-script-upload-worker-module"]
+    );
     let cloud = target.server.cloud();
     let worker = &cloud.scripts[&script_name(&physical("api"))];
     assert_eq!(
         worker.binding("ALCHEMY_BUCKET_THUMBS"),
-        Some(&json!({ "type": "r2_bucket", "name": "ALCHEMY_BUCKET_THUMBS", "bucket_name": bucket_name(&physical("thumbs")) }))
+        Some(
+            &json!({ "type": "r2_bucket", "name": "ALCHEMY_BUCKET_THUMBS", "bucket_name": bucket_name(&physical("thumbs")) })
+        )
     );
 
     // Unbinding the rooms while the app still hosts them keeps the class and its namespace.
@@ -171,7 +223,9 @@ async fn a_binding_change_makes_the_bucket_and_uploads_the_new_bindings() {
     assert_eq!(worker.binding("ALCHEMY_BUCKET_THUMBS"), None);
     assert_eq!(cloud.namespaces.len(), 1);
     assert!(
-        !cloud.buckets.contains_key(&bucket_name(&physical("thumbs"))),
+        !cloud
+            .buckets
+            .contains_key(&bucket_name(&physical("thumbs"))),
         "the unbound, undeclared bucket is deleted"
     );
     target.assert_no_violations();
@@ -200,7 +254,10 @@ async fn destroy_removes_everything() {
     assert!(cloud.buckets.is_empty(), "{:?}", cloud.buckets);
     assert!(cloud.scripts.is_empty(), "{:?}", cloud.scripts.keys());
     assert!(cloud.namespaces.is_empty(), "{:?}", cloud.namespaces);
-    let state = alchemy::state::StateBackend::load(&target.backend).await.unwrap().unwrap();
+    let state = alchemy::state::StateBackend::load(&target.backend)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(state.resources.is_empty(), "{:?}", state.resources.keys());
     target.assert_no_violations();
 }

@@ -24,7 +24,10 @@ async fn new_renamed_and_deleted_classes_become_migrations_once() {
     let (plan, report) = target.deploy(&two).await;
     assert_eq!(
         changed(&plan),
-        [("api".to_string(), Action::Update), ("counters".to_string(), Action::Create)]
+        [
+            ("api".to_string(), Action::Update),
+            ("counters".to_string(), Action::Create)
+        ]
     );
     assert_ok(&report);
     let cloud = target.server.cloud();
@@ -48,7 +51,9 @@ async fn new_renamed_and_deleted_classes_become_migrations_once() {
         .actors(&CHATS)
         .actors(&COUNTERS);
     let mut options = target.options();
-    options.renamed_actors.insert("chats".into(), "rooms".into());
+    options
+        .renamed_actors
+        .insert("chats".into(), "rooms".into());
     let platform = target.platform(options);
     let (plan, report) = target.deploy_with(&renamed, &platform, false).await;
     assert_eq!(
@@ -66,20 +71,31 @@ async fn new_renamed_and_deleted_classes_become_migrations_once() {
         worker.metadata["migrations"],
         json!({ "old_tag": "v2", "new_tag": "v3", "renamed_classes": [{ "from": "Rooms", "to": "Chats" }] })
     );
-    let chats = cloud.namespaces.iter().find(|n| n.class == "Chats").expect("the renamed namespace");
+    let chats = cloud
+        .namespaces
+        .iter()
+        .find(|n| n.class == "Chats")
+        .expect("the renamed namespace");
     assert_eq!(chats.id, rooms_id, "the rename kept the namespace");
     assert!(cloud.namespaces.iter().all(|n| n.class != "Rooms"));
     let mark = target.server.requests().len();
     let (plan, _) = target.deploy_with(&renamed, &platform, false).await;
     assert!(!plan.has_changes(), "{:?}", actions(&plan));
-    assert_eq!(target.writes_since(mark), [], "the rename is not applied twice");
+    assert_eq!(
+        target.writes_since(mark),
+        [],
+        "the rename is not applied twice"
+    );
 
     // `counters` removed from the app: a delete migration.
     let one = alchemy::app(APP).service::<Plain>("api").actors(&CHATS);
     let (plan, report) = target.deploy_with(&one, &platform, false).await;
     assert_eq!(
         changed(&plan),
-        [("api".to_string(), Action::Update), ("counters".to_string(), Action::Delete)]
+        [
+            ("api".to_string(), Action::Update),
+            ("counters".to_string(), Action::Delete)
+        ]
     );
     assert_ok(&report);
     let cloud = target.server.cloud();
@@ -114,10 +130,15 @@ async fn a_second_service_binds_the_actors_through_the_hosting_worker() {
     let api = &cloud.scripts[&script_name(&format!("{APP}-{STAGE}-api"))];
     assert_eq!(
         api.binding("ALCHEMY_ACTORS_ROOMS"),
-        Some(&json!({ "type": "durable_object_namespace", "name": "ALCHEMY_ACTORS_ROOMS", "class_name": "Rooms", "script_name": host }))
+        Some(
+            &json!({ "type": "durable_object_namespace", "name": "ALCHEMY_ACTORS_ROOMS", "class_name": "Rooms", "script_name": host })
+        )
     );
     assert!(api.metadata.get("migrations").is_none());
-    assert_eq!(cloud.scripts[&host].metadata["migrations"]["new_sqlite_classes"], json!(["Rooms"]));
+    assert_eq!(
+        cloud.scripts[&host].metadata["migrations"]["new_sqlite_classes"],
+        json!(["Rooms"])
+    );
     let hosts: Vec<_> = cloud.namespaces.iter().map(|n| n.script.as_str()).collect();
     assert_eq!(hosts, [host.as_str()]);
     target.assert_no_violations();

@@ -35,7 +35,12 @@ async fn server_errors_are_retried_with_backoff() {
     target.server.fail(3, 503);
     let (_, report) = target.deploy(&app()).await;
     assert_ok(&report);
-    let failed = target.server.requests().iter().filter(|r| r.status == 503).count();
+    let failed = target
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.status == 503)
+        .count();
     assert_eq!(failed, 3);
     target.assert_no_violations();
 }
@@ -69,10 +74,19 @@ async fn persistent_throttling_or_server_errors_stop_the_deploy_with_a_clear_err
         panic!("one failed step (the bucket; the worker waits for it): {errors:#?}");
     };
     assert!(error.contains("photos"), "names the resource: {error}");
-    assert!(error.contains("throttled") && error.contains("429"), "says why: {error}");
+    assert!(
+        error.contains("throttled") && error.contains("429"),
+        "says why: {error}"
+    );
     assert!(error.contains("3 times"), "says how often: {error}");
-    assert!(error.contains("wait a few minutes"), "says what to do: {error}");
-    assert!(error.contains("POST /accounts/"), "names the request: {error}");
+    assert!(
+        error.contains("wait a few minutes"),
+        "says what to do: {error}"
+    );
+    assert!(
+        error.contains("POST /accounts/"),
+        "names the request: {error}"
+    );
     assert!(target.server.cloud().buckets.is_empty());
 
     target.server.clear_faults();
@@ -82,14 +96,24 @@ async fn persistent_throttling_or_server_errors_stop_the_deploy_with_a_clear_err
     let [error] = errors.as_slice() else {
         panic!("one failed step: {errors:#?}");
     };
-    assert!(error.contains("HTTP 502") && error.contains("unavailable"), "{error}");
+    assert!(
+        error.contains("HTTP 502") && error.contains("unavailable"),
+        "{error}"
+    );
 
     // Once the API answers again, the next deploy converges.
     target.server.clear_faults();
     let (_, report) = target.deploy_with(&app(), &platform, false).await;
     assert_ok(&report);
     let cloud = target.server.cloud();
-    assert_eq!((cloud.buckets.len(), cloud.scripts.len(), cloud.namespaces.len()), (1, 1, 1));
+    assert_eq!(
+        (
+            cloud.buckets.len(),
+            cloud.scripts.len(),
+            cloud.namespaces.len()
+        ),
+        (1, 1, 1)
+    );
     target.assert_no_violations();
 }
 
@@ -97,7 +121,9 @@ async fn persistent_throttling_or_server_errors_stop_the_deploy_with_a_clear_err
 async fn requests_in_flight_are_capped() {
     let target = Target::new().await;
     // Slow answers, so that requests not held back would overlap.
-    target.server.set_latency(std::time::Duration::from_millis(50));
+    target
+        .server
+        .set_latency(std::time::Duration::from_millis(50));
     for cap in [1, 3] {
         let mut config = target.server.config();
         config.max_in_flight = cap;

@@ -144,7 +144,11 @@ impl Client {
             let (status, headers, bytes) = match answer {
                 Ok(answer) => answer,
                 Err(e) if e.is_builder() => {
-                    return Err(self.invalid(&method, path, format!("cannot build the request: {e}")))
+                    return Err(self.invalid(
+                        &method,
+                        path,
+                        format!("cannot build the request: {e}"),
+                    ))
                 }
                 Err(e) => {
                     last_failure = format!("a transport error ({e})");
@@ -158,7 +162,9 @@ impl Client {
                 throttled += 1;
                 last_failure = "HTTP 429".to_owned();
                 if attempt < attempts {
-                    let wait = retry_after(&headers).unwrap_or(backoff).min(config.max_delay);
+                    let wait = retry_after(&headers)
+                        .unwrap_or(backoff)
+                        .min(config.max_delay);
                     tokio::time::sleep(wait).await;
                 }
                 continue;

@@ -20,7 +20,7 @@ mod config;
 mod error;
 
 pub use client::{Body, Client, Part};
-/// The HTTP method of a [`Client::call`].
-pub use reqwest::Method;
 pub use config::{Config, ACCOUNT_ID_VAR, API_TOKEN_VAR, BASE_URL_VAR, DEFAULT_BASE_URL};
 pub use error::{ApiError, Message};
+/// The HTTP method of a [`Client::call`].
+pub use reqwest::Method;

@@ -224,12 +224,19 @@ mod tests {
 
     #[test]
     fn names_are_r2_valid() {
-        assert_eq!(bucket_name("photo-share-dev-photos"), "photo-share-dev-photos");
+        assert_eq!(
+            bucket_name("photo-share-dev-photos"),
+            "photo-share-dev-photos"
+        );
         assert_eq!(bucket_name("App_Stage--x"), "app-stage-x");
         assert_eq!(bucket_name("a"), "a00");
         let long = "a".repeat(80);
         let name = bucket_name(&long);
         assert_eq!(name.len(), 63);
-        assert_ne!(name, bucket_name(&"a".repeat(81)), "distinct long names stay distinct");
+        assert_ne!(
+            name,
+            bucket_name(&"a".repeat(81)),
+            "distinct long names stay distinct"
+        );
     }
 }

@@ -30,7 +30,9 @@ mod worker;
 pub use actors::{
     DurableObjectNamespaceOutput, DurableObjectNamespaceProps, DurableObjectNamespaceProvider,
 };
-pub use bucket::{bucket_name, Location, R2BucketOutput, R2BucketProps, R2BucketProvider, StorageClass};
+pub use bucket::{
+    bucket_name, Location, R2BucketOutput, R2BucketProps, R2BucketProvider, StorageClass,
+};
 pub use platform::{CloudflarePlatform, CloudflarePlatformOptions, DEFAULT_COMPATIBILITY_DATE};
 pub use worker::{
     script_name, DurableObjectClass, Migration, Module, Rename, WorkerBinding, WorkerBundle,

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{
-    DurableObjectClass, DurableObjectNamespaceProps, DurableObjectNamespaceProvider,
-    R2BucketProps, R2BucketProvider, WorkerBinding, WorkerBundle, WorkerProps, WorkerProvider,
+    DurableObjectClass, DurableObjectNamespaceProps, DurableObjectNamespaceProvider, R2BucketProps,
+    R2BucketProvider, WorkerBinding, WorkerBundle, WorkerProps, WorkerProvider,
 };
 use crate::api::Client;
 use crate::names;
@@ -212,10 +212,15 @@ impl Platform for CloudflarePlatform {
             name: names::SERVICE_BINDING.to_owned(),
             text: Input::Value(service.to_owned()),
         }];
-        all.extend(options.vars.iter().map(|(name, text)| WorkerBinding::PlainText {
-            name: name.clone(),
-            text: Input::Value(text.clone()),
-        }));
+        all.extend(
+            options
+                .vars
+                .iter()
+                .map(|(name, text)| WorkerBinding::PlainText {
+                    name: name.clone(),
+                    text: Input::Value(text.clone()),
+                }),
+        );
         for (name, var) in &options.secrets {
             let text = Secret::from_env(var).map_err(|_| {
                 Error::Config(format!(
@@ -229,12 +234,14 @@ impl Platform for CloudflarePlatform {
             });
         }
         for b in bindings {
-            all.push(serde_json::from_value(b.contribution.metadata.clone()).map_err(|e| {
-                Error::Config(format!(
-                    "binding of `{}` to `{service}` is not a Cloudflare binding: {e}",
-                    b.resource
-                ))
-            })?);
+            all.push(
+                serde_json::from_value(b.contribution.metadata.clone()).map_err(|e| {
+                    Error::Config(format!(
+                        "binding of `{}` to `{service}` is not a Cloudflare binding: {e}",
+                        b.resource
+                    ))
+                })?,
+            );
         }
         let mut seen = std::collections::BTreeSet::new();
         if let Some(twice) = all.iter().find(|b| !seen.insert(b.name().to_owned())) {
@@ -251,7 +258,10 @@ impl Platform for CloudflarePlatform {
                 .filter(|d| d.kind == DurableObjectNamespaceProps::KIND)
                 .map(|d| DurableObjectClass {
                     class_name: names::actor_class(&d.id),
-                    renamed_from: options.renamed_actors.get(&d.id).map(|old| names::actor_class(old)),
+                    renamed_from: options
+                        .renamed_actors
+                        .get(&d.id)
+                        .map(|old| names::actor_class(old)),
                 })
                 .collect()
         } else {

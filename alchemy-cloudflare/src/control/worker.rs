@@ -418,33 +418,32 @@ impl WorkerProvider {
         Ok(())
     }
 
-    /// `https://<script>.<account subdomain>.workers.dev`.
-    async fn url(&self, script: &str) -> Result<String> {
+    /// The account's workers.dev subdomain, or `None` when it has none.
+    async fn account_subdomain(&self) -> Result<Option<String>> {
         let path = self.client.account_path("/workers/subdomain");
-        let result = self
-            .client
-            .call(Method::GET, &path, Body::Empty)
-            .await
-            .map_err(|e| {
-                if e.is_not_found() {
-                    Error::provider(format!(
-                        "the account has no workers.dev subdomain, so `{script}` cannot be \
-                         served on workers.dev: choose one in the dashboard (Workers & Pages > \
-                         Overview) or set `workers_dev: false` ({e})"
-                    ))
-                } else {
-                    e.into()
-                }
-            })?;
-        let subdomain = result
-            .get("subdomain")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                Error::provider(format!(
-                    "the account's workers.dev subdomain came back without a name: {result}"
-                ))
-            })?;
-        Ok(format!("https://{script}.{subdomain}.workers.dev"))
+        let result = match self.client.call(Method::GET, &path, Body::Empty).await {
+            Ok(result) => result,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        match result.get("subdomain").and_then(Value::as_str) {
+            Some(name) => Ok(Some(name.to_owned())),
+            None => Err(Error::provider(format!(
+                "the account's workers.dev subdomain came back without a name: {result}"
+            ))),
+        }
+    }
+
+    /// `https://<script>.<account subdomain>.workers.dev`, or an error saying how to get one.
+    async fn url(&self, script: &str) -> Result<String> {
+        match self.account_subdomain().await? {
+            Some(subdomain) => Ok(format!("https://{script}.{subdomain}.workers.dev")),
+            None => Err(Error::provider(format!(
+                "the account has no workers.dev subdomain, so `{script}` cannot be served on \
+                 workers.dev: choose one in the dashboard (Workers & Pages > Overview) or set \
+                 `workers_dev: false` in the cloudflare settings"
+            ))),
+        }
     }
 
     /// Uploads when code, settings or classes differ from what `output` records, and switches
@@ -482,16 +481,19 @@ impl WorkerProvider {
             }
         }
         let switch = match recorded {
-            Some((old, o)) => old.workers_dev != props.workers_dev || o.url.is_some() != props.workers_dev,
+            Some((old, o)) => {
+                old.workers_dev != props.workers_dev || o.url.is_some() != props.workers_dev
+            }
             None => true,
         };
         if switch {
-            self.set_workers_dev(script, props.workers_dev).await?;
+            // The URL first: without an account subdomain the switch is not turned on at all.
             output.url = if props.workers_dev {
                 Some(self.url(script).await?)
             } else {
                 None
             };
+            self.set_workers_dev(script, props.workers_dev).await?;
         }
         Ok(output)
     }
@@ -529,7 +531,9 @@ impl Provider<WorkerProps> for WorkerProvider {
             .client
             .call(
                 Method::GET,
-                &self.client.account_path("/workers/durable_objects/namespaces"),
+                &self
+                    .client
+                    .account_path("/workers/durable_objects/namespaces"),
                 Body::Empty,
             )
             .await?;
@@ -546,7 +550,9 @@ impl Provider<WorkerProps> for WorkerProvider {
             .call(Method::GET, &self.path(&script, "/subdomain"), Body::Empty)
             .await?;
         let url = if subdomain.get("enabled").and_then(Value::as_bool) == Some(true) {
-            Some(self.url(&script).await?)
+            self.account_subdomain()
+                .await?
+                .map(|sub| format!("https://{script}.{sub}.workers.dev"))
         } else {
             None
         };
@@ -636,19 +642,34 @@ mod tests {
         assert_eq!(Migration::between(&[], None, &[]), None);
         let first = Migration::between(&[], None, &[class("Rooms", None)]).unwrap();
         assert_eq!(first.new_sqlite_classes, ["Rooms"]);
-        assert_eq!((first.old_tag.as_deref(), first.new_tag.as_str()), (None, "v1"));
+        assert_eq!(
+            (first.old_tag.as_deref(), first.new_tag.as_str()),
+            (None, "v1")
+        );
         let recorded = first.apply(&[]);
-        assert_eq!(Migration::between(&recorded, Some("v1"), &[class("Rooms", None)]), None);
+        assert_eq!(
+            Migration::between(&recorded, Some("v1"), &[class("Rooms", None)]),
+            None
+        );
 
         let rename =
             Migration::between(&recorded, Some("v1"), &[class("Chats", Some("Rooms"))]).unwrap();
-        assert_eq!(rename.renamed_classes, [Rename { from: "Rooms".into(), to: "Chats".into() }]);
+        assert_eq!(
+            rename.renamed_classes,
+            [Rename {
+                from: "Rooms".into(),
+                to: "Chats".into()
+            }]
+        );
         assert!(rename.new_sqlite_classes.is_empty() && rename.deleted_classes.is_empty());
         assert_eq!(rename.new_tag, "v2");
         let recorded = rename.apply(&recorded);
         assert_eq!(recorded, ["Chats"]);
         // A rename already applied is not applied again.
-        assert_eq!(Migration::between(&recorded, Some("v2"), &[class("Chats", Some("Rooms"))]), None);
+        assert_eq!(
+            Migration::between(&recorded, Some("v2"), &[class("Chats", Some("Rooms"))]),
+            None
+        );
 
         let delete = Migration::between(&recorded, Some("v2"), &[]).unwrap();
         assert_eq!(delete.deleted_classes, ["Chats"]);

@@ -114,7 +114,12 @@ fn fail(status: u16, code: u32, message: &str) -> Outcome {
 
 fn strings(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -161,7 +166,10 @@ impl Cloud {
         };
         match op {
             "r2-list-buckets" => {
-                let filter = query.iter().find(|(k, _)| k == "name_contains").map(|(_, v)| v);
+                let filter = query
+                    .iter()
+                    .find(|(k, _)| k == "name_contains")
+                    .map(|(_, v)| v);
                 let list: Vec<Value> = self
                     .buckets
                     .values()
@@ -173,12 +181,19 @@ impl Cloud {
             "r2-create-bucket" => {
                 let name = json_body["name"].as_str().unwrap_or_default().to_owned();
                 if self.buckets.contains_key(&name) {
-                    return fail(409, 10004, "The bucket you tried to create already exists, and you own it.");
+                    return fail(
+                        409,
+                        10004,
+                        "The bucket you tried to create already exists, and you own it.",
+                    );
                 }
                 let bucket = Bucket {
                     name: name.clone(),
                     location: json_body["locationHint"].as_str().map(str::to_owned),
-                    storage_class: json_body["storageClass"].as_str().unwrap_or("Standard").to_owned(),
+                    storage_class: json_body["storageClass"]
+                        .as_str()
+                        .unwrap_or("Standard")
+                        .to_owned(),
                     has_objects: false,
                 };
                 let answer = Self::bucket_json(&bucket);
@@ -191,7 +206,9 @@ impl Cloud {
             },
             "r2-delete-bucket" => match self.buckets.get(&param("bucket_name")) {
                 None => fail(404, 10006, "The specified bucket does not exist."),
-                Some(b) if b.has_objects => fail(409, 10008, "The bucket you tried to delete is not empty."),
+                Some(b) if b.has_objects => {
+                    fail(409, 10008, "The bucket you tried to delete is not empty.")
+                }
                 Some(_) => {
                     self.buckets.remove(&param("bucket_name"));
                     ok(json!({}))
@@ -249,13 +266,17 @@ impl Cloud {
             "durable-objects-namespace-list-namespaces" => ok(json!(self
                 .namespaces
                 .iter()
-                .map(|n| json!({ "id": n.id, "name": n.name, "script": n.script, "class": n.class }))
+                .map(
+                    |n| json!({ "id": n.id, "name": n.name, "script": n.script, "class": n.class })
+                )
                 .collect::<Vec<_>>())),
             "worker-subdomain-get-subdomain" => match &self.subdomain {
                 Some(s) => ok(json!({ "subdomain": s })),
                 None => fail(404, 10007, "This account has no workers.dev subdomain."),
             },
-            "worker-script-get-subdomain" | "worker-script-post-subdomain" | "worker-script-delete-subdomain" => {
+            "worker-script-get-subdomain"
+            | "worker-script-post-subdomain"
+            | "worker-script-delete-subdomain" => {
                 let Some(script) = self.scripts.get_mut(&param("script_name")) else {
                     return fail(404, 10007, "This Worker does not exist on your account.");
                 };
@@ -283,7 +304,10 @@ impl Cloud {
         let metadata: Value = serde_json::from_slice(&meta_part.bytes)
             .map_err(|e| format!("the `metadata` part is not JSON: {e}"))?;
         let Some(main) = metadata.get("main_module").and_then(Value::as_str) else {
-            return Err("the metadata has no `main_module` (this server takes ES module Workers only)".into());
+            return Err(
+                "the metadata has no `main_module` (this server takes ES module Workers only)"
+                    .into(),
+            );
         };
         let modules: BTreeMap<String, Module> = parts
             .iter()
@@ -299,14 +323,28 @@ impl Cloud {
             })
             .collect();
         match modules.get(main) {
-            None => return Err(format!("`main_module` is `{main}`, but no part has that name")),
-            Some(m) if !m.content_type.starts_with("application/javascript+module") && !m.content_type.starts_with("text/javascript+module") => {
-                return Err(format!("the main module `{main}` has content type `{}`, not an ES module type", m.content_type))
+            None => {
+                return Err(format!(
+                    "`main_module` is `{main}`, but no part has that name"
+                ))
+            }
+            Some(m)
+                if !m.content_type.starts_with("application/javascript+module")
+                    && !m.content_type.starts_with("text/javascript+module") =>
+            {
+                return Err(format!(
+                    "the main module `{main}` has content type `{}`, not an ES module type",
+                    m.content_type
+                ))
             }
             Some(_) => {}
         }
         let documented = docs.alternatives_types("#/components/schemas/workers_binding");
-        let bindings = metadata.get("bindings").and_then(Value::as_array).cloned().unwrap_or_default();
+        let bindings = metadata
+            .get("bindings")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         for (i, b) in bindings.iter().enumerate() {
             let at = format!("metadata.bindings[{i}]");
             match b.get("type").and_then(Value::as_str) {
@@ -331,7 +369,10 @@ impl Cloud {
         let current_tag = self.scripts.get(name).and_then(|s| s.migration_tag.clone());
         let mut new_tag = current_tag.clone();
         if let Some(migrations) = metadata.get("migrations") {
-            let old_tag = migrations.get("old_tag").and_then(Value::as_str).map(str::to_owned);
+            let old_tag = migrations
+                .get("old_tag")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
             if old_tag != current_tag {
                 return fail(400, 10079, &format!(
                     "Migration precondition failed: the script is at migration tag {current_tag:?}, the upload expects {old_tag:?}."
@@ -346,20 +387,31 @@ impl Cloud {
                     return fail(400, 10074, &message);
                 }
             }
-            new_tag = migrations.get("new_tag").and_then(Value::as_str).map(str::to_owned);
+            new_tag = migrations
+                .get("new_tag")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
         }
         for b in &bindings {
             match b["type"].as_str() {
                 Some("r2_bucket") => {
                     let bucket = b["bucket_name"].as_str().unwrap_or_default();
                     if !next.buckets.contains_key(bucket) {
-                        return fail(400, 10085, &format!("R2 bucket '{bucket}' cannot be bound: it does not exist."));
+                        return fail(
+                            400,
+                            10085,
+                            &format!("R2 bucket '{bucket}' cannot be bound: it does not exist."),
+                        );
                     }
                 }
                 Some("durable_object_namespace") => {
                     let class = b["class_name"].as_str().unwrap_or_default();
                     let script = b["script_name"].as_str().unwrap_or(name);
-                    if !next.namespaces.iter().any(|n| n.script == script && n.class == class) {
+                    if !next
+                        .namespaces
+                        .iter()
+                        .any(|n| n.script == script && n.class == class)
+                    {
                         return fail(400, 10061, &format!(
                             "Cannot create binding for class '{class}' because it is not currently configured to implement Durable Objects in script '{script}'. Did you miss a migration?"
                         ));
@@ -376,7 +428,10 @@ impl Cloud {
                 h.update(n.as_bytes());
                 h.update(&m.bytes);
             }
-            h.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()
+            h.finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
         };
         let previous = next.scripts.remove(name);
         let script = Script {
@@ -404,9 +459,15 @@ impl Cloud {
 
     fn migrate(&mut self, script: &str, step: &Value) -> Result<(), String> {
         let exists = |cloud: &Cloud, class: &str| {
-            cloud.namespaces.iter().any(|n| n.script == script && n.class == class)
+            cloud
+                .namespaces
+                .iter()
+                .any(|n| n.script == script && n.class == class)
         };
-        for class in strings(step.get("new_classes")).into_iter().chain(strings(step.get("new_sqlite_classes"))) {
+        for class in strings(step.get("new_classes"))
+            .into_iter()
+            .chain(strings(step.get("new_sqlite_classes")))
+        {
             if exists(self, &class) {
                 return Err(format!("Cannot apply new-class migration to class '{class}' that is already depended on by existing Durable Objects"));
             }
@@ -422,7 +483,12 @@ impl Cloud {
                 class,
             });
         }
-        for rename in step.get("renamed_classes").and_then(Value::as_array).into_iter().flatten() {
+        for rename in step
+            .get("renamed_classes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let (from, to) = (
                 rename["from"].as_str().unwrap_or_default(),
                 rename["to"].as_str().unwrap_or_default(),
@@ -430,16 +496,23 @@ impl Cloud {
             if !exists(self, from) || exists(self, to) {
                 return Err(format!("Cannot apply rename migration from '{from}' to '{to}': '{from}' must exist and '{to}' must not"));
             }
-            for n in self.namespaces.iter_mut().filter(|n| n.script == script && n.class == from) {
+            for n in self
+                .namespaces
+                .iter_mut()
+                .filter(|n| n.script == script && n.class == from)
+            {
                 n.class = to.to_owned();
                 n.name = format!("{script}_{to}");
             }
         }
         for class in strings(step.get("deleted_classes")) {
             if !exists(self, &class) {
-                return Err(format!("Cannot apply delete migration to class '{class}': it has no namespace"));
+                return Err(format!(
+                    "Cannot apply delete migration to class '{class}': it has no namespace"
+                ));
             }
-            self.namespaces.retain(|n| !(n.script == script && n.class == class));
+            self.namespaces
+                .retain(|n| !(n.script == script && n.class == class));
         }
         if step.get("transferred_classes").is_some() {
             return Err("transferred_classes is not supported by this test server".into());

@@ -105,7 +105,9 @@ pub struct ApiServer {
 
 impl std::fmt::Debug for ApiServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiServer").field("addr", &self.addr).finish()
+        f.debug_struct("ApiServer")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
@@ -290,8 +292,14 @@ async fn serve(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>>
     let full_path = uri.path().to_owned();
     let query = query_pairs(uri.query().unwrap_or(""));
     let shown = match uri.query() {
-        Some(q) => format!("{}?{q}", full_path.strip_prefix(BASE_PATH).unwrap_or(&full_path)),
-        None => full_path.strip_prefix(BASE_PATH).unwrap_or(&full_path).to_owned(),
+        Some(q) => format!(
+            "{}?{q}",
+            full_path.strip_prefix(BASE_PATH).unwrap_or(&full_path)
+        ),
+        None => full_path
+            .strip_prefix(BASE_PATH)
+            .unwrap_or(&full_path)
+            .to_owned(),
     };
     let record = |operation: Option<&str>, status: u16| {
         lock(&shared.log).push(Recorded {
@@ -305,7 +313,11 @@ async fn serve(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>>
         let message = format!("{method} {shown}: {}", problems.join("; "));
         lock(&shared.violations).push(message.clone());
         record(operation, 400);
-        let answer = cloud::failure(400, 10001, &format!("request not described by the Cloudflare API documents: {message}"));
+        let answer = cloud::failure(
+            400,
+            10001,
+            &format!("request not described by the Cloudflare API documents: {message}"),
+        );
         envelope(answer.status, &answer.body, None)
     };
 
@@ -313,7 +325,10 @@ async fn serve(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>>
         return violation(None, vec![format!("the API lives under {BASE_PATH}")]);
     };
     let Some((op, params)) = shared.docs.find(&method, path) else {
-        return violation(None, vec!["no documented operation has this method and path".into()]);
+        return violation(
+            None,
+            vec!["no documented operation has this method and path".into()],
+        );
     };
     let incoming = openapi::Incoming {
         query: &query,
@@ -328,8 +343,16 @@ async fn serve(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>>
     if let Some(fault) = lock(&shared.faults).pop_front() {
         record(Some(&op.id), fault.status);
         let answer = match fault.status {
-            429 => cloud::failure(429, 10429, "Rate limited. Please wait and consider throttling your request speed."),
-            status => cloud::failure(status, 10002, "An unexpected internal server error occurred."),
+            429 => cloud::failure(
+                429,
+                10429,
+                "Rate limited. Please wait and consider throttling your request speed.",
+            ),
+            status => cloud::failure(
+                status,
+                10002,
+                "An unexpected internal server error occurred.",
+            ),
         };
         return envelope(answer.status, &answer.body, fault.retry_after);
     }

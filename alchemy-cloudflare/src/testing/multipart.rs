@@ -65,7 +65,9 @@ pub(crate) fn parse(body: &[u8], boundary: &str) -> Result<Vec<FormPart>, String
                         return Err(format!("a part's disposition is not form-data: {value:?}"));
                     }
                     for param in params {
-                        let Some((k, v)) = param.split_once('=') else { continue };
+                        let Some((k, v)) = param.split_once('=') else {
+                            continue;
+                        };
                         let v = v.trim().trim_matches('"').to_owned();
                         match k.trim() {
                             "name" => {
@@ -104,6 +106,9 @@ mod tests {
         assert_eq!(parts[1].content_type.as_deref(), Some("application/wasm"));
         assert_eq!(parts[1].bytes, b"\0asm");
         assert!(parse(&body[..body.len() - 12], "xyz").is_err());
-        assert_eq!(boundary("multipart/form-data; boundary=\"abc\""), Some("abc".into()));
+        assert_eq!(
+            boundary("multipart/form-data; boundary=\"abc\""),
+            Some("abc".into())
+        );
     }
 }

@@ -54,7 +54,9 @@ impl Documents {
     pub(crate) fn load() -> Self {
         let docs: Vec<Value> = [SUBSET, SUPPLEMENT]
             .iter()
-            .map(|text| serde_json::from_str(text).expect("the vendored OpenAPI documents are JSON"))
+            .map(|text| {
+                serde_json::from_str(text).expect("the vendored OpenAPI documents are JSON")
+            })
             .collect();
         let mut operations = Vec::new();
         for (doc, root) in docs.iter().enumerate() {
@@ -70,10 +72,12 @@ impl Documents {
                 let template: Vec<Segment> = path
                     .trim_start_matches('/')
                     .split('/')
-                    .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                        Some(name) => Segment::Param(name.to_owned()),
-                        None => Segment::Literal(s.to_owned()),
-                    })
+                    .map(
+                        |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                            Some(name) => Segment::Param(name.to_owned()),
+                            None => Segment::Literal(s.to_owned()),
+                        },
+                    )
                     .collect();
                 for (method, op) in item.as_object().into_iter().flatten() {
                     if method == "parameters" {
@@ -147,7 +151,13 @@ impl Documents {
         let parameters: Vec<&Value> = op
             .shared_parameters
             .iter()
-            .chain(op.op.get("parameters").and_then(Value::as_array).into_iter().flatten())
+            .chain(
+                op.op
+                    .get("parameters")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten(),
+            )
             .map(|p| resolve(root, p))
             .collect();
         for p in &parameters {
@@ -169,7 +179,9 @@ impl Documents {
                 _ => continue,
             };
             match given {
-                None if required => problems.push(format!("{place} parameter `{name}` is required")),
+                None if required => {
+                    problems.push(format!("{place} parameter `{name}` is required"))
+                }
                 None => {}
                 Some(raw) => validate(
                     root,
@@ -230,10 +242,7 @@ impl Documents {
             .and_then(|c| c.split(';').next())
             .map(|c| c.trim().to_ascii_lowercase())
             .unwrap_or_default();
-        let Some(content) = body_doc
-            .get("content")
-            .and_then(|c| c.get(media.as_str()))
-        else {
+        let Some(content) = body_doc.get("content").and_then(|c| c.get(media.as_str())) else {
             let documented: Vec<&String> = body_doc
                 .get("content")
                 .and_then(Value::as_object)
@@ -358,7 +367,13 @@ fn check_form(
             let property = resolve(root, property);
             if property.get("type").and_then(Value::as_str) == Some("object") {
                 match serde_json::from_slice::<Value>(&part.bytes) {
-                    Ok(value) => validate(root, property, &value, &format!("part `{}`", part.name), problems),
+                    Ok(value) => validate(
+                        root,
+                        property,
+                        &value,
+                        &format!("part `{}`", part.name),
+                        problems,
+                    ),
                     Err(e) => problems.push(format!("part `{}` is not JSON: {e}", part.name)),
                 }
             }
@@ -463,7 +478,10 @@ pub(crate) fn validate(root: &Value, schema: &Value, v: &Value, at: &str, out: &
     }
     if let Some(options) = s.get("enum").and_then(Value::as_array) {
         if !options.contains(v) {
-            out.push(format!("{at}: {v} is not one of {}", Value::Array(options.clone())));
+            out.push(format!(
+                "{at}: {v} is not one of {}",
+                Value::Array(options.clone())
+            ));
         }
     }
     match v {
@@ -481,9 +499,9 @@ pub(crate) fn validate(root: &Value, schema: &Value, v: &Value, at: &str, out: &
             }
             if let Some(pattern) = s.get("pattern").and_then(Value::as_str) {
                 match regex_lite::Regex::new(pattern) {
-                    Ok(re) if !re.is_match(text) => {
-                        out.push(format!("{at}: {text:?} does not match the pattern {pattern}"))
-                    }
+                    Ok(re) if !re.is_match(text) => out.push(format!(
+                        "{at}: {text:?} does not match the pattern {pattern}"
+                    )),
                     _ => {}
                 }
             }
@@ -519,7 +537,12 @@ pub(crate) fn validate(root: &Value, schema: &Value, v: &Value, at: &str, out: &
             }
         }
         Value::Object(map) => {
-            for name in s.get("required").and_then(Value::as_array).into_iter().flatten() {
+            for name in s
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(name) = name.as_str() {
                     if !map.contains_key(name) {
                         out.push(format!("{at}: the required property `{name}` is missing"));
@@ -595,13 +618,22 @@ mod tests {
     fn the_validator_follows_refs_and_keywords() {
         let docs = Documents::load();
         let ok = json!({ "type": "r2_bucket", "name": "B", "bucket_name": "b" });
-        assert!(docs.validate_at("#/components/schemas/workers_binding", &ok, "b").is_empty());
+        assert!(docs
+            .validate_at("#/components/schemas/workers_binding", &ok, "b")
+            .is_empty());
         let missing = json!({ "type": "r2_bucket", "name": "B" });
         let problems = docs.validate_at("#/components/schemas/workers_binding", &missing, "b");
-        assert!(problems.iter().any(|p| p.contains("bucket_name")), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.contains("bucket_name")),
+            "{problems:?}"
+        );
         let bad = docs.validate_at("#/components/schemas/r2_bucket_name", &json!("-x"), "name");
         assert!(bad.iter().any(|p| p.contains("pattern")), "{bad:?}");
-        let bad = docs.validate_at("#/components/schemas/r2_bucket_location", &json!("mars"), "l");
+        let bad = docs.validate_at(
+            "#/components/schemas/r2_bucket_location",
+            &json!("mars"),
+            "l",
+        );
         assert!(bad.iter().any(|p| p.contains("not one of")), "{bad:?}");
     }
 }

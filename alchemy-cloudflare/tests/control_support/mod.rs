@@ -165,8 +165,16 @@ impl Target {
             .lock(&LeaseOwner::current(), Duration::from_secs(60))
             .await
             .expect("lock");
-        let engine = Engine::new(&providers, &self.backend, lease.clone(), Duration::from_secs(60));
-        let report = engine.apply(&stack, &plan, &mut state).await.expect("apply");
+        let engine = Engine::new(
+            &providers,
+            &self.backend,
+            lease.clone(),
+            Duration::from_secs(60),
+        );
+        let report = engine
+            .apply(&stack, &plan, &mut state)
+            .await
+            .expect("apply");
         self.backend.unlock(&lease).await.expect("unlock");
         (plan, report)
     }
@@ -184,7 +192,10 @@ impl Target {
 
     /// The writes made since the `mark`-th request.
     pub fn writes_since(&self, mark: usize) -> Vec<Recorded> {
-        self.since(mark).into_iter().filter(Recorded::writes).collect()
+        self.since(mark)
+            .into_iter()
+            .filter(Recorded::writes)
+            .collect()
     }
 
     /// The recorded output of `id`.
@@ -195,7 +206,10 @@ impl Target {
 
     pub fn assert_no_violations(&self) {
         let violations = self.server.violations();
-        assert!(violations.is_empty(), "requests outside the documents: {violations:#?}");
+        assert!(
+            violations.is_empty(),
+            "requests outside the documents: {violations:#?}"
+        );
     }
 }
 
