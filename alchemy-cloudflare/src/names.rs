@@ -1,36 +1,20 @@
-//! The names that join the control plane and the Worker runtime: binding names, Durable Object
-//! class names and the variable that says which service a Worker serves.
-//!
-//! The deploy writes them into the script's metadata; the runtime reads the same names from the
-//! Worker's `env`. Both sides call these functions, so they cannot drift apart.
+//! The names that join the control plane and the Worker runtime besides the binding names
+//! ([`binding_name`](crate::binding_name)): Durable Object class names and the variable that
+//! says which service a Worker serves.
 //!
 //! ```
-//! use alchemy_cloudflare::names;
+//! use alchemy_cloudflare::{binding_name, names};
 //!
-//! assert_eq!(names::bucket_binding("photos"), "ALCHEMY_BUCKET_PHOTOS");
-//! assert_eq!(names::actors_binding("chat-rooms"), "ALCHEMY_ACTORS_CHAT_ROOMS");
+//! assert_eq!(binding_name("chat-rooms"), "CHAT_ROOMS");
 //! assert_eq!(names::actor_class("chat-rooms"), "ChatRooms");
 //! ```
 
 /// The plain-text binding that names the service a Worker serves (its logical id).
 pub const SERVICE_BINDING: &str = "ALCHEMY_SERVICE";
 
-fn env_style(id: &str) -> String {
-    id.to_ascii_uppercase().replace('-', "_")
-}
-
-/// The binding name of the R2 bucket with logical id `id`: `ALCHEMY_BUCKET_<ID>`.
-pub fn bucket_binding(id: &str) -> String {
-    format!("ALCHEMY_BUCKET_{}", env_style(id))
-}
-
-/// The binding name of the Durable Object namespace of actors `id`: `ALCHEMY_ACTORS_<ID>`.
-pub fn actors_binding(id: &str) -> String {
-    format!("ALCHEMY_ACTORS_{}", env_style(id))
-}
-
-/// The exported Durable Object class of actors `id`: its words in upper camel case
-/// (`chat-rooms` and `chat_rooms` are `ChatRooms`).
+/// The Durable Object class exported for actors `id` unless the Cloudflare settings name
+/// another (`actor_classes`): its words in upper camel case (`chat-rooms` and `chat_rooms` are
+/// `ChatRooms`).
 pub fn actor_class(id: &str) -> String {
     id.split(['-', '_'])
         .filter(|w| !w.is_empty())
@@ -48,9 +32,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_follow_the_logical_id() {
-        assert_eq!(bucket_binding("user-photos"), "ALCHEMY_BUCKET_USER_PHOTOS");
-        assert_eq!(actors_binding("rooms"), "ALCHEMY_ACTORS_ROOMS");
+    fn class_names_follow_the_logical_id() {
         assert_eq!(actor_class("rooms"), "Rooms");
         assert_eq!(actor_class("view_counter-v2"), "ViewCounterV2");
     }

@@ -5,8 +5,8 @@ mod control_support;
 
 use alchemy::plan::Action;
 use alchemy_cloudflare::control::{bucket_name, script_name, WorkerOutput};
-use alchemy_cloudflare::names;
 use alchemy_cloudflare::testing::{ACCOUNT_ID, SUBDOMAIN};
+use alchemy_cloudflare::{binding_name, names};
 use control_support::*;
 use serde_json::json;
 
@@ -46,15 +46,13 @@ async fn deploy_makes_the_bucket_and_a_worker_with_its_bindings_and_workers_dev(
         alchemy_cloudflare::control::DEFAULT_COMPATIBILITY_DATE
     );
     assert_eq!(
-        worker.binding(&names::bucket_binding("photos")),
-        Some(
-            &json!({ "type": "r2_bucket", "name": "ALCHEMY_BUCKET_PHOTOS", "bucket_name": bucket })
-        )
+        worker.binding(&binding_name("photos")),
+        Some(&json!({ "type": "r2_bucket", "name": "PHOTOS", "bucket_name": bucket }))
     );
     assert_eq!(
-        worker.binding(&names::actors_binding("rooms")),
+        worker.binding(&binding_name("rooms")),
         Some(
-            &json!({ "type": "durable_object_namespace", "name": "ALCHEMY_ACTORS_ROOMS", "class_name": "Rooms" })
+            &json!({ "type": "durable_object_namespace", "name": "ROOMS", "class_name": "Rooms" })
         )
     );
     assert_eq!(
@@ -206,9 +204,9 @@ async fn a_binding_change_makes_the_bucket_and_uploads_the_new_bindings() {
     let cloud = target.server.cloud();
     let worker = &cloud.scripts[&script_name(&physical("api"))];
     assert_eq!(
-        worker.binding("ALCHEMY_BUCKET_THUMBS"),
+        worker.binding("THUMBS"),
         Some(
-            &json!({ "type": "r2_bucket", "name": "ALCHEMY_BUCKET_THUMBS", "bucket_name": bucket_name(&physical("thumbs")) })
+            &json!({ "type": "r2_bucket", "name": "THUMBS", "bucket_name": bucket_name(&physical("thumbs")) })
         )
     );
 
@@ -219,8 +217,8 @@ async fn a_binding_change_makes_the_bucket_and_uploads_the_new_bindings() {
     assert!(changed(&plan).contains(&("api".to_string(), Action::Update)));
     let cloud = target.server.cloud();
     let worker = &cloud.scripts[&script_name(&physical("api"))];
-    assert_eq!(worker.binding("ALCHEMY_ACTORS_ROOMS"), None);
-    assert_eq!(worker.binding("ALCHEMY_BUCKET_THUMBS"), None);
+    assert_eq!(worker.binding("ROOMS"), None);
+    assert_eq!(worker.binding("THUMBS"), None);
     assert_eq!(cloud.namespaces.len(), 1);
     assert!(
         !cloud

@@ -123,29 +123,33 @@ async fn a_second_service_binds_the_actors_through_the_hosting_worker() {
         .service::<Plain>("web")
         .service::<Api>("api")
         .actors(&ROOMS);
-    let (_, report) = target.deploy(&app).await;
+    // The bundle exports the class under a name of its own (`durable_object!(RoomObject, ROOMS)`).
+    let mut options = target.options();
+    options
+        .actor_classes
+        .insert("rooms".into(), "RoomObject".into());
+    let platform = target.platform(options);
+    let (_, report) = target.deploy_with(&app, &platform, false).await;
     assert_ok(&report);
     let cloud = target.server.cloud();
     let host = script_name(&format!("{APP}-{STAGE}-web"));
     let api = &cloud.scripts[&script_name(&format!("{APP}-{STAGE}-api"))];
     assert_eq!(
-        api.binding("ALCHEMY_ACTORS_ROOMS"),
+        api.binding("ROOMS"),
         Some(
-            &json!({ "type": "durable_object_namespace", "name": "ALCHEMY_ACTORS_ROOMS", "class_name": "Rooms", "script_name": host })
+            &json!({ "type": "durable_object_namespace", "name": "ROOMS", "class_name": "RoomObject", "script_name": host })
         )
     );
     assert!(api.metadata.get("migrations").is_none());
     assert_eq!(
         cloud.scripts[&host].metadata["migrations"]["new_sqlite_classes"],
-        json!(["Rooms"])
+        json!(["RoomObject"])
     );
     let hosts: Vec<_> = cloud.namespaces.iter().map(|n| n.script.as_str()).collect();
     assert_eq!(hosts, [host.as_str()]);
     target.assert_no_violations();
 
-    let (_, report) = target
-        .deploy_with(&app, &target.platform(target.options()), true)
-        .await;
+    let (_, report) = target.deploy_with(&app, &platform, true).await;
     assert_ok(&report);
     assert!(target.server.cloud().scripts.is_empty());
 }

@@ -62,6 +62,10 @@ pub struct CloudflarePlatformOptions {
     /// its objects (a rename migration) instead of being deleted and made anew.
     #[serde(default)]
     pub renamed_actors: BTreeMap<String, String>,
+    /// The Durable Object class the bundle exports for an actor namespace, by logical id (the
+    /// class named in `durable_object!`); by default [`names::actor_class`] of the id.
+    #[serde(default)]
+    pub actor_classes: BTreeMap<String, String>,
 }
 
 fn default_date() -> String {
@@ -79,7 +83,8 @@ impl CloudflarePlatformOptions {
             Error::Config(format!(
                 "invalid settings of the cloudflare platform: {e}. The keys are `bundle` \
                  (required: {{\"dir\", \"main_module\", \"modules\"}}), `compatibility_date`, \
-                 `compatibility_flags`, `workers_dev`, `vars`, `secrets` and `renamed_actors`"
+                 `compatibility_flags`, `workers_dev`, `vars`, `secrets`, `renamed_actors` and \
+                 `actor_classes`"
             ))
         })
     }
@@ -94,7 +99,16 @@ impl CloudflarePlatformOptions {
             vars: BTreeMap::new(),
             secrets: BTreeMap::new(),
             renamed_actors: BTreeMap::new(),
+            actor_classes: BTreeMap::new(),
         }
+    }
+
+    /// The class exported for actors `id`.
+    pub fn actor_class(&self, id: &str) -> String {
+        self.actor_classes
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| names::actor_class(id))
     }
 }
 
@@ -158,8 +172,8 @@ impl Platform for CloudflarePlatform {
                 .add(
                     id,
                     DurableObjectNamespaceProps {
-                        class_name: names::actor_class(id),
-                        binding: names::actors_binding(id),
+                        class_name: self.options.actor_class(id),
+                        binding: crate::binding_name(id),
                     },
                 )
                 .map(drop),
@@ -179,15 +193,15 @@ impl Platform for CloudflarePlatform {
         // the plan, and the binding grants both.
         let metadata = match def.kind.as_str() {
             R2BucketProps::KIND => WorkerBinding::R2Bucket {
-                name: names::bucket_binding(id),
+                name: crate::binding_name(id),
                 bucket_name: Input::Ref {
                     id: id.clone(),
                     path: "name".into(),
                 },
             },
             DurableObjectNamespaceProps::KIND => WorkerBinding::DurableObjectNamespace {
-                name: names::actors_binding(id),
-                class_name: names::actor_class(id),
+                name: crate::binding_name(id),
+                class_name: self.options.actor_class(id),
                 script_name: Self::host(stack).map(|host| Input::Ref {
                     id: host.to_owned(),
                     path: "script_name".into(),
@@ -257,11 +271,11 @@ impl Platform for CloudflarePlatform {
                 .iter()
                 .filter(|d| d.kind == DurableObjectNamespaceProps::KIND)
                 .map(|d| DurableObjectClass {
-                    class_name: names::actor_class(&d.id),
+                    class_name: options.actor_class(&d.id),
                     renamed_from: options
                         .renamed_actors
                         .get(&d.id)
-                        .map(|old| names::actor_class(old)),
+                        .map(|old| options.actor_class(old)),
                 })
                 .collect()
         } else {
