@@ -188,3 +188,53 @@ async fn a_missing_bundle_or_workers_dev_subdomain_is_explained() {
     assert_ok(&report);
     target.assert_no_violations();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_whose_answer_was_lost_does_not_migrate_twice() {
+    let target = Target::new().await;
+    let provider = WorkerProvider::new(target.server.client());
+    let ctx = context("api");
+    let class = |name: &str| DurableObjectClass {
+        class_name: name.into(),
+        renamed_from: None,
+    };
+    let old = WorkerProps {
+        content_hash: target.bundle.content_hash().unwrap(),
+        bundle: target.bundle.clone(),
+        compatibility_date: "2025-01-01".into(),
+        compatibility_flags: Vec::new(),
+        bindings: Vec::new(),
+        durable_objects: vec![class("Rooms")],
+        workers_dev: false,
+    };
+    let recorded = provider.create(&ctx, &old).await.unwrap();
+    let new = WorkerProps {
+        durable_objects: vec![class("Rooms"), class("Counters")],
+        ..old.clone()
+    };
+    let first = provider.update(&ctx, &old, &new, &recorded).await.unwrap();
+    assert_eq!(first.migration_tag.as_deref(), Some("v2"));
+    // The same update again from the same record, as after an answer that never arrived.
+    let again = provider.update(&ctx, &old, &new, &recorded).await.unwrap();
+    assert_eq!(again, first);
+    let script = &target.server.cloud().scripts[&recorded.script_name];
+    assert_eq!(script.migration_tag.as_deref(), Some("v2"));
+    assert_eq!(
+        script.uploads, 2,
+        "the retry found the migration applied and uploaded nothing"
+    );
+    assert_eq!(target.server.cloud().namespaces.len(), 2);
+
+    // A code-only upload keeps the migration tag readable.
+    write_bundle(target.dir.path(), b"v2");
+    let newer = WorkerProps {
+        content_hash: target.bundle.content_hash().unwrap(),
+        ..new.clone()
+    };
+    let updated = provider.update(&ctx, &new, &newer, &again).await.unwrap();
+    assert_eq!(
+        provider.read(&ctx, &newer, None).await.unwrap(),
+        Some(updated)
+    );
+    target.assert_no_violations();
+}

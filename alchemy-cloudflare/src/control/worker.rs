@@ -360,13 +360,14 @@ impl WorkerProvider {
             .account_path(&format!("/workers/scripts/{script}{rest}"))
     }
 
-    /// Uploads the script with its bindings and `migration`; the content hash is the one of
-    /// the bytes read now.
+    /// Uploads the script with its bindings and `migration` (the script is at `current_tag`);
+    /// the content hash is the one of the bytes read now.
     async fn upload(
         &self,
         script: &str,
         props: &WorkerProps,
         migration: Option<&Migration>,
+        current_tag: Option<&str>,
     ) -> Result<String> {
         let modules = props.bundle.read()?;
         let mut hasher = Hasher::default();
@@ -375,8 +376,9 @@ impl WorkerProvider {
         }
         let content_hash = hasher.finish();
         let mut tags = vec![format!("{CONTENT_TAG}{content_hash}")];
-        let tag = migration.map(|m| m.new_tag.clone());
-        if let Some(tag) = &tag {
+        // The tag the script is at after this upload, so `read` can tell it.
+        let tag = migration.map_or(current_tag, |m| Some(m.new_tag.as_str()));
+        if let Some(tag) = tag {
             tags.push(format!("{MIGRATION_TAG}{tag}"));
         }
         let mut metadata = json!({
@@ -446,19 +448,90 @@ impl WorkerProvider {
         }
     }
 
-    /// Uploads when code, settings or classes differ from what `output` records, and switches
-    /// workers.dev when `workers_dev_was` differs.
+    /// The script as Cloudflare holds it, rebuilt from its settings, tags, namespaces and
+    /// workers.dev switch; `None` when there is no such script.
+    async fn live(&self, script: &str) -> Result<Option<WorkerOutput>> {
+        let settings = match self
+            .client
+            .call(Method::GET, &self.path(script, "/settings"), Body::Empty)
+            .await
+        {
+            Ok(settings) => settings,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let tags: Vec<&str> = settings
+            .get("tags")
+            .and_then(Value::as_array)
+            .map(|t| t.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let tagged = |prefix: &str| {
+            tags.iter()
+                .find_map(|t| t.strip_prefix(prefix))
+                .map(str::to_owned)
+        };
+        let namespaces = self
+            .client
+            .call(
+                Method::GET,
+                &self
+                    .client
+                    .account_path("/workers/durable_objects/namespaces"),
+                Body::Empty,
+            )
+            .await?;
+        let mut classes: Vec<String> = namespaces
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|n| n.get("script").and_then(Value::as_str) == Some(script))
+            .filter_map(|n| n.get("class").and_then(Value::as_str).map(str::to_owned))
+            .collect();
+        classes.sort();
+        let subdomain = self
+            .client
+            .call(Method::GET, &self.path(script, "/subdomain"), Body::Empty)
+            .await?;
+        let url = if subdomain.get("enabled").and_then(Value::as_bool) == Some(true) {
+            self.account_subdomain()
+                .await?
+                .map(|sub| format!("https://{script}.{sub}.workers.dev"))
+        } else {
+            None
+        };
+        Ok(Some(WorkerOutput {
+            content_hash: tagged(CONTENT_TAG).unwrap_or_default(),
+            migration_tag: tagged(MIGRATION_TAG),
+            script_name: script.to_owned(),
+            classes,
+            url,
+        }))
+    }
+
+    /// Uploads when code, settings or classes differ from what `recorded` says, and switches
+    /// workers.dev when that setting differs.
     async fn converge(
         &self,
         script: &str,
         props: &WorkerProps,
         recorded: Option<(&WorkerProps, &WorkerOutput)>,
     ) -> Result<WorkerOutput> {
-        let (classes, tag, url) = match recorded {
+        let (mut classes, mut tag, url) = match recorded {
             Some((_, o)) => (o.classes.clone(), o.migration_tag.clone(), o.url.clone()),
             None => (Vec::new(), None, None),
         };
-        let migration = Migration::between(&classes, tag.as_deref(), &props.durable_objects);
+        let mut migration = Migration::between(&classes, tag.as_deref(), &props.durable_objects);
+        if migration.is_some() && recorded.is_some() {
+            // An earlier attempt may have applied the migration without it being recorded (a
+            // lost answer): migrate from what the script is at, never twice.
+            if let Some(live) = self.live(script).await? {
+                if live.migration_tag != tag {
+                    (classes, tag) = (live.classes, live.migration_tag);
+                    migration =
+                        Migration::between(&classes, tag.as_deref(), &props.durable_objects);
+                }
+            }
+        }
         let same_code = recorded.is_some_and(|(old, o)| {
             o.content_hash == props.content_hash
                 && old.bundle == props.bundle
@@ -474,7 +547,9 @@ impl WorkerProvider {
             url,
         };
         if !same_code || migration.is_some() {
-            output.content_hash = self.upload(script, props, migration.as_ref()).await?;
+            output.content_hash = self
+                .upload(script, props, migration.as_ref(), tag.as_deref())
+                .await?;
             if let Some(m) = &migration {
                 output.classes = m.apply(&classes);
                 output.migration_tag = Some(m.new_tag.clone());
@@ -508,61 +583,7 @@ impl Provider<WorkerProps> for WorkerProvider {
         output: Option<WorkerOutput>,
     ) -> Result<Option<WorkerOutput>> {
         let script = output.map_or_else(|| script_name(&ctx.physical_name()), |o| o.script_name);
-        let settings = match self
-            .client
-            .call(Method::GET, &self.path(&script, "/settings"), Body::Empty)
-            .await
-        {
-            Ok(settings) => settings,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        let tags: Vec<&str> = settings
-            .get("tags")
-            .and_then(Value::as_array)
-            .map(|t| t.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        let tagged = |prefix: &str| {
-            tags.iter()
-                .find_map(|t| t.strip_prefix(prefix))
-                .map(str::to_owned)
-        };
-        let namespaces = self
-            .client
-            .call(
-                Method::GET,
-                &self
-                    .client
-                    .account_path("/workers/durable_objects/namespaces"),
-                Body::Empty,
-            )
-            .await?;
-        let mut classes: Vec<String> = namespaces
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|n| n.get("script").and_then(Value::as_str) == Some(script.as_str()))
-            .filter_map(|n| n.get("class").and_then(Value::as_str).map(str::to_owned))
-            .collect();
-        classes.sort();
-        let subdomain = self
-            .client
-            .call(Method::GET, &self.path(&script, "/subdomain"), Body::Empty)
-            .await?;
-        let url = if subdomain.get("enabled").and_then(Value::as_bool) == Some(true) {
-            self.account_subdomain()
-                .await?
-                .map(|sub| format!("https://{script}.{sub}.workers.dev"))
-        } else {
-            None
-        };
-        Ok(Some(WorkerOutput {
-            content_hash: tagged(CONTENT_TAG).unwrap_or_default(),
-            migration_tag: tagged(MIGRATION_TAG),
-            script_name: script,
-            classes,
-            url,
-        }))
+        self.live(&script).await
     }
 
     async fn diff(
