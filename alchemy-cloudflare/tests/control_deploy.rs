@@ -259,3 +259,55 @@ async fn destroy_removes_everything() {
     assert!(state.resources.is_empty(), "{:?}", state.resources.keys());
     target.assert_no_violations();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_are_uploaded_as_secret_text_and_sealed_in_state() {
+    const VAR: &str = "ALCHEMY_CLOUDFLARE_CONTROL_TEST_API_KEY";
+    // A variable no other test reads.
+    std::env::set_var(VAR, "s3cr3t-value");
+    let target = Target::new().await;
+    let mut options = target.options();
+    options.secrets.insert("API_KEY".into(), VAR.into());
+    let platform = target.platform(options);
+    let key = Some([7; 32]);
+    let (_, report) = target.deploy_sealed(&app(), &platform, false, key).await;
+    assert_ok(&report);
+    let cloud = target.server.cloud();
+    let worker = &cloud.scripts[&script_name(&physical("api"))];
+    assert_eq!(
+        worker.binding("API_KEY"),
+        Some(&json!({ "type": "secret_text", "name": "API_KEY", "text": "s3cr3t-value" }))
+    );
+    let state = alchemy::state::StateBackend::load(&target.backend)
+        .await
+        .unwrap()
+        .unwrap();
+    let recorded = serde_json::to_string(&state.resources["api"]).unwrap();
+    assert!(
+        !recorded.contains("s3cr3t-value"),
+        "the secret is sealed in state: {recorded}"
+    );
+    assert!(recorded.contains("$sealed"));
+
+    let mark = target.server.requests().len();
+    let (plan, _) = target.deploy_sealed(&app(), &platform, false, key).await;
+    assert!(!plan.has_changes(), "{:?}", actions(&plan));
+    assert_eq!(target.writes_since(mark), []);
+
+    // A variable that is not set is named, before anything changes.
+    let mut options = target.options();
+    options.secrets.insert(
+        "OTHER".into(),
+        "ALCHEMY_CLOUDFLARE_CONTROL_TEST_UNSET".into(),
+    );
+    let e = app()
+        .stack(STAGE, &target.platform(options))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("ALCHEMY_CLOUDFLARE_CONTROL_TEST_UNSET") && e.contains("not set"),
+        "{e}"
+    );
+    target.assert_no_violations();
+}

@@ -146,3 +146,34 @@ async fn requests_in_flight_are_capped() {
     }
     target.assert_no_violations();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_connection_is_retried_then_reported() {
+    // A port nothing listens on any more.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let mut config = alchemy_cloudflare::api::Config::new("0123", "token")
+        .with_base_url(&format!("http://127.0.0.1:{port}/client/v4"));
+    config.max_attempts = 3;
+    config.base_delay = std::time::Duration::from_millis(5);
+    let client = Client::new(config).unwrap();
+    let e = client
+        .call(
+            Method::GET,
+            &client.account_path("/r2/buckets"),
+            Body::Empty,
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("failed 3 times") && e.contains("transport error"),
+        "{e}"
+    );
+    assert!(
+        e.contains("GET /accounts/0123/r2/buckets"),
+        "names the request: {e}"
+    );
+}

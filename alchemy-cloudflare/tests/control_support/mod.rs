@@ -7,11 +7,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use alchemy::actor::{Actor, ActorContext, Actors};
-use alchemy::apply::{Engine, Outcome, Report};
+use alchemy::apply::{Engine, Keyring, Outcome, Report};
 use alchemy::bucket::Bucket;
 use alchemy::http::{handler_fn, BoxHandler, ByteStream};
 use alchemy::plan::{plan, Action, Plan, PlanOptions};
 use alchemy::platform::Platform;
+use alchemy::secret::Cipher;
 use alchemy::state::{LeaseOwner, MemoryBackend, Snapshot, StateBackend};
 use alchemy::{App, Init, Service};
 use alchemy_cloudflare::control::{CloudflarePlatform, CloudflarePlatformOptions, WorkerBundle};
@@ -145,6 +146,17 @@ impl Target {
         platform: &CloudflarePlatform,
         destroy: bool,
     ) -> (Plan, Report) {
+        self.deploy_sealed(app, platform, destroy, None).await
+    }
+
+    /// [`Target::deploy_with`], sealing secrets in state with `key` as the CLI does.
+    pub async fn deploy_sealed(
+        &self,
+        app: &App,
+        platform: &CloudflarePlatform,
+        destroy: bool,
+        key: Option<[u8; 32]>,
+    ) -> (Plan, Report) {
         let stack = app.stack(STAGE, platform).await.expect("the stack");
         let providers = platform.providers();
         let mut state = self
@@ -153,6 +165,14 @@ impl Target {
             .await
             .expect("load state")
             .unwrap_or_else(|| Snapshot::new(stack.app(), stack.stage()));
+        let keyring = key.map(|key| {
+            let (cipher, header) = Cipher::from_key(key, state.secrets.as_ref()).unwrap();
+            for rec in state.resources.values_mut() {
+                rec.props = cipher.open(&rec.props).unwrap();
+                rec.output = rec.output.as_ref().map(|o| cipher.open(o).unwrap());
+            }
+            Keyring { cipher, header }
+        });
         let options = PlanOptions {
             destroy,
             ..PlanOptions::default()
@@ -170,7 +190,8 @@ impl Target {
             &self.backend,
             lease.clone(),
             Duration::from_secs(60),
-        );
+        )
+        .keyring(keyring.as_ref());
         let report = engine
             .apply(&stack, &plan, &mut state)
             .await
