@@ -24,6 +24,7 @@
 mod actors;
 mod bucket;
 mod hash;
+mod migration;
 mod platform;
 mod worker;
 
@@ -33,8 +34,9 @@ pub use actors::{
 pub use bucket::{
     bucket_name, Location, R2BucketOutput, R2BucketProps, R2BucketProvider, StorageClass,
 };
+pub use migration::{Migration, Rename};
 pub use platform::{CloudflarePlatform, CloudflarePlatformOptions, DEFAULT_COMPATIBILITY_DATE};
 pub use worker::{
-    script_name, DurableObjectClass, Migration, Module, Rename, WorkerBinding, WorkerBundle,
-    WorkerOutput, WorkerProps, WorkerProvider,
+    script_name, DurableObjectClass, Module, WorkerBinding, WorkerBundle, WorkerOutput,
+    WorkerProps, WorkerProvider,
 };
