@@ -506,9 +506,10 @@ impl Provider<WorkerProps> for WorkerProvider {
         let existing = self.read(ctx, props, None).await?;
         let output = match &existing {
             Some(found) => {
+                // Upload again (the bytes of that attempt are unknown); the workers.dev switch
+                // is set only if it is not as wanted.
                 let found = WorkerOutput {
                     content_hash: String::new(),
-                    url: None,
                     ..found.clone()
                 };
                 self.converge(&script, props, Some((props, &found))).await?
