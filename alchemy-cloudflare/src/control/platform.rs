@@ -1,0 +1,295 @@
+//! The Cloudflare platform: what an app's buckets, actors and services become on Cloudflare.
+
+use std::collections::BTreeMap;
+
+use alchemy::bind::{Declaration, Request};
+use alchemy::platform::Platform;
+use alchemy::provider::Providers;
+use alchemy::stack::{Binding, Contribution, Stack};
+use alchemy::{Error, Input, Resource, Result, Secret};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{
+    DurableObjectClass, DurableObjectNamespaceProps, DurableObjectNamespaceProvider, R2BucketProps,
+    R2BucketProvider, WorkerBinding, WorkerBundle, WorkerProps, WorkerProvider,
+};
+use crate::api::Client;
+use crate::names;
+
+/// The compatibility date of Workers when the settings do not give one.
+pub const DEFAULT_COMPATIBILITY_DATE: &str = "2025-01-01";
+
+/// How a stage deploys to Cloudflare: the settings of its `cloudflare` platform.
+///
+/// ```
+/// use alchemy_cloudflare::control::CloudflarePlatformOptions;
+/// use serde_json::json;
+///
+/// let options = CloudflarePlatformOptions::from_settings(&json!({
+///     "bundle": { "dir": "target/worker", "main_module": "shim.mjs", "modules": ["index_bg.wasm"] },
+///     "vars": { "GREETING": "hello" },
+/// }))
+/// .unwrap();
+/// assert!(options.workers_dev);
+///
+/// let wrong = CloudflarePlatformOptions::from_settings(&json!({ "bundel": {} })).unwrap_err();
+/// assert!(wrong.to_string().contains("unknown field `bundel`"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudflarePlatformOptions {
+    /// The built Worker every service's script is uploaded from; the script learns which
+    /// service it is from its [`names::SERVICE_BINDING`] variable.
+    pub bundle: WorkerBundle,
+    /// The Workers runtime's compatibility date (default [`DEFAULT_COMPATIBILITY_DATE`]).
+    #[serde(default = "default_date")]
+    pub compatibility_date: String,
+    /// Compatibility flags.
+    #[serde(default)]
+    pub compatibility_flags: Vec<String>,
+    /// Whether services answer on workers.dev (default: yes).
+    #[serde(default = "yes")]
+    pub workers_dev: bool,
+    /// Plain-text variables of every service, by binding name.
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+    /// Secret variables of every service: binding name to the environment variable of the
+    /// deploying process that holds the value.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+    /// Actor namespaces renamed in the app: new logical id to the old one. The namespace keeps
+    /// its objects (a rename migration) instead of being deleted and made anew.
+    #[serde(default)]
+    pub renamed_actors: BTreeMap<String, String>,
+    /// The Durable Object class the bundle exports for an actor namespace, by logical id (the
+    /// class named in `durable_object!`); by default [`names::actor_class`] of the id.
+    #[serde(default)]
+    pub actor_classes: BTreeMap<String, String>,
+}
+
+fn default_date() -> String {
+    DEFAULT_COMPATIBILITY_DATE.to_owned()
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl CloudflarePlatformOptions {
+    /// The options of a stage's settings object, refusing keys it does not know.
+    pub fn from_settings(settings: &Value) -> Result<Self> {
+        serde_json::from_value(settings.clone()).map_err(|e| {
+            Error::Config(format!(
+                "invalid settings of the cloudflare platform: {e}. The keys are `bundle` \
+                 (required: {{\"dir\", \"main_module\", \"modules\"}}), `compatibility_date`, \
+                 `compatibility_flags`, `workers_dev`, `vars`, `secrets`, `renamed_actors` and \
+                 `actor_classes`"
+            ))
+        })
+    }
+
+    /// The options for `bundle`, every other setting at its default.
+    pub fn new(bundle: WorkerBundle) -> Self {
+        CloudflarePlatformOptions {
+            bundle,
+            compatibility_date: default_date(),
+            compatibility_flags: Vec::new(),
+            workers_dev: true,
+            vars: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            renamed_actors: BTreeMap::new(),
+            actor_classes: BTreeMap::new(),
+        }
+    }
+
+    /// The class exported for actors `id`.
+    pub fn actor_class(&self, id: &str) -> String {
+        self.actor_classes
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| names::actor_class(id))
+    }
+}
+
+/// The Cloudflare platform: buckets are R2 buckets, actors are Durable Object classes of a
+/// Worker, and each service is a Worker script with its bindings, on workers.dev.
+///
+/// The first service's Worker exports every actor class of the app and carries their
+/// migrations; other services bind them through that script.
+#[derive(Debug, Clone)]
+pub struct CloudflarePlatform {
+    client: Client,
+    options: CloudflarePlatformOptions,
+}
+
+impl CloudflarePlatform {
+    /// The platform deploying with `client`.
+    pub fn new(client: Client, options: CloudflarePlatformOptions) -> Self {
+        CloudflarePlatform { client, options }
+    }
+
+    /// The platform for a stage's `settings`, with credentials from the environment
+    /// (see [`Config::from_env`](crate::api::Config::from_env)).
+    pub fn from_env(settings: &Value) -> Result<Self> {
+        let options = CloudflarePlatformOptions::from_settings(settings)?;
+        let client = Client::from_env().map_err(|e| Error::Config(e.to_string()))?;
+        Ok(Self::new(client, options))
+    }
+
+    /// The options.
+    pub fn options(&self) -> &CloudflarePlatformOptions {
+        &self.options
+    }
+
+    fn host(stack: &Stack) -> Option<&str> {
+        stack
+            .resources()
+            .iter()
+            .find(|d| d.kind == WorkerProps::KIND)
+            .map(|d| d.id.as_str())
+    }
+}
+
+impl Platform for CloudflarePlatform {
+    fn name(&self) -> &str {
+        "cloudflare"
+    }
+
+    fn providers(&self) -> Providers {
+        let mut p = Providers::new();
+        p.register::<R2BucketProps>("cloudflare", R2BucketProvider::new(self.client.clone()));
+        p.register::<WorkerProps>("cloudflare", WorkerProvider::new(self.client.clone()));
+        p.register::<DurableObjectNamespaceProps>("cloudflare", DurableObjectNamespaceProvider);
+        p
+    }
+
+    fn declare(&self, stack: &mut Stack, declaration: &Declaration) -> Result<()> {
+        let id = &declaration.id;
+        match declaration.kind.as_str() {
+            "bucket" => stack.add(id, R2BucketProps::default()).map(drop),
+            "actors" => stack
+                .add(
+                    id,
+                    DurableObjectNamespaceProps {
+                        class_name: self.options.actor_class(id),
+                        binding: crate::binding_name(id),
+                    },
+                )
+                .map(drop),
+            other => Err(Error::Config(format!(
+                "the cloudflare provider cannot host `{id}`: it has no resource of kind `{other}`"
+            ))),
+        }
+    }
+
+    fn bind(&self, stack: &Stack, service: &str, request: &Request) -> Result<Contribution> {
+        let id = &request.declaration.id;
+        let def = stack.get(id).ok_or_else(|| Error::UnknownReference {
+            id: service.to_owned(),
+            target: id.clone(),
+        })?;
+        // R2 and Durable Object bindings have no read-only form: the access is recorded in
+        // the plan, and the binding grants both.
+        let metadata = match def.kind.as_str() {
+            R2BucketProps::KIND => WorkerBinding::R2Bucket {
+                name: crate::binding_name(id),
+                bucket_name: Input::Ref {
+                    id: id.clone(),
+                    path: "name".into(),
+                },
+            },
+            DurableObjectNamespaceProps::KIND => WorkerBinding::DurableObjectNamespace {
+                name: crate::binding_name(id),
+                class_name: self.options.actor_class(id),
+                script_name: Self::host(stack).map(|host| Input::Ref {
+                    id: host.to_owned(),
+                    path: "script_name".into(),
+                }),
+            },
+            other => {
+                return Err(Error::Config(format!(
+                    "the cloudflare provider cannot bind `{id}` (kind {other}) to `{service}`"
+                )))
+            }
+        };
+        Ok(Contribution {
+            env: BTreeMap::new(),
+            metadata: serde_json::to_value(metadata)?,
+            permissions: Vec::new(),
+        })
+    }
+
+    fn service(&self, stack: &mut Stack, service: &str, bindings: &[Binding]) -> Result<()> {
+        let options = &self.options;
+        let mut all = vec![WorkerBinding::PlainText {
+            name: names::SERVICE_BINDING.to_owned(),
+            text: Input::Value(service.to_owned()),
+        }];
+        all.extend(
+            options
+                .vars
+                .iter()
+                .map(|(name, text)| WorkerBinding::PlainText {
+                    name: name.clone(),
+                    text: Input::Value(text.clone()),
+                }),
+        );
+        for (name, var) in &options.secrets {
+            let text = Secret::from_env(var).map_err(|_| {
+                Error::Config(format!(
+                    "secret `{name}` of the cloudflare settings is read from the environment \
+                     variable {var}, which is not set: set it before planning"
+                ))
+            })?;
+            all.push(WorkerBinding::SecretText {
+                name: name.clone(),
+                text,
+            });
+        }
+        for b in bindings {
+            all.push(
+                serde_json::from_value(b.contribution.metadata.clone()).map_err(|e| {
+                    Error::Config(format!(
+                        "binding of `{}` to `{service}` is not a Cloudflare binding: {e}",
+                        b.resource
+                    ))
+                })?,
+            );
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(twice) = all.iter().find(|b| !seen.insert(b.name().to_owned())) {
+            return Err(Error::Config(format!(
+                "`{service}` has two bindings named `{}`: rename one of the cloudflare `vars` \
+                 or `secrets`",
+                twice.name()
+            )));
+        }
+        let durable_objects = if Self::host(stack).is_none() {
+            stack
+                .resources()
+                .iter()
+                .filter(|d| d.kind == DurableObjectNamespaceProps::KIND)
+                .map(|d| DurableObjectClass {
+                    class_name: options.actor_class(&d.id),
+                    renamed_from: options
+                        .renamed_actors
+                        .get(&d.id)
+                        .map(|old| options.actor_class(old)),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let props = WorkerProps {
+            content_hash: options.bundle.content_hash()?,
+            bundle: options.bundle.clone(),
+            compatibility_date: options.compatibility_date.clone(),
+            compatibility_flags: options.compatibility_flags.clone(),
+            bindings: all,
+            durable_objects,
+            workers_dev: options.workers_dev,
+        };
+        stack.add(service, props).map(drop)
+    }
+}
