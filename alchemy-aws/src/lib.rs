@@ -46,6 +46,7 @@
 //! pass. They need `python3` with its `venv` module; without it they fail, saying how to
 //! install it.
 
+pub mod actor;
 #[cfg(feature = "deploy")]
 pub mod control;
 pub mod runtime;
