@@ -180,7 +180,7 @@ impl StorageBackend for TurnStorage {
             return Err(ActorError::backend(
                 PROVIDER,
                 format!(
-                    "actor `{}` writes {} keys in one turn, more than the {MAX_WRITES_PER_TURN} DynamoDB can commit at once (100 items per transaction, one of them the actor's lease): nothing was written; spread the writes over several requests, or store related values under one key",
+                    "actor `{}` writes {} keys in one turn, more than the {MAX_WRITES_PER_TURN} DynamoDB can commit at once (100 items per transaction, one of them the actor's lease): the write was refused; spread the writes over several requests, or store related values under one key",
                     self.label,
                     writes.len()
                 ),
