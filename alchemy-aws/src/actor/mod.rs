@@ -10,7 +10,7 @@
 //!    Each acquisition increments the actor's **fencing token**. A caller that finds the
 //!    lease held waits with jittered exponential backoff, for at most
 //!    [`DynamoActorsOptions::busy_timeout`], then fails with
-//!    [`ActorError::Unavailable`](alchemy::actor::ActorError::Unavailable) naming the actor.
+//!    [`ActorError::Unavailable`] naming the actor.
 //!    Callers in one process queue for an actor in that process rather than in DynamoDB.
 //! 2. **Run.** The instance is built from the declaration ([`Actor::init`]) and handles the
 //!    event. An instance built by an earlier turn in this process is reused when the fencing
@@ -40,7 +40,7 @@
 //! at most 407,552 bytes (an item is at most 400 KB), and per turn at most 99 keys written
 //! (100 items per transaction, one of them the lease) of at most 3,989,504 bytes in all
 //! (4 MB per transaction). A value over the limit is refused with
-//! [`ActorError::TooLarge`](alchemy::actor::ActorError::TooLarge) before anything is written;
+//! [`ActorError::TooLarge`] before anything is written;
 //! so is a turn that writes too much, at the write that crosses the line. `delete_all` is one
 //! item whatever the number of keys: it moves the actor to a new storage generation, and the
 //! old generation's items are deleted after the commit.
@@ -116,7 +116,7 @@ use self::client::{DynamoClient, Namespace};
 use self::table::Table;
 
 #[cfg(feature = "deploy")]
-pub use permissions::actor_permissions;
+pub use permissions::{actor_permissions, ACTOR_ACTIONS};
 #[cfg(feature = "deploy")]
 pub use resource::{ActorTableOutput, ActorTableProps, ActorTableProvider};
 
