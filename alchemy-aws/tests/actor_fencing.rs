@@ -21,16 +21,17 @@ struct Gate {
     open: Notify,
 }
 
-static GATES: [Gate; 2] = [
-    Gate {
-        entered: Notify::const_new(),
-        open: Notify::const_new(),
-    },
-    Gate {
-        entered: Notify::const_new(),
-        open: Notify::const_new(),
-    },
-];
+impl Gate {
+    const fn new() -> Self {
+        Gate {
+            entered: Notify::const_new(),
+            open: Notify::const_new(),
+        }
+    }
+}
+
+/// One gate per test, as tests run concurrently.
+static GATES: [Gate; 4] = [Gate::new(), Gate::new(), Gate::new(), Gate::new()];
 
 struct Holder {
     ctx: ActorContext,
@@ -142,9 +143,10 @@ fn assert_lease_lost(result: ActorResult<String>) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_holder_whose_lease_expired_and_was_taken_over_cannot_commit() {
-    let emulator = Emulator::ministack().await.expect("start MiniStack");
+async fn a_holder_whose_lease_expired_and_was_taken_over_cannot_commit(
+    emulator: Emulator,
+    gate: usize,
+) {
     let table = table(&emulator).await;
     let lease = Duration::from_millis(300);
     let old = Arc::new(
@@ -159,16 +161,16 @@ async fn a_holder_whose_lease_expired_and_was_taken_over_cannot_commit() {
 
     let holding = tokio::spawn({
         let old = old.clone();
-        async move { call(&old, "expiry", "/hold?gate=0&key=old").await }
+        async move { call(&old, "expiry", &format!("/hold?gate={gate}&key=old")).await }
     });
-    GATES[0].entered.notified().await;
+    GATES[gate].entered.notified().await;
     // The old holder is inside its turn; once its lease has expired, another caller takes it.
     tokio::time::sleep(lease * 3).await;
     assert_eq!(
         call(&new, "expiry", "/put?key=new").await.unwrap(),
         "stored"
     );
-    GATES[0].open.notify_one();
+    GATES[gate].open.notify_one();
     assert_lease_lost(holding.await.expect("join"));
 
     assert_eq!(
@@ -187,18 +189,16 @@ async fn a_holder_whose_lease_expired_and_was_taken_over_cannot_commit() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_holder_whose_lease_was_taken_by_force_cannot_commit() {
-    let emulator = Emulator::ministack().await.expect("start MiniStack");
+async fn a_holder_whose_lease_was_taken_by_force_cannot_commit(emulator: Emulator, gate: usize) {
     let table = table(&emulator).await;
     let holder = Arc::new(runtime(&emulator, &table, DynamoActorsOptions::default()).await);
     let id = holder.id_from_name("forced").unwrap().to_string();
 
     let holding = tokio::spawn({
         let holder = holder.clone();
-        async move { call(&holder, "forced", "/hold?gate=1&key=old").await }
+        async move { call(&holder, "forced", &format!("/hold?gate={gate}&key=old")).await }
     });
-    GATES[1].entered.notified().await;
+    GATES[gate].entered.notified().await;
     // Another holder takes the (unexpired) lease by force: a new fencing token.
     let dynamodb = aws_sdk_dynamodb::Client::new(&emulator.sdk_config());
     let key = HashMap::from([
@@ -215,7 +215,7 @@ async fn a_holder_whose_lease_was_taken_by_force_cannot_commit() {
         .send()
         .await
         .expect("take the lease over");
-    GATES[1].open.notify_one();
+    GATES[gate].open.notify_one();
     assert_lease_lost(holding.await.expect("join"));
 
     let items = dynamodb
@@ -238,3 +238,33 @@ async fn a_holder_whose_lease_was_taken_by_force_cannot_commit() {
         "the holder whose lease was taken over wrote something"
     );
 }
+
+macro_rules! on_both {
+    ($($check:ident: $ministack_gate:literal, $moto_gate:literal),* $(,)?) => {
+        /// The lease in MiniStack's DynamoDB.
+        mod ministack {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let emulator = alchemy_aws::testing::Emulator::ministack().await.expect("start MiniStack");
+                    super::$check(emulator, $ministack_gate).await;
+                }
+            )*
+        }
+        /// A second opinion on the transaction semantics: moto's DynamoDB.
+        mod moto {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let emulator = alchemy_aws::testing::Emulator::moto().await.expect("start moto");
+                    super::$check(emulator, $moto_gate).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both![
+    a_holder_whose_lease_expired_and_was_taken_over_cannot_commit: 0, 1,
+    a_holder_whose_lease_was_taken_by_force_cannot_commit: 2, 3,
+];
