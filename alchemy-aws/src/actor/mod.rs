@@ -25,6 +25,12 @@
 //! What a turn wrote is kept when its handler returns an error (each write was accepted), and
 //! dropped when it panics or loses its lease.
 //!
+//! Lease expiry compares the callers' wall clocks: keep them in step (as NTP does, to well
+//! within [`DynamoActorsOptions::lease`]). A clock that is off cannot break single-writer
+//! commits, which rest on the fencing token alone; it can only make a caller take an
+//! unexpired lease early, which fails the other holder's turn. The lease is not renewed
+//! while a turn runs: a turn must end within its lease, or it may be taken over.
+//!
 //! # Table
 //!
 //! One table per namespace ([`DynamoActors::new`] takes the function that names it), with a
@@ -265,7 +271,8 @@ impl DynamoActors {
         Self::new(&config, table_name)
     }
 
-    /// The runtime with `options`. Namespaces registered before keep the options they had.
+    /// The runtime with `options`. Call it before registering namespaces: the runtime it
+    /// returns has none registered (those of `self` keep the options they had).
     pub fn with_options(self, options: DynamoActorsOptions) -> Self {
         DynamoActors {
             shared: Arc::new(Shared {
