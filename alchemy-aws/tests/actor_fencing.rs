@@ -1,5 +1,5 @@
 //! Fencing: a turn whose lease was taken over, by expiry or by force, cannot commit, and
-//! none of its writes become visible.
+//! none of its writes become visible; a slow turn that renews its lease keeps it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,7 +31,14 @@ impl Gate {
 }
 
 /// One gate per test, as tests run concurrently.
-static GATES: [Gate; 4] = [Gate::new(), Gate::new(), Gate::new(), Gate::new()];
+static GATES: [Gate; 6] = [
+    Gate::new(),
+    Gate::new(),
+    Gate::new(),
+    Gate::new(),
+    Gate::new(),
+    Gate::new(),
+];
 
 struct Holder {
     ctx: ActorContext,
@@ -149,14 +156,9 @@ async fn a_holder_whose_lease_expired_and_was_taken_over_cannot_commit(
 ) {
     let table = table(&emulator).await;
     let lease = Duration::from_millis(300);
-    let old = Arc::new(
-        runtime(
-            &emulator,
-            &table,
-            DynamoActorsOptions::default().lease(lease),
-        )
-        .await,
-    );
+    // A holder that stops renewing, as a frozen or dead process does.
+    let frozen = DynamoActorsOptions::default().lease(lease).renew(false);
+    let old = Arc::new(runtime(&emulator, &table, frozen).await);
     let new = runtime(&emulator, &table, DynamoActorsOptions::default()).await;
 
     let holding = tokio::spawn({
@@ -239,6 +241,41 @@ async fn a_holder_whose_lease_was_taken_by_force_cannot_commit(emulator: Emulato
     );
 }
 
+async fn a_slow_turn_that_renews_its_lease_keeps_it(emulator: Emulator, gate: usize) {
+    let table = table(&emulator).await;
+    let lease = Duration::from_millis(300);
+    let options = DynamoActorsOptions::default().lease(lease);
+    let slow = Arc::new(runtime(&emulator, &table, options.clone()).await);
+    let other = Arc::new(runtime(&emulator, &table, options).await);
+
+    let holding = tokio::spawn({
+        let slow = slow.clone();
+        async move { call(&slow, "renewed", &format!("/hold?gate={gate}&key=old")).await }
+    });
+    GATES[gate].entered.notified().await;
+    // Another caller comes while the slow turn runs, and waits for it.
+    let waiting = tokio::spawn({
+        let other = other.clone();
+        async move { call(&other, "renewed", "/put?key=new").await }
+    });
+    // Five leases later, the slow turn still holds its lease, renewed, and commits.
+    tokio::time::sleep(lease * 5).await;
+    GATES[gate].open.notify_one();
+    assert_eq!(holding.await.expect("join").expect("the slow turn"), "held");
+    assert_eq!(
+        waiting.await.expect("join").expect("the waiting turn"),
+        "stored"
+    );
+    assert_eq!(
+        call(&other, "renewed", "/get?key=old").await.unwrap(),
+        "from the old holder"
+    );
+    assert_eq!(
+        call(&other, "renewed", "/get?key=new").await.unwrap(),
+        "from the new holder"
+    );
+}
+
 macro_rules! on_both {
     ($($check:ident: $ministack_gate:literal, $moto_gate:literal),* $(,)?) => {
         /// The lease in MiniStack's DynamoDB.
@@ -267,4 +304,5 @@ macro_rules! on_both {
 on_both![
     a_holder_whose_lease_expired_and_was_taken_over_cannot_commit: 0, 1,
     a_holder_whose_lease_was_taken_by_force_cannot_commit: 2, 3,
+    a_slow_turn_that_renews_its_lease_keeps_it: 4, 5,
 ];

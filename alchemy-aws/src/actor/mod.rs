@@ -28,8 +28,9 @@
 //! Lease expiry compares the callers' wall clocks: keep them in step (as NTP does, to well
 //! within [`DynamoActorsOptions::lease`]). A clock that is off cannot break single-writer
 //! commits, which rest on the fencing token alone; it can only make a caller take an
-//! unexpired lease early, which fails the other holder's turn. The lease is not renewed
-//! while a turn runs: a turn must end within its lease, or it may be taken over.
+//! unexpired lease early, which fails the other holder's turn. While a turn runs, its lease
+//! is renewed every third of its duration ([`DynamoActorsOptions::renew`]), so only a holder
+//! that stopped (a frozen or dead process) is taken over.
 //!
 //! # Table
 //!
@@ -64,7 +65,7 @@
 //! - **SQL.** DynamoDB has no SQL over one actor's items; emulating it is not cheap.
 //!
 //! ```no_run
-//! # async fn example() -> alchemy::Result<()> {
+//! # async fn example() -> std::result::Result<(), Box<dyn std::error::Error>> {
 //! use alchemy::actor::{Actor, ActorContext, Actors, ByteStream, Result};
 //! use alchemy_aws::actor::DynamoActors;
 //! use http::{Request, Response};
@@ -150,9 +151,13 @@ fn capabilities() -> Capabilities {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DynamoActorsOptions {
-    /// How long a turn holds the actor's lease. A turn that runs longer may be taken over by
-    /// another caller, and then fails to commit. Default: 30 s.
+    /// How long the actor's lease lasts from its last renewal. A holder that stops renewing
+    /// (its process froze or died) is taken over once this has passed, and its turn then
+    /// fails to commit. Default: 30 s.
     pub lease: Duration,
+    /// Renew the lease every third of [`lease`](Self::lease) while a turn runs, so a slow turn
+    /// keeps it. Default: `true`. Without renewals, a turn must end within its lease.
+    pub renew: bool,
     /// How long a caller waits for an actor whose lease others hold before it gives up with
     /// `ActorError::Unavailable`. Default: 60 s.
     pub busy_timeout: Duration,
@@ -172,6 +177,7 @@ impl Default for DynamoActorsOptions {
     fn default() -> Self {
         DynamoActorsOptions {
             lease: Duration::from_secs(30),
+            renew: true,
             busy_timeout: Duration::from_secs(60),
             backoff_initial: Duration::from_millis(10),
             backoff_max: Duration::from_millis(500),
@@ -184,6 +190,12 @@ impl DynamoActorsOptions {
     /// Sets [`lease`](Self::lease).
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
+        self
+    }
+
+    /// Sets [`renew`](Self::renew).
+    pub fn renew(mut self, renew: bool) -> Self {
+        self.renew = renew;
         self
     }
 

@@ -213,6 +213,31 @@ impl Table {
         }
     }
 
+    /// Extends the lease to `now + lease`, if it is still ours; says whether it was.
+    pub(crate) async fn renew(
+        &self,
+        id: &str,
+        lease: &Lease,
+        now: SystemTime,
+        duration: Duration,
+    ) -> bool {
+        self.client
+            .update_item()
+            .table_name(&self.name)
+            .set_key(Some(self.key(id, META.to_string())))
+            .update_expression("SET #expires = :expires")
+            .condition_expression("#fence = :fence AND #holder = :holder")
+            .expression_attribute_names("#expires", "expires")
+            .expression_attribute_names("#fence", "fence")
+            .expression_attribute_names("#holder", "holder")
+            .expression_attribute_values(":expires", n(millis(now) + duration.as_millis() as u64))
+            .expression_attribute_values(":fence", n(lease.fence))
+            .expression_attribute_values(":holder", s(&lease.holder))
+            .send()
+            .await
+            .is_ok()
+    }
+
     /// Gives the lease up without writing anything, if it is still ours.
     pub(crate) async fn release(&self, id: &str, lease: &Lease) -> Result<(), Commit> {
         let result = self

@@ -1,6 +1,7 @@
 //! One turn of an actor: take the lease, build the instance, run the event, commit its writes
 //! and release the lease.
 
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -9,6 +10,7 @@ use alchemy::actor::{
     ActorClass, ActorContext, ActorError, ActorId, ByteStream, Capabilities, ContextBackend,
     DynActor, Result, StorageBackend,
 };
+use futures::future::Either;
 use futures::FutureExt;
 use http::{Request, Response};
 
@@ -184,6 +186,33 @@ impl TurnSetup<'_> {
         }
     }
 
+    /// Runs `work` while renewing the lease every third of its duration, when
+    /// [`DynamoActorsOptions::renew`] is set. A renewal that fails (the lease was lost, or
+    /// the request failed) ends the renewals; the commit then tells whether the lease held.
+    async fn renewing<F: Future>(&self, id: &ActorId, lease: &Lease, work: F) -> F::Output {
+        if !self.options.renew {
+            return work.await;
+        }
+        let renewals = async {
+            loop {
+                tokio::time::sleep(self.options.lease / 3).await;
+                let renewed = self
+                    .table
+                    .renew(id.as_str(), lease, SystemTime::now(), self.options.lease)
+                    .await;
+                if !renewed {
+                    return;
+                }
+            }
+        };
+        futures::pin_mut!(work);
+        futures::pin_mut!(renewals);
+        match futures::future::select(work, renewals).await {
+            Either::Left((output, _)) => output,
+            Either::Right(((), work)) => work.await,
+        }
+    }
+
     /// Runs the request `req` as one turn of actor `id`, reusing the instance `cached` built
     /// by an earlier turn in this process when no other caller has run the actor since.
     pub(crate) async fn fetch(
@@ -213,7 +242,7 @@ impl TurnSetup<'_> {
             capabilities: self.capabilities,
             storage: storage.clone(),
         }));
-        let outcome = AssertUnwindSafe(async {
+        let work = AssertUnwindSafe(async {
             let actor = match reuse {
                 Some(instance) => instance.actor,
                 None => self
@@ -234,8 +263,8 @@ impl TurnSetup<'_> {
                 });
             Ok::<_, ActorError>((actor, response))
         })
-        .catch_unwind()
-        .await;
+        .catch_unwind();
+        let outcome = self.renewing(id, &lease, work).await;
         let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(panic) => {
