@@ -220,3 +220,46 @@ impl StorageBackend for TurnStorage {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(buffer: &Buffer) -> Vec<String> {
+        buffer
+            .writes()
+            .iter()
+            .map(|write| match write {
+                Write::Put(key, value) => format!("put {key}={}", value.len()),
+                Write::Delete(key) => format!("delete {key}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_commit_writes_puts_and_deletes_in_key_order() {
+        let mut buffer = Buffer::default();
+        assert!(buffer.is_empty());
+        buffer.writes.insert("b".into(), None);
+        buffer
+            .writes
+            .insert("a".into(), Some(Bytes::from_static(b"xy")));
+        assert!(!buffer.is_empty());
+        assert_eq!(kinds(&buffer), ["put a=2", "delete b"]);
+    }
+
+    #[test]
+    fn after_delete_all_a_commit_writes_only_puts() {
+        let mut buffer = Buffer {
+            cleared: true,
+            ..Buffer::default()
+        };
+        // Clearing alone is something to commit: the move to a new generation.
+        assert!(!buffer.is_empty());
+        buffer.writes.insert("gone".into(), None);
+        buffer
+            .writes
+            .insert("kept".into(), Some(Bytes::from_static(b"x")));
+        assert_eq!(kinds(&buffer), ["put kept=1"]);
+    }
+}

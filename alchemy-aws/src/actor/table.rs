@@ -473,3 +473,18 @@ impl Table {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_data_prefix_has_a_fixed_width_that_the_key_limit_accounts_for() {
+        assert_eq!(data_prefix(0).len(), DATA_PREFIX_BYTES);
+        assert_eq!(data_prefix(u64::MAX).len(), DATA_PREFIX_BYTES);
+        assert_eq!(MAX_KEY_BYTES + DATA_PREFIX_BYTES, 1024);
+        // Generations sort in order, and every data item sorts before the meta item.
+        assert!(data_prefix(9) < data_prefix(10));
+        assert!(data_prefix(u64::MAX).as_str() < META);
+    }
+}

@@ -130,7 +130,7 @@ impl TurnSetup<'_> {
         ActorError::backend(
             PROVIDER,
             format!(
-                "actor `{}` lost its lease during the turn (it ran longer than the lease of {:?}, or its lease was taken over), so another caller may have run it since; the turn's writes were discarded. Retry the request; if turns are this slow, raise `DynamoActorsOptions::lease`",
+                "actor `{}` lost its lease during the turn (its lease of {:?} lapsed without being renewed, or another caller took it over), so another caller may have run the actor since; the turn's writes were discarded. Retry the request",
                 self.label(id),
                 self.options.lease
             ),
@@ -295,4 +295,28 @@ pub(crate) struct Instance {
     fence: u64,
     actor: Box<dyn DynActor>,
     storage: Arc<TurnStorage>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_its_bound() {
+        let max = Duration::from_millis(40);
+        for _ in 0..100 {
+            assert!(jitter(max) <= max);
+        }
+        assert_eq!(jitter(Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn holder_tokens_are_fresh_hex_within_the_request_token_limit() {
+        let a = token().unwrap();
+        let b = token().unwrap();
+        assert_ne!(a, b);
+        // They double as TransactWriteItems client request tokens: at most 36 characters.
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+    }
 }
