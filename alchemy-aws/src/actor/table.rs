@@ -265,12 +265,16 @@ impl Table {
 
     /// Applies `writes` to generation `gen` and releases the lease, in one transaction that
     /// happens only while the meta item still carries the lease's fencing token.
+    ///
+    /// `token` makes the transaction idempotent: the SDK's own retries of a request whose
+    /// answer was lost are applied once. Give each new attempt a token of its own.
     pub(crate) async fn commit(
         &self,
         id: &str,
         lease: &Lease,
         gen: u64,
         writes: &[Write<'_>],
+        token: &str,
     ) -> Result<(), Commit> {
         let prefix = data_prefix(gen);
         let meta = Update::builder()
@@ -317,8 +321,7 @@ impl Table {
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
-            // A commit retried after an answer was lost is applied once.
-            .client_request_token(&lease.holder)
+            .client_request_token(token)
             .send()
             .await;
         match result {

@@ -152,7 +152,11 @@ impl TurnSetup<'_> {
             let outcome = if buffer.is_empty() {
                 self.table.release(id.as_str(), lease).await
             } else {
-                self.table.commit(id.as_str(), lease, gen, &writes).await
+                // At most 36 characters: 32 for the holder, 2 for the attempt.
+                let token = format!("{}-{attempt}", lease.holder);
+                self.table
+                    .commit(id.as_str(), lease, gen, &writes, &token)
+                    .await
             };
             match outcome {
                 Err(Commit::Conflict) if attempt + 1 < COMMIT_ATTEMPTS => {
