@@ -5,6 +5,10 @@
 //!   with bounded memory, `PutMode::Create` and `PutMode::Update` become `If-None-Match: *` and
 //!   `If-Match`, and S3's answers become the neutral
 //!   [`BucketError`](alchemy::bucket::BucketError) variants.
+//! - [`actor`]: the neutral actor model on AWS. [`actor::DynamoActors`] runs each turn of an
+//!   actor in the calling process (a Lambda invocation, or any other) and keeps it
+//!   single-writer with a fenced lease in DynamoDB; with `deploy`, `ActorTableProps` is the
+//!   namespace's table as a resource and `actor_permissions` the IAM statements it needs.
 //! - [`runtime`]: [`runtime::AwsRuntime`], the [`Runtime`](alchemy::bind::Runtime) that hands
 //!   a service on AWS its bound buckets as S3 clients.
 //! - `control` (feature `deploy`): `S3BucketProps` and `S3BucketProvider`, the S3 bucket
@@ -32,7 +36,8 @@
 //!
 //! # Features
 //!
-//! - `deploy`: the `control` module (adds the core's `deploy` feature).
+//! - `deploy`: the `control` module and the actor table resource (adds the core's `deploy`
+//!   feature).
 //! - `testing`: the `testing` module (adds tokio's process, net and time drivers and `libc`).
 //!
 //! The SDK is built with its Tokio runtime support and its default HTTPS client (hyper with
@@ -50,6 +55,7 @@
 //! pass. They need `python3` with its `venv` module; without it they fail, saying how to
 //! install it.
 
+pub mod actor;
 #[cfg(feature = "deploy")]
 pub mod control;
 pub mod runtime;
