@@ -1,7 +1,7 @@
 //! The command line every app gets from [`crate::App::run`].
 //!
 //! ```text
-//! app [--stage NAME] [--json] [--state-dir DIR] <COMMAND>
+//! app [--stage NAME] [--json] [--state-dir DIR] [--config FILE] <COMMAND>
 //!   plan     [--target ID]... [--destroy] [--detailed-exitcode]
 //!   deploy   [--yes] [--concurrency N] [--target ID]...
 //!   destroy  [--yes] [--concurrency N] [--target ID]...
@@ -81,6 +81,10 @@ struct Cli {
     /// Where state is kept (default `.alchemy` in the working directory).
     #[arg(long, global = true, env = "ALCHEMY_STATE_DIR")]
     state_dir: Option<std::path::PathBuf>,
+    /// The stage configuration (default: `ALCHEMY_CONFIG`, else `alchemy.toml` in the working
+    /// directory; without one every stage is local).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -215,6 +219,9 @@ async fn open(app: &App, stage: &str) -> Result<Stage> {
 async fn execute(mut app: App, cli: Cli) -> Result<u8> {
     if let Some(dir) = &cli.state_dir {
         app = app.state_dir(dir.clone());
+    }
+    if let Some(path) = &cli.config {
+        app = app.config_path(path.clone());
     }
     let stage = open(&app, &cli.stage).await?;
     match cli.command {

@@ -19,6 +19,10 @@ pub mod apply;
 #[cfg(feature = "deploy")]
 pub mod cli;
 #[cfg(feature = "deploy")]
+pub mod cloud;
+#[cfg(feature = "deploy")]
+pub mod config;
+#[cfg(feature = "deploy")]
 pub mod local;
 #[cfg(feature = "deploy")]
 pub mod plan;
