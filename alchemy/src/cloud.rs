@@ -81,3 +81,110 @@ pub trait Cloud: Send + Sync + 'static {
     /// and the command line runs.
     fn host(&self, app: &App) -> Option<ExitCode>;
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::local::LocalPlatform;
+
+    /// A cloud that records the stages it was asked for and hosts when told to.
+    #[derive(Clone, Default)]
+    struct Recorder {
+        asked: Arc<Mutex<Vec<StageConfig>>>,
+        hosts_with: Option<u8>,
+    }
+
+    impl Cloud for Recorder {
+        fn name(&self) -> &str {
+            "recorder"
+        }
+
+        fn platform(&self, stage: &StageConfig) -> Result<Arc<dyn Platform>> {
+            self.asked.lock().unwrap().push(stage.clone());
+            Ok(Arc::new(LocalPlatform::new(stage.state_dir.join("recorded"))))
+        }
+
+        fn host(&self, _: &App) -> Option<ExitCode> {
+            self.hosts_with.map(ExitCode::from)
+        }
+    }
+
+    fn config(text: &str) -> Config {
+        Config::parse(text, Path::new("conf/alchemy.toml")).unwrap()
+    }
+
+    #[test]
+    fn a_configured_stage_gets_its_platform_from_its_cloud() {
+        let recorder = Recorder::default();
+        let app = crate::app("snaps")
+            .state_dir("/tmp/state")
+            .cloud(recorder.clone());
+        let config = config(
+            "[stages.prod]\nprovider = \"recorder\"\n[stages.prod.settings]\nregion = \"eu-west-1\"\n",
+        );
+        let platform = app.platform_in(&config, "prod").unwrap();
+        assert_eq!(platform.name(), "local");
+        assert_eq!(
+            *recorder.asked.lock().unwrap(),
+            [StageConfig {
+                app: "snaps".into(),
+                stage: "prod".into(),
+                state_dir: PathBuf::from("/tmp/state/prod"),
+                settings: serde_json::json!({ "region": "eu-west-1" }),
+            }]
+        );
+    }
+
+    #[test]
+    fn other_stages_stay_on_the_default_platform() {
+        let recorder = Recorder::default();
+        let app = crate::app("snaps").cloud(recorder.clone());
+        let config = config("[stages.prod]\nprovider = \"recorder\"\n[stages.qa]\nprovider = \"local\"\n");
+        for stage in ["dev", "qa", "staging"] {
+            assert_eq!(app.platform_in(&config, stage).unwrap().name(), "local");
+        }
+        assert!(recorder.asked.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_explicit_platform_still_hosts_unconfigured_stages() {
+        let app = crate::app("snaps").platform(|stage, _| {
+            Err(crate::Error::Config(format!("custom platform asked for {stage}")))
+        });
+        let error = app.platform_in(&Config::none(), "qa").err().unwrap();
+        assert_eq!(error.to_string(), "custom platform asked for qa");
+    }
+
+    #[test]
+    fn an_unregistered_provider_names_stage_provider_and_fix() {
+        let app = crate::app("snaps").cloud(Recorder::default());
+        let config = config("[stages.prod]\nprovider = \"aws\"\n[stages.edge]\nprovider = \"cloudflare\"\n[stages.x]\nprovider = \"azure\"\n");
+        let message = |stage| app.platform_in(&config, stage).err().unwrap().to_string();
+        assert_eq!(
+            message("prod"),
+            "stage `prod` in conf/alchemy.toml uses provider `aws`, which this app does not register (registered: local, recorder): add `.cloud(alchemy_aws::Aws)` to the app"
+        );
+        assert_eq!(
+            message("edge"),
+            "stage `edge` in conf/alchemy.toml uses provider `cloudflare`, which this app does not register (registered: local, recorder): add `.cloud(alchemy_cloudflare::Cloudflare)` to the app"
+        );
+        assert_eq!(
+            message("x"),
+            "stage `x` in conf/alchemy.toml uses provider `azure`, which this app does not register (registered: local, recorder): register a cloud named `azure` with `.cloud(...)`, or use one of the registered providers"
+        );
+    }
+
+    #[test]
+    fn a_cloud_that_hosts_takes_over_run() {
+        let recorder = Recorder {
+            hosts_with: Some(7),
+            ..Recorder::default()
+        };
+        let code = crate::app("snaps").cloud(recorder).run();
+        assert_eq!(format!("{code:?}"), format!("{:?}", ExitCode::from(7)));
+    }
+}
