@@ -48,6 +48,8 @@
 
 #[cfg(feature = "deploy")]
 pub mod control;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod runtime;
 pub mod s3;
 

@@ -255,7 +255,9 @@ impl App {
         if entry.provider == LOCAL {
             return Ok(Arc::new(LocalPlatform::new(state_dir.join("local"))));
         }
-        let file = config.path().unwrap_or(Path::new(crate::config::CONFIG_FILE));
+        let file = config
+            .path()
+            .unwrap_or(Path::new(crate::config::CONFIG_FILE));
         let Some(cloud) = self.clouds.iter().find(|c| c.name() == entry.provider) else {
             let registered: Vec<&str> = std::iter::once(LOCAL)
                 .chain(self.clouds.iter().map(|c| c.name()))

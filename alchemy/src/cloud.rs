@@ -105,7 +105,9 @@ mod tests {
 
         fn platform(&self, stage: &StageConfig) -> Result<Arc<dyn Platform>> {
             self.asked.lock().unwrap().push(stage.clone());
-            Ok(Arc::new(LocalPlatform::new(stage.state_dir.join("recorded"))))
+            Ok(Arc::new(LocalPlatform::new(
+                stage.state_dir.join("recorded"),
+            )))
         }
 
         fn host(&self, _: &App) -> Option<ExitCode> {
@@ -143,7 +145,8 @@ mod tests {
     fn other_stages_stay_on_the_default_platform() {
         let recorder = Recorder::default();
         let app = crate::app("snaps").cloud(recorder.clone());
-        let config = config("[stages.prod]\nprovider = \"recorder\"\n[stages.qa]\nprovider = \"local\"\n");
+        let config =
+            config("[stages.prod]\nprovider = \"recorder\"\n[stages.qa]\nprovider = \"local\"\n");
         for stage in ["dev", "qa", "staging"] {
             assert_eq!(app.platform_in(&config, stage).unwrap().name(), "local");
         }
@@ -153,7 +156,9 @@ mod tests {
     #[test]
     fn an_explicit_platform_still_hosts_unconfigured_stages() {
         let app = crate::app("snaps").platform(|stage, _| {
-            Err(crate::Error::Config(format!("custom platform asked for {stage}")))
+            Err(crate::Error::Config(format!(
+                "custom platform asked for {stage}"
+            )))
         });
         let error = app.platform_in(&Config::none(), "qa").err().unwrap();
         assert_eq!(error.to_string(), "custom platform asked for qa");

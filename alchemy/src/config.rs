@@ -200,7 +200,9 @@ impl Config {
 
     /// Every configured stage, by name.
     pub fn stages(&self) -> impl Iterator<Item = (&str, &StageEntry)> {
-        self.stages.iter().map(|(name, entry)| (name.as_str(), entry))
+        self.stages
+            .iter()
+            .map(|(name, entry)| (name.as_str(), entry))
     }
 }
 
