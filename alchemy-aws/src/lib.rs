@@ -47,6 +47,8 @@
 //! install it.
 
 #[cfg(feature = "deploy")]
+mod cloud;
+#[cfg(feature = "deploy")]
 pub mod control;
 #[cfg(feature = "lambda")]
 pub mod lambda;
@@ -60,3 +62,6 @@ pub mod testing;
 pub use control::{
     bucket_permissions, CorsRule, LifecycleRule, S3BucketOutput, S3BucketProps, S3BucketProvider,
 };
+
+#[cfg(feature = "deploy")]
+pub use cloud::Aws;

@@ -1,11 +1,8 @@
 //! The S3 bucket as a deployable resource.
 
-use std::time::Duration;
-
 use alchemy::provider::{Context, Diff, Provider};
 use alchemy::{Error, Resource, Result};
 use async_trait::async_trait;
-use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{
@@ -114,9 +111,6 @@ pub struct S3BucketProvider {
     region: String,
 }
 
-/// Attempts per request, the first included.
-const MAX_ATTEMPTS: u32 = 5;
-
 impl S3BucketProvider {
     /// A provider over `client`, whose region must be set: buckets are created there.
     pub fn new(client: Client) -> Self {
@@ -132,11 +126,7 @@ impl S3BucketProvider {
     pub fn from_sdk_config(config: &SdkConfig) -> Self {
         let s3_config = aws_sdk_s3::config::Builder::from(config)
             .force_path_style(config.endpoint_url().is_some())
-            .retry_config(
-                RetryConfig::standard()
-                    .with_max_attempts(MAX_ATTEMPTS)
-                    .with_initial_backoff(Duration::from_millis(200)),
-            )
+            .retry_config(super::sdk::retry_config())
             .build();
         Self::new(Client::from_conf(s3_config))
     }

@@ -5,6 +5,13 @@
 //!   access block, lifecycle rules and CORS, named from the resource's physical name.
 //! - [`bucket_permissions`]: the least-privilege IAM statements a service bound to a bucket
 //!   needs.
+//! - [`IamRoleProps`] / [`IamRoleProvider`]: the role a function runs as, its inline policy
+//!   [`policy_document`] of its bindings' permissions.
+//! - [`LambdaFunctionProps`] / [`LambdaFunctionProvider`]: a function on `provided.al2023`
+//!   whose code is a [`bootstrap`] package of the app's own executable.
+//! - [`FunctionUrlProps`] / [`FunctionUrlProvider`]: a function's public HTTPS endpoint.
+//! - [`AwsPlatform`]: the [`Platform`](alchemy::platform::Platform) that hosts an app on AWS
+//!   with all of the above, configured by [`AwsPlatformOptions`].
 //!
 //! ```no_run
 //! # async fn example() -> alchemy::Result<()> {
@@ -32,10 +39,23 @@
 //! # }
 //! ```
 
+pub mod bootstrap;
 mod bucket;
+mod function;
 mod name;
 mod permissions;
+mod platform;
+mod role;
+mod sdk;
+mod url;
 
 pub use bucket::{CorsRule, LifecycleRule, S3BucketOutput, S3BucketProps, S3BucketProvider};
-pub use name::bucket_name;
+pub use function::{LambdaFunctionOutput, LambdaFunctionProps, LambdaFunctionProvider};
+pub use name::{bucket_name, function_name, role_name};
 pub use permissions::bucket_permissions;
+pub use platform::{AwsPlatform, AwsPlatformOptions};
+pub use role::{
+    decode_policy_document, policy_document, IamRoleOutput, IamRoleProps, IamRoleProvider,
+    RolePermission, BASIC_EXECUTION_POLICY, INLINE_POLICY_NAME,
+};
+pub use url::{FunctionUrlOutput, FunctionUrlProps, FunctionUrlProvider, UrlAuth};

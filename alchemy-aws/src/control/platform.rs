@@ -1,0 +1,371 @@
+//! [`AwsPlatform`]: how an app is hosted on AWS — buckets on S3, each service a Lambda
+//! function with its own IAM role and a function URL.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use alchemy::bind::{Declaration, Request};
+use alchemy::platform::Platform;
+use alchemy::provider::Providers;
+use alchemy::stack::{Binding, Contribution, Stack};
+use alchemy::{Error, Input, Resource, Result};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use futures::FutureExt as _;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::OnceCell;
+
+use super::bootstrap::{self, Package};
+use super::sdk::{Lazy, LoadConfig};
+use super::{
+    bucket_permissions, FunctionUrlProps, FunctionUrlProvider, IamRoleProps, IamRoleProvider,
+    LambdaFunctionProps, LambdaFunctionProvider, RolePermission, S3BucketProps, S3BucketProvider,
+    UrlAuth,
+};
+use crate::runtime::AwsRuntime;
+
+/// The settings of a stage hosted on AWS, as the stage's table in `alchemy.toml` gives them.
+///
+/// Every field is optional: credentials, region and endpoint come from the standard AWS chain
+/// (environment, profile files, instance or container metadata; `AWS_ENDPOINT_URL` is
+/// honoured), and these override it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AwsPlatformOptions {
+    /// The region to deploy to, instead of the chain's.
+    pub region: Option<String>,
+    /// An endpoint for every service, such as an emulator's `http://127.0.0.1:4566`.
+    pub endpoint_url: Option<String>,
+    /// A prebuilt `bootstrap` (for example from `cargo lambda build`) to deploy as every
+    /// service's code, as it is. By default the running executable is deployed, with its
+    /// debug information stripped: the binary that deploys the app also serves it.
+    pub bootstrap: Option<PathBuf>,
+    /// Memory of each function, in MiB (default 128).
+    pub memory_mb: u32,
+    /// How long one request may run, in seconds (default 30).
+    pub timeout_s: u32,
+}
+
+impl Default for AwsPlatformOptions {
+    fn default() -> Self {
+        AwsPlatformOptions {
+            region: None,
+            endpoint_url: None,
+            bootstrap: None,
+            memory_mb: 128,
+            timeout_s: 30,
+        }
+    }
+}
+
+impl AwsPlatformOptions {
+    /// The options in `settings`, a stage's table (`null` for none). Unknown keys are
+    /// refused, so a misspelt setting is not silently ignored.
+    ///
+    /// ```
+    /// use alchemy_aws::control::AwsPlatformOptions;
+    ///
+    /// let options = AwsPlatformOptions::from_settings(&serde_json::json!({
+    ///     "region": "eu-west-1",
+    ///     "memory_mb": 512,
+    /// }))?;
+    /// assert_eq!(options.region.as_deref(), Some("eu-west-1"));
+    /// assert_eq!(options.timeout_s, 30);
+    /// assert!(AwsPlatformOptions::from_settings(&serde_json::json!({ "regoin": "x" })).is_err());
+    /// # Ok::<(), alchemy::Error>(())
+    /// ```
+    pub fn from_settings(settings: &Value) -> Result<Self> {
+        if settings.is_null() {
+            return Ok(Self::default());
+        }
+        let options = Self::deserialize(settings).map_err(|e| {
+            Error::Config(format!(
+                "invalid settings for the `aws` platform: {e}. The settings are `region`, \
+                 `endpoint_url`, `bootstrap` (a path), `memory_mb` and `timeout_s`"
+            ))
+        })?;
+        if !(128..=10_240).contains(&options.memory_mb) {
+            return Err(Error::Config(format!(
+                "`memory_mb` = {} is outside what Lambda allows: use 128 to 10240",
+                options.memory_mb
+            )));
+        }
+        if !(1..=900).contains(&options.timeout_s) {
+            return Err(Error::Config(format!(
+                "`timeout_s` = {} is outside what Lambda allows: use 1 to 900",
+                options.timeout_s
+            )));
+        }
+        Ok(options)
+    }
+
+    /// The SDK configuration: the standard chain, with these overrides.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(region) = &self.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(url) = &self.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        loader.load().await
+    }
+}
+
+/// The AWS [`Platform`] (name `aws`): a `bucket` is an S3 bucket; a service is a Lambda
+/// function (its code the [`bootstrap`] package) running as its own IAM role, whose inline
+/// policy holds exactly the statements of the service's bindings, behind a public function
+/// URL.
+///
+/// For a service `api`, the stack gets the role `api-role`, the function `api` and the URL
+/// `api-url` (whose output `url` is where the service answers). Binding a bucket `photos`
+/// sets `ALCHEMY_BUCKET_PHOTOS` to the bucket's name (as [`AwsRuntime`] reads it) and grants
+/// [`bucket_permissions`]; every function also gets `ALCHEMY_SERVICE`, the service's id.
+/// Actor namespaces are not supported on AWS yet.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use alchemy_aws::control::{AwsPlatform, AwsPlatformOptions};
+///
+/// let app = alchemy::app("photo-share").platform(|_stage, dir| {
+///     Ok(Arc::new(AwsPlatform::new(AwsPlatformOptions::default(), dir)) as Arc<_>)
+/// });
+/// ```
+#[derive(Clone)]
+pub struct AwsPlatform {
+    options: AwsPlatformOptions,
+    build_dir: PathBuf,
+    config: Arc<OnceCell<SdkConfig>>,
+}
+
+impl std::fmt::Debug for AwsPlatform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsPlatform")
+            .field("options", &self.options)
+            .field("build_dir", &self.build_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AwsPlatform {
+    /// The platform of a stage whose state directory is `state_dir`: function packages are
+    /// built under `state_dir/aws`. The SDK configuration is loaded on first use.
+    pub fn new(options: AwsPlatformOptions, state_dir: impl Into<PathBuf>) -> Self {
+        AwsPlatform {
+            options,
+            build_dir: state_dir.into().join("aws"),
+            config: Arc::new(OnceCell::new()),
+        }
+    }
+
+    /// Uses `config` for every client, instead of loading the standard chain.
+    pub fn with_sdk_config(self, config: SdkConfig) -> Self {
+        AwsPlatform {
+            config: Arc::new(OnceCell::new_with(Some(config))),
+            ..self
+        }
+    }
+
+    /// The options.
+    pub fn options(&self) -> &AwsPlatformOptions {
+        &self.options
+    }
+
+    /// The code every service deploys: the prebuilt `bootstrap` of the options, or the
+    /// running executable stripped of its debug information.
+    pub fn package(&self) -> Result<Package> {
+        match &self.options.bootstrap {
+            Some(exe) => bootstrap::package(exe, &self.build_dir),
+            None => bootstrap::package_current_exe(&self.build_dir),
+        }
+    }
+
+    fn lazy<P>(&self, make: fn(&SdkConfig) -> P) -> Lazy<P> {
+        let options = self.options.clone();
+        let load: LoadConfig = Arc::new(move || {
+            let options = options.clone();
+            async move { options.sdk_config().await }.boxed()
+        });
+        Lazy::new(self.config.clone(), load, make)
+    }
+}
+
+/// A reference to output `path` of resource `id`.
+fn output_ref(id: &str, path: &str) -> Value {
+    json!({ "$ref": format!("{id}.{path}") })
+}
+
+impl Platform for AwsPlatform {
+    fn name(&self) -> &str {
+        "aws"
+    }
+
+    fn providers(&self) -> Providers {
+        let mut p = Providers::new();
+        p.register::<S3BucketProps>("aws", self.lazy(S3BucketProvider::from_sdk_config));
+        p.register::<IamRoleProps>("aws", self.lazy(IamRoleProvider::from_sdk_config));
+        p.register::<LambdaFunctionProps>(
+            "aws",
+            self.lazy(LambdaFunctionProvider::from_sdk_config),
+        );
+        p.register::<FunctionUrlProps>("aws", self.lazy(FunctionUrlProvider::from_sdk_config));
+        p
+    }
+
+    fn declare(&self, stack: &mut Stack, declaration: &Declaration) -> Result<()> {
+        match declaration.kind.as_str() {
+            "bucket" => stack
+                .add(&declaration.id, S3BucketProps::default())
+                .map(drop),
+            "actors" => Err(Error::Config(format!(
+                "actors are not supported on aws yet: `{}` is an actor namespace; deploy this \
+                 app to a stage on the local or Cloudflare platform",
+                declaration.id
+            ))),
+            other => Err(Error::Config(format!(
+                "the aws provider cannot host `{}`: it has no resource for kind `{other}`",
+                declaration.id
+            ))),
+        }
+    }
+
+    fn bind(&self, stack: &Stack, service: &str, request: &Request) -> Result<Contribution> {
+        let id = &request.declaration.id;
+        let def = stack.get(id).ok_or_else(|| Error::UnknownReference {
+            id: service.to_owned(),
+            target: id.clone(),
+        })?;
+        match def.kind.as_str() {
+            S3BucketProps::KIND => {
+                let name = output_ref(id, "name");
+                Ok(Contribution {
+                    env: BTreeMap::from([(AwsRuntime::bucket_env(id), name.clone())]),
+                    metadata: json!({
+                        "type": "bucket",
+                        "name": id,
+                        "bucket": name,
+                        "access": request.access,
+                    }),
+                    permissions: bucket_permissions(&output_ref(id, "arn"), request.access),
+                })
+            }
+            other => Err(Error::Config(format!(
+                "the aws provider cannot bind `{id}` (kind {other}) to `{service}`"
+            ))),
+        }
+    }
+
+    fn service(&self, stack: &mut Stack, service: &str, bindings: &[Binding]) -> Result<()> {
+        let role = format!("{service}-role");
+        let permissions = bindings
+            .iter()
+            .flat_map(|b| &b.contribution.permissions)
+            .map(RolePermission::from)
+            .collect();
+        stack.add(
+            &role,
+            IamRoleProps {
+                permissions,
+                ..IamRoleProps::default()
+            },
+        )?;
+
+        let code = self.package()?;
+        let mut function = LambdaFunctionProps::new(
+            serde_json::from_value::<Input<String>>(output_ref(&role, "arn"))?,
+            &code,
+        );
+        function.memory_mb = self.options.memory_mb;
+        function.timeout_s = self.options.timeout_s;
+        for (key, value) in bindings.iter().flat_map(|b| &b.contribution.env) {
+            let value = serde_json::from_value(value.clone()).map_err(|e| {
+                Error::Config(format!(
+                    "the environment variable `{key}` of `{service}` is neither a string nor \
+                     a reference to one: {e}"
+                ))
+            })?;
+            function.environment.insert(key.clone(), value);
+        }
+        function.environment.insert(
+            "ALCHEMY_SERVICE".to_owned(),
+            Input::Value(service.to_owned()),
+        );
+        stack.add(service, function)?;
+
+        stack.add(
+            &format!("{service}-url"),
+            FunctionUrlProps {
+                function_name: serde_json::from_value(output_ref(service, "name"))?,
+                auth: UrlAuth::None,
+            },
+        )?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_default_and_override() {
+        let options = AwsPlatformOptions::from_settings(&Value::Null).unwrap();
+        assert_eq!(options, AwsPlatformOptions::default());
+        let options = AwsPlatformOptions::from_settings(&json!({
+            "region": "eu-west-1",
+            "endpoint_url": "http://127.0.0.1:4566",
+            "bootstrap": "target/lambda/api/bootstrap",
+            "memory_mb": 256,
+            "timeout_s": 10,
+        }))
+        .unwrap();
+        assert_eq!(
+            options,
+            AwsPlatformOptions {
+                region: Some("eu-west-1".into()),
+                endpoint_url: Some("http://127.0.0.1:4566".into()),
+                bootstrap: Some("target/lambda/api/bootstrap".into()),
+                memory_mb: 256,
+                timeout_s: 10,
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_or_invalid_settings_are_refused_with_the_fix() {
+        let err = AwsPlatformOptions::from_settings(&json!({ "memory": 256 }))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`memory`") && err.contains("memory_mb"),
+            "{err}"
+        );
+        let err = AwsPlatformOptions::from_settings(&json!({ "memory_mb": 64 }))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("128 to 10240"), "{err}");
+        let err = AwsPlatformOptions::from_settings(&json!({ "timeout_s": 0 }))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("1 to 900"), "{err}");
+        assert!(AwsPlatformOptions::from_settings(&json!("eu-west-1")).is_err());
+    }
+
+    #[test]
+    fn actors_are_refused_with_a_clear_error() {
+        let platform = AwsPlatform::new(AwsPlatformOptions::default(), std::env::temp_dir());
+        let mut stack = Stack::new("app", "dev");
+        let declaration = Declaration {
+            id: "rooms".into(),
+            kind: "actors".into(),
+            config: Value::Null,
+        };
+        let err = platform.declare(&mut stack, &declaration).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("actors are not supported on aws yet"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,715 @@
+//! A service deployed to AWS through the real planner and apply engine: a bucket, the
+//! service's IAM role, its Lambda function and its function URL, on MiniStack (which runs the
+//! function's code), checked through the SDK rather than through the project's state. The
+//! role, function and URL providers are also driven against moto, for a second opinion on the
+//! request shapes.
+//!
+//! The function's code is the `lambda_echo` example of this crate, which `cargo test` builds.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use alchemy::apply::{Engine, Report};
+use alchemy::bucket::Bucket;
+use alchemy::http::{handler_fn, BoxHandler, ByteStream};
+use alchemy::plan::{plan, Action, Plan, PlanOptions};
+use alchemy::platform::Platform;
+use alchemy::provider::{Context, Provider, Providers};
+use alchemy::stack::Stack;
+use alchemy::state::{LeaseOwner, MemoryBackend, Snapshot, StateBackend};
+use alchemy::{Access, Init, Service};
+use alchemy_aws::control::bootstrap::{self, Package};
+use alchemy_aws::control::{
+    bucket_permissions, function_name, policy_document, role_name, AwsPlatform, AwsPlatformOptions,
+    FunctionUrlOutput, FunctionUrlProps, FunctionUrlProvider, IamRoleOutput, IamRoleProps,
+    IamRoleProvider, LambdaFunctionOutput, LambdaFunctionProps, LambdaFunctionProvider,
+    RolePermission, BASIC_EXECUTION_POLICY,
+};
+use alchemy_aws::testing::Emulator;
+use aws_sdk_lambda::primitives::Blob;
+use serde_json::{json, Value};
+
+const STAGE: &str = "test";
+
+static PHOTOS: Bucket = Bucket::new("photos");
+
+fn handler() -> BoxHandler {
+    BoxHandler::new(handler_fn(|_: http::Request<ByteStream>| async {
+        http::Response::new(ByteStream::from("served on Lambda by the bootstrap"))
+    }))
+}
+
+/// Binds the bucket for reading and writing.
+struct Writer;
+
+impl Service for Writer {
+    type Handler = BoxHandler;
+
+    async fn init(ctx: &mut Init<'_>) -> alchemy::Result<BoxHandler> {
+        ctx.bind(&PHOTOS).await?;
+        Ok(handler())
+    }
+}
+
+/// Binds the same bucket for reading only.
+struct Reader;
+
+impl Service for Reader {
+    type Handler = BoxHandler;
+
+    async fn init(ctx: &mut Init<'_>) -> alchemy::Result<BoxHandler> {
+        ctx.bind_read_only(&PHOTOS).await?;
+        Ok(handler())
+    }
+}
+
+/// The `lambda_echo` example, built next to this test.
+fn echo_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary");
+    let examples = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary is in target/<profile>/deps")
+        .join("examples");
+    let echo = examples.join("lambda_echo");
+    assert!(
+        echo.is_file(),
+        "{} is missing: run the tests with `cargo test -p alchemy-aws --all-features`, which \
+         builds the examples, or build it with `cargo build -p alchemy-aws --example lambda_echo`",
+        echo.display()
+    );
+    echo
+}
+
+/// A fresh directory for one test's state and binaries.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("alchemy-lambda-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create a scratch directory");
+    dir
+}
+
+/// A copy of the echo binary at `dir/bootstrap`, with `extra` bytes appended (an ELF file
+/// runs the same with trailing bytes, but its zip and digest differ).
+fn bootstrap_in(dir: &Path, extra: &[u8]) -> PathBuf {
+    let mut bytes = std::fs::read(echo_binary()).expect("read the echo binary");
+    bytes.extend_from_slice(extra);
+    let path = dir.join("bootstrap");
+    std::fs::write(&path, bytes).expect("write the bootstrap");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    path
+}
+
+/// Plans `stack` against the backend's state and applies the plan.
+async fn run(
+    stack: &Stack,
+    providers: &Providers,
+    backend: &MemoryBackend,
+    destroy: bool,
+) -> (Plan, Report) {
+    let mut state = backend
+        .load()
+        .await
+        .expect("load state")
+        .unwrap_or_else(|| Snapshot::new(stack.app(), stack.stage()));
+    let options = PlanOptions {
+        destroy,
+        ..PlanOptions::default()
+    };
+    let plan = plan(stack, &state, providers, &options)
+        .await
+        .expect("plan");
+    let lease = backend
+        .lock(&LeaseOwner::current(), Duration::from_secs(60))
+        .await
+        .expect("lock");
+    let engine = Engine::new(providers, backend, lease.clone(), Duration::from_secs(60));
+    let report = engine.apply(stack, &plan, &mut state).await.expect("apply");
+    backend.unlock(&lease).await.expect("unlock");
+    (plan, report)
+}
+
+fn actions(plan: &Plan) -> Vec<(String, Action)> {
+    let mut actions: Vec<_> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::Noop)
+        .map(|c| (c.id.clone(), c.action))
+        .collect();
+    actions.sort_by(|a, b| a.0.cmp(&b.0));
+    actions
+}
+
+fn all(ids: &[&str], action: Action) -> Vec<(String, Action)> {
+    let mut all: Vec<_> = ids.iter().map(|id| (id.to_string(), action)).collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all
+}
+
+async fn output<T: serde::de::DeserializeOwned>(backend: &MemoryBackend, id: &str) -> T {
+    let state = backend.load().await.unwrap().unwrap();
+    let output = state.resources[id].output.clone().expect("an output");
+    serde_json::from_value(output).expect("the kind's output")
+}
+
+fn physical(app: &str, id: &str) -> String {
+    Context {
+        app: app.into(),
+        stage: STAGE.into(),
+        id: id.into(),
+        generation: 0,
+    }
+    .physical_name()
+}
+
+fn platform(emulator: &Emulator, dir: &Path, bootstrap: &Path) -> AwsPlatform {
+    let options = AwsPlatformOptions {
+        bootstrap: Some(bootstrap.to_owned()),
+        ..AwsPlatformOptions::default()
+    };
+    AwsPlatform::new(options, dir.join("state")).with_sdk_config(emulator.sdk_config())
+}
+
+fn iam(emulator: &Emulator) -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::new(&emulator.sdk_config())
+}
+
+fn lambda(emulator: &Emulator) -> aws_sdk_lambda::Client {
+    aws_sdk_lambda::Client::new(&emulator.sdk_config())
+}
+
+/// The inline policy of `role` as IAM holds it.
+async fn inline_policy(emulator: &Emulator, role: &str) -> Value {
+    IamRoleProvider::new(iam(emulator))
+        .inline_policy(role)
+        .await
+        .expect("read the inline policy")
+        .expect("the role has an inline policy")
+}
+
+/// One plain HTTP/1.1 request; the status and body.
+fn http_call(url: &str, method: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let rest = url.strip_prefix("http://").expect("a plain HTTP URL");
+    let (host, path) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
+    let mut stream = std::net::TcpStream::connect(host).expect("connect");
+    let head = format!(
+        "{method} /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\n\
+         Content-Type: application/json\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP answer");
+    let status_line = String::from_utf8_lossy(&answer[..split]).into_owned();
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status");
+    (status, answer[split + 4..].to_vec())
+}
+
+/// What the echo function answered to an invocation: the body of its URL response.
+fn echoed(payload: &[u8]) -> Value {
+    let response: Value = serde_json::from_slice(payload).expect("a JSON response");
+    assert_eq!(response["statusCode"], 200, "{response}");
+    serde_json::from_str(response["body"].as_str().expect("a body")).expect("a JSON body")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_deploys_converges_and_is_destroyed_on_ministack() {
+    let emulator = Emulator::ministack().await.expect("start MiniStack");
+    let (iam, lambda, s3) = (iam(&emulator), lambda(&emulator), emulator.s3_client());
+    let dir = scratch("deploy");
+    let exe = bootstrap_in(&dir, b"");
+    let platform = platform(&emulator, &dir, &exe);
+    let providers = platform.providers();
+    let backend = MemoryBackend::new();
+    let app = "control";
+    let writer = alchemy::app(app).service::<Writer>("api");
+
+    // 1. The first deploy creates the bucket, the role, the function and its URL.
+    let stack = writer.stack(STAGE, &platform).await.expect("the stack");
+    let (plan, report) = run(&stack, &providers, &backend, false).await;
+    assert_eq!(
+        actions(&plan),
+        all(&["photos", "api-role", "api", "api-url"], Action::Create)
+    );
+    assert!(report.succeeded(), "{report:?}");
+
+    let bucket: alchemy_aws::S3BucketOutput = output(&backend, "photos").await;
+    let role: IamRoleOutput = output(&backend, "api-role").await;
+    let function: LambdaFunctionOutput = output(&backend, "api").await;
+    let url: FunctionUrlOutput = output(&backend, "api-url").await;
+    assert_eq!(role.name, role_name(&physical(app, "api-role")));
+    assert_eq!(function.name, function_name(&physical(app, "api")));
+
+    // The role, as IAM has it: trusted by Lambda, logs attached, the bindings' statements.
+    let live = iam.get_role().role_name(&role.name).send().await.unwrap();
+    assert_eq!(live.role().unwrap().arn(), role.arn);
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name(&role.name)
+        .send()
+        .await
+        .unwrap();
+    let attached: Vec<_> = attached
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn())
+        .collect();
+    assert_eq!(attached, [BASIC_EXECUTION_POLICY]);
+    let read_write = policy_document(&bucket_permissions(&json!(bucket.arn), Access::ReadWrite));
+    assert_eq!(inline_policy(&emulator, &role.name).await, read_write);
+    assert_eq!(
+        read_write["Statement"],
+        json!([
+            { "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket.arn },
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "s3:AbortMultipartUpload",
+                    "s3:DeleteObject",
+                    "s3:GetObject",
+                    "s3:PutObject",
+                ],
+                "Resource": bucket.objects_arn,
+            },
+        ])
+    );
+
+    // The function, as Lambda has it.
+    let package = platform.package().expect("the package");
+    let live = lambda
+        .get_function()
+        .function_name(&function.name)
+        .send()
+        .await
+        .unwrap();
+    let config = live.configuration().expect("a configuration");
+    assert_eq!(
+        config.runtime().map(|r| r.as_str()),
+        Some("provided.al2023")
+    );
+    assert_eq!(config.handler(), Some("bootstrap"));
+    assert_eq!(config.role(), Some(role.arn.as_str()));
+    assert_eq!(config.memory_size(), Some(128));
+    assert_eq!(config.timeout(), Some(30));
+    assert_eq!(config.code_sha256(), Some(package.code_sha256.as_str()));
+    let env = config.environment().and_then(|e| e.variables()).unwrap();
+    assert_eq!(env.len(), 2, "{env:?}");
+    assert_eq!(env["ALCHEMY_BUCKET_PHOTOS"], bucket.name);
+    assert_eq!(env["ALCHEMY_SERVICE"], "api");
+
+    // It runs: once invoked directly, once through its URL.
+    let invoked = lambda
+        .invoke()
+        .function_name(&function.name)
+        .payload(Blob::new(r#"{"rawPath":"/direct"}"#))
+        .send()
+        .await
+        .expect("invoke");
+    assert_eq!(invoked.function_error(), None);
+    let body = echoed(invoked.payload().expect("a payload").as_ref());
+    assert_eq!(
+        body,
+        json!({ "service": "api", "bucket": bucket.name, "path": "/direct" })
+    );
+    // MiniStack serves function URLs under `/_aws/lambda-url/<url id>/` of its endpoint.
+    assert_eq!(url.function_name, function.name);
+    let url_id = url
+        .url
+        .strip_prefix("https://")
+        .and_then(|u| u.split('.').next())
+        .expect("an AWS-shaped function URL");
+    assert!(url.url.contains(".lambda-url."), "{}", url.url);
+    let served = format!("{}/_aws/lambda-url/{url_id}/hello", emulator.endpoint());
+    let (status, body) = tokio::task::spawn_blocking(move || http_call(&served, "GET", b""))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let body: Value = serde_json::from_slice(&body).expect("a JSON body");
+    assert_eq!(
+        body,
+        json!({ "service": "api", "bucket": bucket.name, "path": "/hello" })
+    );
+
+    // 2. Nothing changed: nothing to do.
+    let stack = writer.stack(STAGE, &platform).await.unwrap();
+    let (plan, _) = run(&stack, &providers, &backend, false).await;
+    assert!(!plan.has_changes(), "{:?}", actions(&plan));
+
+    // 3. A new bootstrap: the function's code alone is updated; the role is untouched.
+    let exe = bootstrap_in(&dir, b"version 2");
+    assert_eq!(exe, platform.options().bootstrap.clone().unwrap());
+    let stack = writer.stack(STAGE, &platform).await.unwrap();
+    let (plan, report) = run(&stack, &providers, &backend, false).await;
+    assert_eq!(actions(&plan), [("api".to_string(), Action::Update)]);
+    assert!(report.succeeded(), "{report:?}");
+    let package2 = platform.package().unwrap();
+    assert_ne!(package2.code_sha256, package.code_sha256);
+    let config = lambda
+        .get_function()
+        .function_name(&function.name)
+        .send()
+        .await
+        .unwrap();
+    let config = config.configuration().unwrap();
+    assert_eq!(config.code_sha256(), Some(package2.code_sha256.as_str()));
+    assert_eq!(config.role(), Some(role.arn.as_str()));
+    assert_eq!(inline_policy(&emulator, &role.name).await, read_write);
+    let invoked = lambda
+        .invoke()
+        .function_name(&function.name)
+        .payload(Blob::new("{}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invoked.function_error(), None);
+    assert_eq!(
+        echoed(invoked.payload().unwrap().as_ref())["service"],
+        "api"
+    );
+
+    // 4. The binding becomes read-only: only the role's policy changes.
+    let reader = alchemy::app(app).service::<Reader>("api");
+    let stack = reader.stack(STAGE, &platform).await.unwrap();
+    let (plan, report) = run(&stack, &providers, &backend, false).await;
+    assert_eq!(actions(&plan), [("api-role".to_string(), Action::Update)]);
+    assert!(report.succeeded(), "{report:?}");
+    let read_only = policy_document(&bucket_permissions(&json!(bucket.arn), Access::ReadOnly));
+    assert_eq!(inline_policy(&emulator, &role.name).await, read_only);
+    let config = lambda
+        .get_function()
+        .function_name(&function.name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        config.configuration().unwrap().code_sha256(),
+        Some(package2.code_sha256.as_str()),
+        "the function was left alone"
+    );
+
+    // 5. Destroy removes everything.
+    let (plan, report) = run(&stack, &providers, &backend, true).await;
+    assert_eq!(
+        actions(&plan),
+        all(&["photos", "api-role", "api", "api-url"], Action::Delete)
+    );
+    assert!(report.succeeded(), "{report:?}");
+    let role_gone = iam.get_role().role_name(&role.name).send().await;
+    assert!(role_gone.is_err(), "the role outlived the destroy");
+    let function_gone = lambda
+        .get_function()
+        .function_name(&function.name)
+        .send()
+        .await;
+    assert!(function_gone.is_err(), "the function outlived the destroy");
+    let url_gone = lambda
+        .get_function_url_config()
+        .function_name(&function.name)
+        .send()
+        .await;
+    assert!(url_gone.is_err(), "the URL outlived the destroy");
+    assert!(
+        s3.head_bucket().bucket(&bucket.name).send().await.is_err(),
+        "the bucket outlived the destroy"
+    );
+    let state = backend.load().await.unwrap().unwrap();
+    assert!(state.resources.is_empty(), "{:?}", state.resources.keys());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_made_before_it_was_recorded_is_adopted_on_ministack() {
+    let emulator = Emulator::ministack().await.expect("start MiniStack");
+    let (iam, lambda) = (iam(&emulator), lambda(&emulator));
+    let dir = scratch("adopt");
+    let exe = bootstrap_in(&dir, b"");
+    let platform = platform(&emulator, &dir, &exe);
+    let providers = platform.providers();
+    let app = "adopt";
+    let name = function_name(&physical(app, "api"));
+
+    // A create that happened but was never recorded: the function exists, with other
+    // settings and an older code; the state is empty.
+    let role = iam
+        .create_role()
+        .role_name("made-by-hand")
+        .assume_role_policy_document(
+            json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": { "Service": "lambda.amazonaws.com" },
+                    "Action": "sts:AssumeRole",
+                }],
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .expect("create a role by hand");
+    let old = bootstrap::package(
+        &bootstrap_in(&scratch("adopt-old"), b"old"),
+        &dir.join("old"),
+    )
+    .unwrap();
+    lambda
+        .create_function()
+        .function_name(&name)
+        .role(role.role().unwrap().arn())
+        .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+        .handler("bootstrap")
+        .memory_size(256)
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(Blob::new(std::fs::read(&old.zip_path).unwrap()))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create the function by hand");
+
+    let backend = MemoryBackend::new();
+    let stack = alchemy::app(app)
+        .service::<Writer>("api")
+        .stack(STAGE, &platform)
+        .await
+        .unwrap();
+    let (plan, report) = run(&stack, &providers, &backend, false).await;
+    assert_eq!(
+        actions(&plan),
+        all(&["photos", "api-role", "api", "api-url"], Action::Create)
+    );
+    assert!(report.succeeded(), "{report:?}");
+
+    let listed = lambda.list_functions().send().await.unwrap();
+    let same: Vec<_> = listed
+        .functions()
+        .iter()
+        .filter(|f| f.function_name() == Some(name.as_str()))
+        .collect();
+    assert_eq!(same.len(), 1, "one function named {name}");
+    let role: IamRoleOutput = output(&backend, "api-role").await;
+    let config = same[0];
+    assert_eq!(
+        config.role(),
+        Some(role.arn.as_str()),
+        "the adopted function got its role"
+    );
+    assert_eq!(config.memory_size(), Some(128));
+    let package = platform.package().unwrap();
+    assert_eq!(config.code_sha256(), Some(package.code_sha256.as_str()));
+    let env = config.environment().and_then(|e| e.variables()).unwrap();
+    assert_eq!(env["ALCHEMY_SERVICE"], "api");
+    let function: LambdaFunctionOutput = output(&backend, "api").await;
+    assert_eq!(function.name, name);
+
+    let (plan, _) = run(&stack, &providers, &backend, false).await;
+    assert!(!plan.has_changes(), "{:?}", actions(&plan));
+    let (_, report) = run(&stack, &providers, &backend, true).await;
+    assert!(report.succeeded(), "{report:?}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// moto runs no code without Docker; told so before any function exists, it still keeps
+/// functions and answers their control-plane calls.
+async fn moto_without_docker(emulator: &Emulator) {
+    let url = format!("{}/moto-api/config", emulator.endpoint());
+    let (status, body) = tokio::task::spawn_blocking(move || {
+        http_call(&url, "POST", br#"{"lambda":{"use_docker":false}}"#)
+    })
+    .await
+    .unwrap();
+    assert!(
+        (200..300).contains(&status),
+        "{status}: {}",
+        String::from_utf8_lossy(&body)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_role_function_and_url_providers_on_moto() {
+    let emulator = Emulator::moto().await.expect("start moto");
+    moto_without_docker(&emulator).await;
+    let config = emulator.sdk_config();
+    let (iam, lambda) = (iam(&emulator), lambda(&emulator));
+    let dir = scratch("moto");
+    let ctx = |id: &str| Context {
+        app: "moto".into(),
+        stage: STAGE.into(),
+        id: id.into(),
+        generation: 0,
+    };
+
+    // The role, with the statements of a read-write binding of a bucket.
+    let roles = IamRoleProvider::from_sdk_config(&config);
+    let arn = "arn:aws:s3:::moto-test-photos";
+    let props = IamRoleProps {
+        permissions: bucket_permissions(&json!(arn), Access::ReadWrite)
+            .iter()
+            .map(RolePermission::from)
+            .collect(),
+        ..IamRoleProps::default()
+    };
+    let role_ctx = ctx("api-role");
+    assert_eq!(roles.read(&role_ctx, &props, None).await.unwrap(), None);
+    let role = roles
+        .create(&role_ctx, &props)
+        .await
+        .expect("create the role");
+    assert_eq!(role.name, role_name(&role_ctx.physical_name()));
+    assert_eq!(
+        roles.read(&role_ctx, &props, None).await.unwrap(),
+        Some(role.clone())
+    );
+    let expected = policy_document(&bucket_permissions(&json!(arn), Access::ReadWrite));
+    assert_eq!(inline_policy(&emulator, &role.name).await, expected);
+    let trust = iam.get_role().role_name(&role.name).send().await.unwrap();
+    let trust = alchemy_aws::control::decode_policy_document(
+        trust.role().unwrap().assume_role_policy_document().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        trust["Statement"][0]["Principal"]["Service"],
+        "lambda.amazonaws.com"
+    );
+    // Narrowed: the inline policy is rewritten.
+    let narrowed = IamRoleProps {
+        permissions: bucket_permissions(&json!(arn), Access::ReadOnly)
+            .iter()
+            .map(RolePermission::from)
+            .collect(),
+        ..IamRoleProps::default()
+    };
+    roles
+        .update(&role_ctx, &props, &narrowed, &role)
+        .await
+        .expect("update the role");
+    assert_eq!(
+        inline_policy(&emulator, &role.name).await,
+        policy_document(&bucket_permissions(&json!(arn), Access::ReadOnly))
+    );
+
+    // The function, running as the role.
+    let functions = LambdaFunctionProvider::from_sdk_config(&config);
+    let code = bootstrap::package(&bootstrap_in(&dir, b""), &dir.join("v1")).unwrap();
+    let mut function_props = LambdaFunctionProps::new(role.arn.clone(), &code);
+    function_props
+        .environment
+        .insert("ALCHEMY_SERVICE".into(), "api".into());
+    let function_ctx = ctx("api");
+    let function = functions
+        .create(&function_ctx, &function_props)
+        .await
+        .expect("create the function");
+    assert_eq!(function.name, function_name(&function_ctx.physical_name()));
+    assert_eq!(
+        functions
+            .read(&function_ctx, &function_props, None)
+            .await
+            .unwrap(),
+        Some(function.clone())
+    );
+    let live = lambda
+        .get_function()
+        .function_name(&function.name)
+        .send()
+        .await
+        .unwrap();
+    let live = live.configuration().unwrap();
+    assert_eq!(live.code_sha256(), Some(code.code_sha256.as_str()));
+    assert_eq!(live.role(), Some(role.arn.as_str()));
+    assert_eq!(live.handler(), Some("bootstrap"));
+    assert_eq!(live.runtime().map(|r| r.as_str()), Some("provided.al2023"));
+
+    // New code and more memory: both reach Lambda.
+    let code2 = bootstrap::package(&bootstrap_in(&dir, b"v2"), &dir.join("v2")).unwrap();
+    let updated = LambdaFunctionProps {
+        memory_mb: 512,
+        ..LambdaFunctionProps::new(role.arn.clone(), &code2)
+    };
+    functions
+        .update(&function_ctx, &function_props, &updated, &function)
+        .await
+        .expect("update the function");
+    let live = lambda
+        .get_function()
+        .function_name(&function.name)
+        .send()
+        .await
+        .unwrap();
+    let live = live.configuration().unwrap();
+    assert_eq!(live.code_sha256(), Some(code2.code_sha256.as_str()));
+    assert_eq!(live.memory_size(), Some(512));
+
+    // Its URL.
+    let urls = FunctionUrlProvider::from_sdk_config(&config);
+    let url_props = FunctionUrlProps {
+        function_name: function.name.clone().into(),
+        auth: Default::default(),
+    };
+    let url_ctx = ctx("api-url");
+    let url = urls
+        .create(&url_ctx, &url_props)
+        .await
+        .expect("create the URL");
+    assert!(url.url.starts_with("https://"), "{}", url.url);
+    assert_eq!(
+        urls.read(&url_ctx, &url_props, None).await.unwrap(),
+        Some(url.clone())
+    );
+    urls.delete(&url_ctx, &url_props, &url)
+        .await
+        .expect("delete the URL");
+    assert_eq!(urls.read(&url_ctx, &url_props, None).await.unwrap(), None);
+
+    // Deletes, twice: the second finds nothing and succeeds.
+    for _ in 0..2 {
+        functions
+            .delete(&function_ctx, &updated, &function)
+            .await
+            .expect("delete the function");
+        roles
+            .delete(&role_ctx, &narrowed, &role)
+            .await
+            .expect("delete the role");
+    }
+    assert_eq!(
+        functions.read(&function_ctx, &updated, None).await.unwrap(),
+        None
+    );
+    assert_eq!(roles.read(&role_ctx, &narrowed, None).await.unwrap(), None);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A package is what the platform deploys: the same for every service of the stage.
+#[test]
+fn the_platform_packages_the_configured_bootstrap() {
+    let dir = scratch("package");
+    let exe = bootstrap_in(&dir, b"");
+    let options = AwsPlatformOptions {
+        bootstrap: Some(exe.clone()),
+        ..AwsPlatformOptions::default()
+    };
+    let platform = AwsPlatform::new(options, dir.join("state"));
+    let package: Package = platform.package().unwrap();
+    assert_eq!(
+        package,
+        bootstrap::package(&exe, &dir.join("state/aws")).unwrap()
+    );
+    assert_eq!(platform.name(), "aws");
+    std::fs::remove_dir_all(dir).unwrap();
+}
