@@ -198,19 +198,16 @@ pub fn main(app: App) -> ExitCode {
 /// Everything a command needs about its stage.
 struct Stage {
     stack: Stack,
-    platform: Arc<dyn Platform>,
     providers: Providers,
     backend: FileBackend,
 }
 
-async fn open(app: &App, stage: &str) -> Result<Stage> {
-    let platform: Arc<dyn Platform> = app.platform_for(stage)?;
+async fn open(app: &App, stage: &str, platform: Arc<dyn Platform>) -> Result<Stage> {
     let stack = app.stack(stage, platform.as_ref()).await?;
     let providers = platform.providers();
     let backend = FileBackend::new(app.state_root().join(stage), app.name(), stage);
     Ok(Stage {
         stack,
-        platform,
         providers,
         backend,
     })
@@ -223,7 +220,16 @@ async fn execute(mut app: App, cli: Cli) -> Result<u8> {
     if let Some(path) = &cli.config {
         app = app.config_path(path.clone());
     }
-    let stage = open(&app, &cli.stage).await?;
+    let platform = app.platform_for(&cli.stage)?;
+    if matches!(cli.command, Command::Dev { .. }) && platform.name() != "local" {
+        // Before the stack is built: nothing of another provider is planned or packaged.
+        return Err(Error::Config(format!(
+            "dev runs an app on the local provider, and stage `{}` is on `{}`: pick a local stage with --stage",
+            cli.stage,
+            platform.name()
+        )));
+    }
+    let stage = open(&app, &cli.stage, platform).await?;
     match cli.command {
         Command::Plan {
             targets,
@@ -458,12 +464,6 @@ async fn dev(
     actors: crate::local::actor::LocalActorsOptions,
     json: bool,
 ) -> Result<u8> {
-    if stage.platform.name() != "local" {
-        return Err(Error::Config(format!(
-            "dev runs an app on the local provider, and stage `{name}` is on `{}`: pick a local stage with --stage",
-            stage.platform.name()
-        )));
-    }
     let args = ApplyArgs {
         yes: true,
         concurrency,

@@ -115,12 +115,12 @@ pub fn stream_response(response: Response<ByteStream>) -> StreamResponse<ByteStr
     let (_, cookies) = event::split_headers(&parts.headers);
     let mut headers = parts.headers;
     headers.remove(http::header::SET_COOKIE);
-    let mut metadata_prelude = MetadataPrelude::default();
-    metadata_prelude.status_code = parts.status;
-    metadata_prelude.headers = headers;
-    metadata_prelude.cookies = cookies;
     StreamResponse {
-        metadata_prelude,
+        metadata_prelude: MetadataPrelude {
+            status_code: parts.status,
+            headers,
+            cookies,
+        },
         stream: body,
     }
 }
