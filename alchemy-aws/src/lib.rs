@@ -10,6 +10,11 @@
 //! - `control` (feature `deploy`): `S3BucketProps` and `S3BucketProvider`, the S3 bucket
 //!   as a resource the engine deploys, and `bucket_permissions`, the least-privilege IAM
 //!   statements for a service bound to a bucket.
+//! - `lambda` (feature `lambda`): the Lambda adapter, serving an `alchemy-http` handler for
+//!   function URL and API Gateway HTTP API events, buffered or streaming.
+//! - `Aws` (feature `deploy`): the AWS cloud an app registers with `.cloud(alchemy_aws::Aws)`.
+//!   A stage with `provider = "aws"` in `alchemy.toml` then deploys to AWS, and the deployed
+//!   function, which runs the same program, serves the app's service inside Lambda.
 //! - `testing` (feature `testing`): AWS emulators (MiniStack and moto) on `127.0.0.1`,
 //!   installed on first use into a Python virtual environment and stopped when dropped, for
 //!   this crate's tests and for other crates' AWS tests.
@@ -28,7 +33,9 @@
 //!
 //! # Features
 //!
-//! - `deploy`: the `control` module (adds the core's `deploy` feature).
+//! - `deploy`: the `control` module and `Aws` (adds the core's `deploy` feature and `lambda`).
+//! - `lambda`: the `lambda` module alone, for a function that serves a handler without the
+//!   control plane (adds `lambda_runtime`; no IAM or Lambda SDK, no CLI).
 //! - `testing`: the `testing` module (adds tokio's process, net and time drivers and `libc`).
 //!
 //! The SDK is built with its Tokio runtime support and its default HTTPS client (hyper with
