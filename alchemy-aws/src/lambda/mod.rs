@@ -3,7 +3,7 @@
 //! The function receives HTTP requests as function URL or API Gateway HTTP API events (payload
 //! format 2.0, [`HttpEvent`]); [`serve`] turns each into an `http::Request` whose body is a
 //! [`ByteStream`] of known length, runs it through the handler with
-//! [`respond`](alchemy::http::respond) (so a handler error or panic is a `500`, as on every
+//! [`respond`] (so a handler error or panic is a `500`, as on every
 //! adapter), and sends the response back:
 //!
 //! - [`ResponseMode::Buffered`] (the default): the body is read whole and returned in one
