@@ -9,7 +9,9 @@
 //!   a service on AWS its bound buckets as S3 clients.
 //! - `control` (feature `deploy`): `S3BucketProps` and `S3BucketProvider`, the S3 bucket
 //!   as a resource the engine deploys, and `bucket_permissions`, the least-privilege IAM
-//!   statements for a service bound to a bucket.
+//!   statements for a service bound to a bucket; the IAM role, Lambda function and function
+//!   URL of a service, the `bootstrap` package of its code, and `AwsPlatform`, the
+//!   platform that hosts a whole app on AWS.
 //! - `lambda` (feature `lambda`): the Lambda adapter, serving an `alchemy-http` handler for
 //!   function URL and API Gateway HTTP API events, buffered or streaming.
 //! - `Aws` (feature `deploy`): the AWS cloud an app registers with `.cloud(alchemy_aws::Aws)`.
@@ -67,7 +69,8 @@ pub mod testing;
 
 #[cfg(feature = "deploy")]
 pub use control::{
-    bucket_permissions, CorsRule, LifecycleRule, S3BucketOutput, S3BucketProps, S3BucketProvider,
+    bucket_permissions, AwsPlatform, AwsPlatformOptions, CorsRule, LifecycleRule, S3BucketOutput,
+    S3BucketProps, S3BucketProvider,
 };
 
 #[cfg(feature = "deploy")]

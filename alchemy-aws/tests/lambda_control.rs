@@ -7,18 +7,14 @@
 //! The function's code is the `lambda_echo` example of this crate, which `cargo test` builds.
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use alchemy::apply::{Engine, Report};
-use alchemy::bucket::Bucket;
-use alchemy::http::{handler_fn, BoxHandler, ByteStream};
-use alchemy::plan::{plan, Action, Plan, PlanOptions};
+use alchemy::plan::Action;
 use alchemy::platform::Platform;
-use alchemy::provider::{Context, Provider, Providers};
-use alchemy::stack::Stack;
-use alchemy::state::{LeaseOwner, MemoryBackend, Snapshot, StateBackend};
-use alchemy::{Access, Init, Service};
+use alchemy::provider::{Context, Provider};
+use alchemy::state::{MemoryBackend, StateBackend};
+use alchemy::Access;
 use alchemy_aws::control::bootstrap::{self, Package};
 use alchemy_aws::control::{
     bucket_permissions, function_name, policy_document, role_name, AwsPlatform, AwsPlatformOptions,
@@ -30,132 +26,8 @@ use alchemy_aws::testing::Emulator;
 use aws_sdk_lambda::primitives::Blob;
 use serde_json::{json, Value};
 
-const STAGE: &str = "test";
-
-static PHOTOS: Bucket = Bucket::new("photos");
-
-fn handler() -> BoxHandler {
-    BoxHandler::new(handler_fn(|_: http::Request<ByteStream>| async {
-        http::Response::new(ByteStream::from("served on Lambda by the bootstrap"))
-    }))
-}
-
-/// Binds the bucket for reading and writing.
-struct Writer;
-
-impl Service for Writer {
-    type Handler = BoxHandler;
-
-    async fn init(ctx: &mut Init<'_>) -> alchemy::Result<BoxHandler> {
-        ctx.bind(&PHOTOS).await?;
-        Ok(handler())
-    }
-}
-
-/// Binds the same bucket for reading only.
-struct Reader;
-
-impl Service for Reader {
-    type Handler = BoxHandler;
-
-    async fn init(ctx: &mut Init<'_>) -> alchemy::Result<BoxHandler> {
-        ctx.bind_read_only(&PHOTOS).await?;
-        Ok(handler())
-    }
-}
-
-/// The `lambda_echo` example, built next to this test.
-fn echo_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary");
-    let examples = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary is in target/<profile>/deps")
-        .join("examples");
-    let echo = examples.join("lambda_echo");
-    assert!(
-        echo.is_file(),
-        "{} is missing: run the tests with `cargo test -p alchemy-aws --all-features`, which \
-         builds the examples, or build it with `cargo build -p alchemy-aws --example lambda_echo`",
-        echo.display()
-    );
-    echo
-}
-
-/// A fresh directory for one test's state and binaries.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("alchemy-lambda-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create a scratch directory");
-    dir
-}
-
-/// A copy of the echo binary at `dir/bootstrap`, with `extra` bytes appended (an ELF file
-/// runs the same with trailing bytes, but its zip and digest differ).
-fn bootstrap_in(dir: &Path, extra: &[u8]) -> PathBuf {
-    let mut bytes = std::fs::read(echo_binary()).expect("read the echo binary");
-    bytes.extend_from_slice(extra);
-    let path = dir.join("bootstrap");
-    std::fs::write(&path, bytes).expect("write the bootstrap");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    path
-}
-
-/// Plans `stack` against the backend's state and applies the plan.
-async fn run(
-    stack: &Stack,
-    providers: &Providers,
-    backend: &MemoryBackend,
-    destroy: bool,
-) -> (Plan, Report) {
-    let mut state = backend
-        .load()
-        .await
-        .expect("load state")
-        .unwrap_or_else(|| Snapshot::new(stack.app(), stack.stage()));
-    let options = PlanOptions {
-        destroy,
-        ..PlanOptions::default()
-    };
-    let plan = plan(stack, &state, providers, &options)
-        .await
-        .expect("plan");
-    let lease = backend
-        .lock(&LeaseOwner::current(), Duration::from_secs(60))
-        .await
-        .expect("lock");
-    let engine = Engine::new(providers, backend, lease.clone(), Duration::from_secs(60));
-    let report = engine.apply(stack, &plan, &mut state).await.expect("apply");
-    backend.unlock(&lease).await.expect("unlock");
-    (plan, report)
-}
-
-fn actions(plan: &Plan) -> Vec<(String, Action)> {
-    let mut actions: Vec<_> = plan
-        .changes
-        .iter()
-        .filter(|c| c.action != Action::Noop)
-        .map(|c| (c.id.clone(), c.action))
-        .collect();
-    actions.sort_by(|a, b| a.0.cmp(&b.0));
-    actions
-}
-
-fn all(ids: &[&str], action: Action) -> Vec<(String, Action)> {
-    let mut all: Vec<_> = ids.iter().map(|id| (id.to_string(), action)).collect();
-    all.sort_by(|a, b| a.0.cmp(&b.0));
-    all
-}
-
-async fn output<T: serde::de::DeserializeOwned>(backend: &MemoryBackend, id: &str) -> T {
-    let state = backend.load().await.unwrap().unwrap();
-    let output = state.resources[id].output.clone().expect("an output");
-    serde_json::from_value(output).expect("the kind's output")
-}
+mod lambda;
+use lambda::{actions, all, bootstrap_in, output, run, scratch, Reader, Writer, STAGE};
 
 fn physical(app: &str, id: &str) -> String {
     Context {
@@ -190,6 +62,21 @@ async fn inline_policy(emulator: &Emulator, role: &str) -> Value {
         .await
         .expect("read the inline policy")
         .expect("the role has an inline policy")
+}
+
+/// The ARNs of the managed policies attached to `role`.
+async fn attached(iam: &aws_sdk_iam::Client, role: &str) -> Vec<String> {
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .expect("list the attached policies");
+    attached
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_owned))
+        .collect()
 }
 
 /// One plain HTTP/1.1 request; the status and body.
@@ -257,18 +144,7 @@ async fn a_service_deploys_converges_and_is_destroyed_on_ministack() {
     // The role, as IAM has it: trusted by Lambda, logs attached, the bindings' statements.
     let live = iam.get_role().role_name(&role.name).send().await.unwrap();
     assert_eq!(live.role().unwrap().arn(), role.arn);
-    let attached = iam
-        .list_attached_role_policies()
-        .role_name(&role.name)
-        .send()
-        .await
-        .unwrap();
-    let attached: Vec<_> = attached
-        .attached_policies()
-        .iter()
-        .filter_map(|p| p.policy_arn())
-        .collect();
-    assert_eq!(attached, [BASIC_EXECUTION_POLICY]);
+    assert_eq!(attached(&iam, &role.name).await, [BASIC_EXECUTION_POLICY]);
     let read_write = policy_document(&bucket_permissions(&json!(bucket.arn), Access::ReadWrite));
     assert_eq!(inline_policy(&emulator, &role.name).await, read_write);
     assert_eq!(
@@ -461,11 +337,9 @@ async fn a_function_made_before_it_was_recorded_is_adopted_on_ministack() {
         .send()
         .await
         .expect("create a role by hand");
-    let old = bootstrap::package(
-        &bootstrap_in(&scratch("adopt-old"), b"old"),
-        &dir.join("old"),
-    )
-    .unwrap();
+    let old_dir = dir.join("old");
+    std::fs::create_dir_all(&old_dir).unwrap();
+    let old = bootstrap::package(&bootstrap_in(&old_dir, b"old"), &old_dir).unwrap();
     lambda
         .create_function()
         .function_name(&name)
@@ -554,7 +428,23 @@ async fn the_role_function_and_url_providers_on_moto() {
         generation: 0,
     };
 
-    // The role, with the statements of a read-write binding of a bucket.
+    // The role, with the statements of a read-write binding of a bucket. moto has no AWS
+    // managed policies unless told to load them, so a policy of the account stands in for
+    // the basic execution policy.
+    let logs = iam
+        .create_policy()
+        .policy_name("logs")
+        .policy_document(
+            json!({
+                "Version": "2012-10-17",
+                "Statement": [{ "Effect": "Allow", "Action": "logs:*", "Resource": "*" }],
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .expect("create a managed policy");
+    let logs = logs.policy().unwrap().arn().unwrap().to_owned();
     let roles = IamRoleProvider::from_sdk_config(&config);
     let arn = "arn:aws:s3:::moto-test-photos";
     let props = IamRoleProps {
@@ -562,7 +452,7 @@ async fn the_role_function_and_url_providers_on_moto() {
             .iter()
             .map(RolePermission::from)
             .collect(),
-        ..IamRoleProps::default()
+        managed_policies: vec![logs.clone()],
     };
     let role_ctx = ctx("api-role");
     assert_eq!(roles.read(&role_ctx, &props, None).await.unwrap(), None);
@@ -586,13 +476,17 @@ async fn the_role_function_and_url_providers_on_moto() {
         trust["Statement"][0]["Principal"]["Service"],
         "lambda.amazonaws.com"
     );
-    // Narrowed: the inline policy is rewritten.
+    assert_eq!(
+        attached(&iam, &role.name).await,
+        std::slice::from_ref(&logs)
+    );
+    // Narrowed, and no managed policy: the inline policy is rewritten, the policy detached.
     let narrowed = IamRoleProps {
         permissions: bucket_permissions(&json!(arn), Access::ReadOnly)
             .iter()
             .map(RolePermission::from)
             .collect(),
-        ..IamRoleProps::default()
+        managed_policies: Vec::new(),
     };
     roles
         .update(&role_ctx, &props, &narrowed, &role)
@@ -602,6 +496,7 @@ async fn the_role_function_and_url_providers_on_moto() {
         inline_policy(&emulator, &role.name).await,
         policy_document(&bucket_permissions(&json!(arn), Access::ReadOnly))
     );
+    assert!(attached(&iam, &role.name).await.is_empty());
 
     // The function, running as the role.
     let functions = LambdaFunctionProvider::from_sdk_config(&config);
@@ -711,5 +606,70 @@ fn the_platform_packages_the_configured_bootstrap() {
         bootstrap::package(&exe, &dir.join("state/aws")).unwrap()
     );
     assert_eq!(platform.name(), "aws");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// moto, like IAM on AWS right after a role is made, refuses a function whose role Lambda
+/// cannot assume: the create waits for the role, and fails saying what to check when the
+/// role never comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_waits_for_its_role_on_moto() {
+    let emulator = Emulator::moto().await.expect("start moto");
+    moto_without_docker(&emulator).await;
+    let iam = iam(&emulator);
+    let dir = scratch("late-role");
+    let code = bootstrap::package(&bootstrap_in(&dir, b""), &dir.join("out")).unwrap();
+    let ctx = |id: &str| Context {
+        app: "late".into(),
+        stage: STAGE.into(),
+        id: id.into(),
+        generation: 0,
+    };
+    // moto's account.
+    let role_arn = |name: &str| format!("arn:aws:iam::123456789012:role/{name}");
+
+    let impatient = LambdaFunctionProvider::from_sdk_config(&emulator.sdk_config())
+        .with_role_propagation(Duration::from_secs(2));
+    let props = LambdaFunctionProps::new(role_arn("never-made"), &code);
+    let err = impatient
+        .create(&ctx("never"), &props)
+        .await
+        .expect_err("no role, no function")
+        .to_string();
+    assert!(err.contains("cannot assume the role"), "{err}");
+    assert!(err.contains("never-made"), "names the role: {err}");
+    assert!(err.contains("trust policy"), "says what to check: {err}");
+
+    // The role appears while the create is retrying.
+    let late = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        iam.create_role()
+            .role_name("made-late")
+            .assume_role_policy_document(
+                json!({
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Effect": "Allow",
+                        "Principal": { "Service": "lambda.amazonaws.com" },
+                        "Action": "sts:AssumeRole",
+                    }],
+                })
+                .to_string(),
+            )
+            .send()
+            .await
+            .expect("create the role late")
+    });
+    let patient = LambdaFunctionProvider::from_sdk_config(&emulator.sdk_config());
+    let props = LambdaFunctionProps::new(role_arn("made-late"), &code);
+    let function = patient
+        .create(&ctx("api"), &props)
+        .await
+        .expect("the create outlasts the role's delay");
+    late.await.unwrap();
+    assert_eq!(
+        patient.read(&ctx("api"), &props, None).await.unwrap(),
+        Some(function)
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }

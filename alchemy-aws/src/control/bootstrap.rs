@@ -24,6 +24,8 @@ pub struct Package {
     pub code_sha256: String,
     /// The zip's size in bytes.
     pub size: u64,
+    /// The instruction set of the binary, as Lambda names it: `x86_64` or `arm64`.
+    pub architecture: String,
 }
 
 /// The file name of the zip in the output directory.
@@ -77,6 +79,7 @@ fn package_with(exe: &Path, out_dir: &Path, strip: bool) -> Result<Package> {
             exe.display()
         )));
     }
+    let architecture = architecture(exe)?;
     let mtime = meta
         .modified()
         .ok()
@@ -119,10 +122,37 @@ fn package_with(exe: &Path, out_dir: &Path, strip: bool) -> Result<Package> {
         zip_path,
         code_sha256,
         size,
+        architecture: architecture.to_owned(),
     };
     let manifest = serde_json::to_vec_pretty(&wanted(package.clone()))?;
     std::fs::write(&manifest_path, manifest).map_err(|e| io("write", &manifest_path, e))?;
     Ok(package)
+}
+
+/// The Lambda architecture of the Linux executable `exe`, from its ELF header.
+fn architecture(exe: &Path) -> Result<&'static str> {
+    let mut head = [0u8; 20];
+    let read = File::open(exe).and_then(|mut f| f.read_exact(&mut head));
+    let not_linux = || {
+        Error::Config(format!(
+            "{} is not a 64-bit Linux executable, which Lambda needs: build one for \
+             x86_64-unknown-linux-gnu or aarch64-unknown-linux-gnu (for example with `cargo \
+             lambda build`) and name it with the stage setting `bootstrap`",
+            exe.display()
+        ))
+    };
+    if read.is_err() || &head[..4] != b"\x7fELF" || head[4] != 2 || head[5] != 1 {
+        return Err(not_linux());
+    }
+    match u16::from_le_bytes([head[18], head[19]]) {
+        0x3e => Ok("x86_64"),
+        0xb7 => Ok("arm64"),
+        other => Err(Error::Config(format!(
+            "{} is built for ELF machine {other:#x}, which Lambda does not run: build it for \
+             x86_64 or aarch64",
+            exe.display()
+        ))),
+    }
 }
 
 /// A copy of `exe` without debug information, removed when dropped; `None` when `objcopy`
@@ -280,6 +310,17 @@ fn io(what: &str, path: &Path, e: io::Error) -> Error {
 mod tests {
     use super::*;
 
+    /// `body` behind the ELF header of a 64-bit little-endian executable for `machine`.
+    fn elf(machine: u16, body: &[u8]) -> Vec<u8> {
+        let mut bytes = vec![0x7f, b'E', b'L', b'F', 2, 1, 1, 0];
+        bytes.resize(16, 0);
+        bytes.extend_from_slice(&2u16.to_le_bytes());
+        bytes.extend_from_slice(&machine.to_le_bytes());
+        bytes.resize(64, 0);
+        bytes.extend_from_slice(body);
+        bytes
+    }
+
     fn temp_dir(name: &str) -> PathBuf {
         let dir =
             std::env::temp_dir().join(format!("alchemy-bootstrap-{name}-{}", std::process::id()));
@@ -323,6 +364,7 @@ mod tests {
         let body: Vec<u8> = (0..300_000u32)
             .flat_map(|i| (i % 251).to_le_bytes())
             .collect();
+        let body = elf(0x3e, &body);
         std::fs::write(&exe, &body).unwrap();
         let package = package(&exe, &dir.join("out")).unwrap();
         let zip = std::fs::read(&package.zip_path).unwrap();
@@ -332,6 +374,7 @@ mod tests {
         assert_eq!(mode, 0o100_755);
         let digest = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&zip));
         assert_eq!(package.code_sha256, digest);
+        assert_eq!(package.architecture, "x86_64");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -339,18 +382,18 @@ mod tests {
     fn the_same_binary_gives_the_same_bytes_and_a_change_changes_them() {
         let dir = temp_dir("same");
         let exe = dir.join("app");
-        std::fs::write(&exe, b"the same binary").unwrap();
+        std::fs::write(&exe, elf(0x3e, b"the same binary")).unwrap();
         let first = package(&exe, &dir.join("a")).unwrap();
         // Another directory and another modification time: the bytes do not depend on them.
         std::thread::sleep(std::time::Duration::from_millis(20));
-        std::fs::write(&exe, b"the same binary").unwrap();
+        std::fs::write(&exe, elf(0x3e, b"the same binary")).unwrap();
         let second = package(&exe, &dir.join("b")).unwrap();
         assert_eq!(first.code_sha256, second.code_sha256);
         assert_eq!(
             std::fs::read(&first.zip_path).unwrap(),
             std::fs::read(&second.zip_path).unwrap()
         );
-        std::fs::write(&exe, b"another binary").unwrap();
+        std::fs::write(&exe, elf(0x3e, b"another binary")).unwrap();
         let third = package(&exe, &dir.join("b")).unwrap();
         assert_ne!(third.code_sha256, second.code_sha256);
         std::fs::remove_dir_all(dir).unwrap();
@@ -360,7 +403,7 @@ mod tests {
     fn an_unchanged_source_is_not_packaged_again() {
         let dir = temp_dir("cached");
         let exe = dir.join("app");
-        std::fs::write(&exe, b"cached").unwrap();
+        std::fs::write(&exe, elf(0xb7, b"cached")).unwrap();
         let out = dir.join("out");
         let first = package(&exe, &out).unwrap();
         let written = std::fs::metadata(&first.zip_path)
@@ -370,6 +413,7 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         let again = package(&exe, &out).unwrap();
         assert_eq!(again, first);
+        assert_eq!(again.architecture, "arm64");
         let after = std::fs::metadata(&first.zip_path)
             .unwrap()
             .modified()
@@ -400,6 +444,19 @@ mod tests {
             );
         } else {
             assert_eq!(data.len() as u64, exe);
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn only_linux_executables_lambda_runs_are_packaged() {
+        let dir = temp_dir("not-linux");
+        let exe = dir.join("app");
+        for bytes in [b"#!/bin/sh\necho hi\n".to_vec(), elf(0x28, b"32-bit arm")] {
+            std::fs::write(&exe, bytes).unwrap();
+            let err = package(&exe, &dir.join("out")).unwrap_err().to_string();
+            assert!(err.contains("app"), "names the file: {err}");
+            assert!(err.contains("x86_64"), "says what to build: {err}");
         }
         std::fs::remove_dir_all(dir).unwrap();
     }

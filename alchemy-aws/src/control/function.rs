@@ -76,13 +76,14 @@ fn default_timeout() -> u32 {
 }
 
 impl LambdaFunctionProps {
-    /// A function running the package `code` as the role `role_arn`, with the defaults.
+    /// A function running the package `code` (on its architecture) as the role `role_arn`,
+    /// with the defaults.
     pub fn new(role_arn: impl Into<Input<String>>, code: &super::bootstrap::Package) -> Self {
         LambdaFunctionProps {
             role_arn: role_arn.into(),
             runtime: default_runtime(),
             handler: default_handler(),
-            architecture: default_architecture(),
+            architecture: code.architecture.clone(),
             memory_mb: default_memory(),
             timeout_s: default_timeout(),
             environment: BTreeMap::new(),
@@ -128,12 +129,16 @@ const ROLE_PROPAGATION: Duration = Duration::from_secs(120);
 #[derive(Debug, Clone)]
 pub struct LambdaFunctionProvider {
     client: Client,
+    role_propagation: Duration,
 }
 
 impl LambdaFunctionProvider {
     /// A provider over `client`.
     pub fn new(client: Client) -> Self {
-        LambdaFunctionProvider { client }
+        LambdaFunctionProvider {
+            client,
+            role_propagation: ROLE_PROPAGATION,
+        }
     }
 
     /// A provider with credentials, region and endpoint from `config`.
@@ -149,9 +154,57 @@ impl LambdaFunctionProvider {
         Self::from_sdk_config(&aws_config::load_defaults(BehaviorVersion::latest()).await)
     }
 
+    /// Waits up to `wait` (instead of two minutes) for Lambda to be able to assume a role
+    /// before a create or configuration update fails.
+    pub fn with_role_propagation(self, wait: Duration) -> Self {
+        LambdaFunctionProvider {
+            role_propagation: wait,
+            ..self
+        }
+    }
+
     /// The SDK client.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Calls `send` again, with backoff, while Lambda says it cannot assume the function's
+    /// role: a role just made takes a while to reach Lambda. The error once the wait is over
+    /// says what to check.
+    async fn until_role_assumable<T, E, R, F, Fut>(
+        &self,
+        what: &str,
+        name: &str,
+        role: &str,
+        mut send: F,
+    ) -> Result<T>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, R>>>,
+    {
+        let deadline = tokio::time::Instant::now() + self.role_propagation;
+        let mut pause = Duration::from_millis(500);
+        loop {
+            match send().await {
+                Err(e) if role_not_assumable(&e) => {
+                    if tokio::time::Instant::now() + pause > deadline {
+                        return Err(Error::provider(format!(
+                            "could not {what} Lambda function `{name}`: Lambda still cannot \
+                             assume the role {role} after {}s ({}); check that the role exists \
+                             and that its trust policy lets lambda.amazonaws.com assume it",
+                            self.role_propagation.as_secs(),
+                            reason(&e)
+                        )));
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(10));
+                }
+                Err(e) => return Err(failed(what, name, e)),
+                Ok(out) => return Ok(out),
+            }
+        }
     }
 
     /// The configuration of `name`, or `None` if there is no such function.
@@ -218,9 +271,11 @@ impl LambdaFunctionProvider {
     ) -> Result<FunctionConfiguration> {
         let mut live = self.ready(name).await?;
         let architecture = Architecture::from(props.architecture.as_str());
-        let same_architecture = live.architectures().is_empty()
-            && architecture == Architecture::X8664
-            || live.architectures() == [architecture.clone()];
+        // Lambda leaves out the architecture of a function made without one: x86_64.
+        let same_architecture = match live.architectures() {
+            [] => architecture == Architecture::X8664,
+            live => live == [architecture.clone()],
+        };
         if live.code_sha256() != Some(props.code_sha256.as_str()) || !same_architecture {
             let zip = read_zip(props)?;
             self.client
@@ -235,24 +290,28 @@ impl LambdaFunctionProvider {
         }
         if !configured(&live, props) {
             let env = props.environment();
-            until_role_assumable(|| {
-                self.client
-                    .update_function_configuration()
-                    .function_name(name)
-                    .role(props.role_arn.get())
-                    .runtime(Runtime::from(props.runtime.as_str()))
-                    .handler(&props.handler)
-                    .memory_size(i32_of(props.memory_mb))
-                    .timeout(i32_of(props.timeout_s))
-                    .environment(
-                        Environment::builder()
-                            .set_variables(Some(env.clone()))
-                            .build(),
-                    )
-                    .send()
-            })
-            .await
-            .map_err(|e| failed("update the configuration of", name, e))?;
+            self.until_role_assumable(
+                "update the configuration of",
+                name,
+                props.role_arn.get(),
+                || {
+                    self.client
+                        .update_function_configuration()
+                        .function_name(name)
+                        .role(props.role_arn.get())
+                        .runtime(Runtime::from(props.runtime.as_str()))
+                        .handler(&props.handler)
+                        .memory_size(i32_of(props.memory_mb))
+                        .timeout(i32_of(props.timeout_s))
+                        .environment(
+                            Environment::builder()
+                                .set_variables(Some(env.clone()))
+                                .build(),
+                        )
+                        .send()
+                },
+            )
+            .await?;
             live = self.ready(name).await?;
         }
         Ok(live)
@@ -296,29 +355,10 @@ fn read_zip(props: &LambdaFunctionProps) -> Result<Blob> {
     Ok(Blob::new(bytes))
 }
 
-/// Calls `send` again, with backoff, while Lambda says it cannot assume the function's role:
-/// a role just made takes a while to reach Lambda.
-async fn until_role_assumable<T, E, R, F, Fut>(mut send: F) -> Result<T, SdkError<E, R>>
-where
-    E: ProvideErrorMetadata,
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, SdkError<E, R>>>,
-{
-    let deadline = tokio::time::Instant::now() + ROLE_PROPAGATION;
-    let mut pause = Duration::from_secs(1);
-    loop {
-        match send().await {
-            Err(e)
-                if e.code() == Some("InvalidParameterValueException")
-                    && e.message().is_some_and(|m| m.contains("cannot be assumed"))
-                    && tokio::time::Instant::now() + pause < deadline =>
-            {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(10));
-            }
-            other => return other,
-        }
-    }
+/// Whether Lambda refused a role it cannot (yet) assume.
+fn role_not_assumable<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    e.code() == Some("InvalidParameterValueException")
+        && e.message().is_some_and(|m| m.contains("cannot be assumed"))
 }
 
 fn i32_of(n: u32) -> i32 {
@@ -355,37 +395,36 @@ impl Provider<LambdaFunctionProps> for LambdaFunctionProvider {
         let name = function_name(&ctx.physical_name());
         let zip = read_zip(props)?;
         let env = props.environment();
-        let created = until_role_assumable(|| {
-            self.client
-                .create_function()
-                .function_name(&name)
-                .role(props.role_arn.get())
-                .runtime(Runtime::from(props.runtime.as_str()))
-                .handler(&props.handler)
-                .architectures(Architecture::from(props.architecture.as_str()))
-                .memory_size(i32_of(props.memory_mb))
-                .timeout(i32_of(props.timeout_s))
-                .environment(
-                    Environment::builder()
-                        .set_variables(Some(env.clone()))
-                        .build(),
-                )
-                .code(FunctionCode::builder().zip_file(zip.clone()).build())
-                .description(format!(
-                    "Service `{}` of app {}, stage {}",
-                    ctx.id, ctx.app, ctx.stage
-                ))
-                .send()
-        })
-        .await;
+        let created = self
+            .until_role_assumable("create", &name, props.role_arn.get(), || {
+                self.client
+                    .create_function()
+                    .function_name(&name)
+                    .role(props.role_arn.get())
+                    .runtime(Runtime::from(props.runtime.as_str()))
+                    .handler(&props.handler)
+                    .architectures(Architecture::from(props.architecture.as_str()))
+                    .memory_size(i32_of(props.memory_mb))
+                    .timeout(i32_of(props.timeout_s))
+                    .environment(
+                        Environment::builder()
+                            .set_variables(Some(env.clone()))
+                            .build(),
+                    )
+                    .code(FunctionCode::builder().zip_file(zip.clone()).build())
+                    .description(format!(
+                        "Service `{}` of app {}, stage {}",
+                        ctx.id, ctx.app, ctx.stage
+                    ))
+                    .send()
+            })
+            .await;
         let config = match created {
             Ok(_) => self.ready(&name).await?,
             // An earlier create that was not recorded: adopt the function and set it to
             // `props`.
-            Err(e) if e.code() == Some("ResourceConflictException") => {
-                self.converge(&name, props).await?
-            }
-            Err(e) => return Err(failed("create", &name, e)),
+            Err(Error::AlreadyExists(_)) => self.converge(&name, props).await?,
+            Err(e) => return Err(e),
         };
         Ok(output(&config, &name))
     }
@@ -427,8 +466,14 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    if e.code() == Some("ResourceNotFoundException") {
-        return Error::NotFound(format!("Lambda function `{name}`"));
+    match e.code() {
+        Some("ResourceNotFoundException") => {
+            return Error::NotFound(format!("Lambda function `{name}`"))
+        }
+        Some("ResourceConflictException") if what == "create" => {
+            return Error::AlreadyExists(format!("Lambda function `{name}`"))
+        }
+        _ => {}
     }
     Error::provider(format!(
         "could not {what} Lambda function `{name}`: {}",

@@ -242,7 +242,13 @@ impl IamRoleProvider {
                     .policy_arn(arn)
                     .send()
                     .await
-                    .map_err(|e| failed(&format!("attach {arn} to"), name, e))?;
+                    .map_err(|e| {
+                        Error::provider(format!(
+                            "could not attach the managed policy {arn} to IAM role `{name}`: \
+                             {}; check that the policy exists in this account and partition",
+                            reason(&e)
+                        ))
+                    })?;
             }
         }
         for arn in attached.difference(&props.managed_policies.iter().cloned().collect()) {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alchemy::provider::{Context, Diff, Provider};
-use alchemy::{Error, Resource, Result};
+use alchemy::{Resource, Result};
 use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
 use aws_config::SdkConfig;
@@ -106,9 +106,6 @@ impl<R: Resource, P: Provider<R>> Provider<R> for Lazy<P> {
     }
 
     async fn delete(&self, ctx: &Context, props: &R, output: &R::Output) -> Result<()> {
-        match self.get().await.delete(ctx, props, output).await {
-            Err(Error::NotFound(_)) => Ok(()),
-            other => other,
-        }
+        self.get().await.delete(ctx, props, output).await
     }
 }
