@@ -16,6 +16,11 @@
 //!   statements for a service bound to a bucket; the IAM role, Lambda function and function
 //!   URL of a service, the `bootstrap` package of its code, and `AwsPlatform`, the
 //!   platform that hosts a whole app on AWS.
+//! - `lambda` (feature `lambda`): the Lambda adapter, serving an `alchemy-http` handler for
+//!   function URL and API Gateway HTTP API events, buffered or streaming.
+//! - `Aws` (feature `deploy`): the AWS cloud an app registers with `.cloud(alchemy_aws::Aws)`.
+//!   A stage with `provider = "aws"` in `alchemy.toml` then deploys to AWS, and the deployed
+//!   function, which runs the same program, serves the app's service inside Lambda.
 //! - `testing` (feature `testing`): AWS emulators (MiniStack and moto) on `127.0.0.1`,
 //!   installed on first use into a Python virtual environment and stopped when dropped, for
 //!   this crate's tests and for other crates' AWS tests.
@@ -36,8 +41,9 @@
 //!
 //! # Features
 //!
-//! - `deploy`: the `control` module and the actor table resource (adds the core's `deploy`
-//!   feature).
+//! - `deploy`: the `control` module, the actor table resource and `Aws` (adds the core's `deploy` feature and `lambda`).
+//! - `lambda`: the `lambda` module alone, for a function that serves a handler without the
+//!   control plane (adds `lambda_runtime`; no IAM or Lambda SDK, no CLI).
 //! - `testing`: the `testing` module (adds tokio's process, net and time drivers and `libc`).
 //!
 //! The SDK is built with its Tokio runtime support and its default HTTPS client (hyper with
@@ -57,7 +63,11 @@
 
 pub mod actor;
 #[cfg(feature = "deploy")]
+mod cloud;
+#[cfg(feature = "deploy")]
 pub mod control;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod runtime;
 pub mod s3;
 
@@ -71,3 +81,6 @@ pub use control::{
     bucket_permissions, AwsPlatform, AwsPlatformOptions, CorsRule, LifecycleRule, S3BucketOutput,
     S3BucketProps, S3BucketProvider,
 };
+
+#[cfg(feature = "deploy")]
+pub use cloud::Aws;

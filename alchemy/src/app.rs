@@ -9,6 +9,8 @@ use alchemy_http::{BoxHandler, HttpHandler, MaybeSync};
 
 use crate::actor::{Actor, Actors};
 use crate::bind::{Bindable, Declaration, Init, Planning, Request, Runtime, Service};
+use crate::cloud::{Cloud, StageConfig};
+use crate::config::{Config, LOCAL};
 use crate::error::{Error, Result};
 use crate::local::actor::LocalActors;
 use crate::local::LocalPlatform;
@@ -62,9 +64,22 @@ pub fn app(name: &str) -> App {
         declarations: Vec::new(),
         actor_hosts: Vec::new(),
         state_dir: None,
+        config_path: None,
+        clouds: Vec::new(),
         platform: Arc::new(|_, dir| {
             Ok(Arc::new(LocalPlatform::new(dir.join("local"))) as Arc<dyn Platform>)
         }),
+    }
+}
+
+/// Where a provider that is not registered comes from, for the message that asks for it.
+fn registration_hint(provider: &str) -> String {
+    match provider {
+        "aws" => "add `.cloud(alchemy_aws::Aws)` to the app".to_string(),
+        "cloudflare" => "add `.cloud(alchemy_cloudflare::Cloudflare)` to the app".to_string(),
+        other => format!(
+            "register a cloud named `{other}` with `.cloud(...)`, or use one of the registered providers"
+        ),
     }
 }
 
@@ -75,6 +90,8 @@ pub struct App {
     declarations: Vec<Declaration>,
     actor_hosts: Vec<(String, LocalHost)>,
     state_dir: Option<PathBuf>,
+    config_path: Option<PathBuf>,
+    clouds: Vec<Arc<dyn Cloud>>,
     platform: PlatformFactory,
 }
 
@@ -110,6 +127,25 @@ impl App {
             run: run_init::<S>,
         });
         self
+    }
+
+    /// The ids of the app's services, in the order they were added.
+    pub fn service_ids(&self) -> impl Iterator<Item = &str> {
+        self.services.iter().map(|s| s.id.as_str())
+    }
+
+    /// Runs the init of service `id` on `runtime` and returns its handler.
+    pub async fn handler(&self, id: &str, runtime: &dyn Runtime) -> Result<BoxHandler> {
+        let Some(service) = self.services.iter().find(|s| s.id == id) else {
+            let known: Vec<&str> = self.service_ids().collect();
+            return Err(Error::Config(format!(
+                "app `{}` has no service `{id}` (its services: {}): deploy again so the function runs a service of this build",
+                self.name,
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            )));
+        };
+        let mut init = Init::new(&service.id, runtime);
+        (service.run)(&mut init).await
     }
 
     /// Runs every service's init on `runtime` and returns their handlers, by service id.
@@ -155,7 +191,34 @@ impl App {
         self
     }
 
-    /// Chooses the platform of each stage (default: the local platform for every stage).
+    /// Registers a cloud: stages whose `provider` in `alchemy.toml` is its name get their
+    /// platform from it, and [`App::run`] lets it host the app when its runtime started the
+    /// program (see [`Cloud`]).
+    pub fn cloud(mut self, cloud: impl Cloud) -> Self {
+        self.clouds.push(Arc::new(cloud));
+        self
+    }
+
+    /// The registered clouds.
+    pub fn clouds(&self) -> impl Iterator<Item = &dyn Cloud> {
+        self.clouds.iter().map(|c| c.as_ref())
+    }
+
+    /// Reads stage configuration from `path` instead of looking for it (`ALCHEMY_CONFIG`, then
+    /// `alchemy.toml` in the working directory); see [`crate::config`].
+    pub fn config_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config_path = Some(path.into());
+        self
+    }
+
+    /// The stage configuration: from [`App::config_path`], `ALCHEMY_CONFIG` or `alchemy.toml`
+    /// in the working directory; none of them means every stage is local.
+    pub fn config(&self) -> Result<Config> {
+        Config::discover(self.config_path.as_deref())
+    }
+
+    /// Chooses the platform of the stages `alchemy.toml` does not configure (default: the
+    /// local platform).
     pub fn platform(
         mut self,
         factory: impl Fn(&str, &Path) -> Result<Arc<dyn Platform>> + Send + Sync + 'static,
@@ -172,14 +235,47 @@ impl App {
             .unwrap_or_else(|| PathBuf::from(".alchemy"))
     }
 
-    /// The platform of `stage`.
+    /// The platform of `stage`, as the stage configuration says (see [`App::config`]).
     pub fn platform_for(&self, stage: &str) -> Result<Arc<dyn Platform>> {
+        self.platform_in(&self.config()?, stage)
+    }
+
+    /// The platform of `stage` under `config`: a configured stage is on its provider (`local`
+    /// or a registered cloud); any other stage is on the platform of [`App::platform`].
+    pub fn platform_in(&self, config: &Config, stage: &str) -> Result<Arc<dyn Platform>> {
         crate::resource::validate_id(stage).map_err(|_| {
             Error::Config(format!(
                 "invalid stage `{stage}`: a stage starts with a letter and uses only letters, digits, `-` and `_`"
             ))
         })?;
-        (self.platform)(stage, &self.state_root().join(stage))
+        let state_dir = self.state_root().join(stage);
+        let Some(entry) = config.stage(stage) else {
+            return (self.platform)(stage, &state_dir);
+        };
+        if entry.provider == LOCAL {
+            return Ok(Arc::new(LocalPlatform::new(state_dir.join("local"))));
+        }
+        let file = config
+            .path()
+            .unwrap_or(Path::new(crate::config::CONFIG_FILE));
+        let Some(cloud) = self.clouds.iter().find(|c| c.name() == entry.provider) else {
+            let registered: Vec<&str> = std::iter::once(LOCAL)
+                .chain(self.clouds.iter().map(|c| c.name()))
+                .collect();
+            return Err(Error::Config(format!(
+                "stage `{stage}` in {} uses provider `{}`, which this app does not register (registered: {}): {}",
+                file.display(),
+                entry.provider,
+                registered.join(", "),
+                registration_hint(&entry.provider)
+            )));
+        };
+        cloud.platform(&StageConfig {
+            app: self.name.clone(),
+            stage: stage.to_string(),
+            state_dir,
+            settings: entry.settings.clone(),
+        })
     }
 
     /// The stack of `stage` on `platform`: every service's init runs in the plan phase, and what
@@ -242,8 +338,15 @@ impl App {
         Ok(stack)
     }
 
-    /// Parses the command line and runs the command; see [`crate::cli`] for commands and exit codes.
+    /// Runs the app: when a registered cloud's runtime started the process, that cloud serves
+    /// the app there ([`Cloud::host`]); otherwise parses the command line and runs the command
+    /// (see [`crate::cli`] for commands and exit codes).
     pub fn run(self) -> std::process::ExitCode {
+        for cloud in &self.clouds {
+            if let Some(code) = cloud.host(&self) {
+                return code;
+            }
+        }
         crate::cli::main(self)
     }
 }

@@ -1,7 +1,7 @@
 //! The command line every app gets from [`crate::App::run`].
 //!
 //! ```text
-//! app [--stage NAME] [--json] [--state-dir DIR] <COMMAND>
+//! app [--stage NAME] [--json] [--state-dir DIR] [--config FILE] <COMMAND>
 //!   plan     [--target ID]... [--destroy] [--detailed-exitcode] [--graph FILE] [--refresh]
 //!   deploy   [--yes] [--concurrency N] [--target ID]... [--refresh] [--adopt]
 //!   destroy  [--yes] [--concurrency N] [--target ID]... [--refresh]
@@ -88,6 +88,10 @@ struct Cli {
     /// Where state is kept (default `.alchemy` in the working directory).
     #[arg(long, global = true, env = "ALCHEMY_STATE_DIR")]
     state_dir: Option<std::path::PathBuf>,
+    /// The stage configuration (default: `ALCHEMY_CONFIG`, else `alchemy.toml` in the working
+    /// directory; without one every stage is local).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -216,19 +220,16 @@ pub fn main(app: App) -> ExitCode {
 /// Everything a command needs about its stage.
 struct Stage {
     stack: Stack,
-    platform: Arc<dyn Platform>,
     providers: Providers,
     backend: FileBackend,
 }
 
-async fn open(app: &App, stage: &str) -> Result<Stage> {
-    let platform: Arc<dyn Platform> = app.platform_for(stage)?;
+async fn open(app: &App, stage: &str, platform: Arc<dyn Platform>) -> Result<Stage> {
     let stack = app.stack(stage, platform.as_ref()).await?;
     let providers = platform.providers();
     let backend = FileBackend::new(app.state_root().join(stage), app.name(), stage);
     Ok(Stage {
         stack,
-        platform,
         providers,
         backend,
     })
@@ -238,7 +239,19 @@ async fn execute(mut app: App, cli: Cli) -> Result<u8> {
     if let Some(dir) = &cli.state_dir {
         app = app.state_dir(dir.clone());
     }
-    let stage = open(&app, &cli.stage).await?;
+    if let Some(path) = &cli.config {
+        app = app.config_path(path.clone());
+    }
+    let platform = app.platform_for(&cli.stage)?;
+    if matches!(cli.command, Command::Dev { .. }) && platform.name() != "local" {
+        // Before the stack is built: nothing of another provider is planned or packaged.
+        return Err(Error::Config(format!(
+            "dev runs an app on the local provider, and stage `{}` is on `{}`: pick a local stage with --stage",
+            cli.stage,
+            platform.name()
+        )));
+    }
+    let stage = open(&app, &cli.stage, platform).await?;
     match cli.command {
         Command::Plan {
             targets,
@@ -492,12 +505,6 @@ async fn dev(
     actors: crate::local::actor::LocalActorsOptions,
     json: bool,
 ) -> Result<u8> {
-    if stage.platform.name() != "local" {
-        return Err(Error::Config(format!(
-            "dev runs an app on the local provider, and stage `{name}` is on `{}`: pick a local stage with --stage",
-            stage.platform.name()
-        )));
-    }
     let args = ApplyArgs {
         yes: true,
         concurrency,

@@ -3,6 +3,11 @@
 //! A service declares what it needs in an init phase (bind a bucket, bind an actor namespace)
 //! and returns its implementation. At deploy time each binding becomes part of one plan that
 //! spans every provider of the stage; at run time the same call hands back a typed client.
+//!
+//! Which provider hosts a stage is configuration, not code: `alchemy.toml` ([`config`]) maps
+//! stages to `local` or to a provider package the app registers as a [`cloud::Cloud`]
+//! (`.cloud(alchemy_aws::Aws)`), which also serves the app when its runtime starts the
+//! program.
 
 pub mod actor;
 pub mod bind;
@@ -18,6 +23,10 @@ pub mod app;
 pub mod apply;
 #[cfg(feature = "deploy")]
 pub mod cli;
+#[cfg(feature = "deploy")]
+pub mod cloud;
+#[cfg(feature = "deploy")]
+pub mod config;
 #[cfg(feature = "deploy")]
 pub mod local;
 #[cfg(feature = "deploy")]
