@@ -67,6 +67,19 @@ impl Cloud for Aws {
             }
         })
     }
+
+    fn state_bucket<'a>(
+        &'a self,
+        settings: &'a serde_json::Value,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = alchemy::Result<alchemy::bucket::BucketClient>>
+                + Send
+                + 'a,
+        >,
+    > {
+        Box::pin(crate::state::state_bucket(settings))
+    }
 }
 
 /// The service this function serves: `ALCHEMY_SERVICE`, or the app's only service.

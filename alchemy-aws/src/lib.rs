@@ -70,6 +70,8 @@ pub mod control;
 pub mod lambda;
 pub mod runtime;
 pub mod s3;
+#[cfg(feature = "deploy")]
+mod state;
 
 #[cfg(feature = "testing")]
 pub mod faults;

@@ -16,6 +16,7 @@ use crate::local::actor::LocalActors;
 use crate::local::LocalPlatform;
 use crate::platform::Platform;
 use crate::stack::{Binding, Stack};
+use serde_json::Value;
 
 type PlanInit = for<'a> fn(&'a mut Init<'_>) -> Pin<Box<dyn Future<Output = Result<()>> + 'a>>;
 type RunInit =
@@ -233,6 +234,76 @@ impl App {
             .clone()
             .or_else(|| std::env::var_os("ALCHEMY_STATE_DIR").map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from(".alchemy"))
+    }
+
+    /// Where the state of `stage` is kept under `config`: local files under the state root,
+    /// or, with a `[stages.NAME.state]` table, a bucket shared by everyone who deploys the stage
+    /// (`provider = "local"` with a `path`: a bucket directory, such as a shared mount; a
+    /// registered cloud's name: a bucket of that cloud, see [`Cloud::state_bucket`]).
+    pub async fn state_backend(
+        &self,
+        config: &Config,
+        stage: &str,
+    ) -> Result<Box<dyn crate::state::StateBackend>> {
+        use crate::state::{BucketBackend, FileBackend};
+        let Some(entry) = config.stage(stage).and_then(|e| e.state.as_ref()) else {
+            return Ok(Box::new(FileBackend::new(
+                self.state_root().join(stage),
+                &self.name,
+                stage,
+            )));
+        };
+        let file = config
+            .path()
+            .unwrap_or(Path::new(crate::config::CONFIG_FILE))
+            .display()
+            .to_string();
+        let bucket = if entry.provider == LOCAL {
+            let settings = entry.settings.as_object().cloned().unwrap_or_default();
+            let unknown: Vec<&str> = settings
+                .keys()
+                .map(String::as_str)
+                .filter(|k| *k != "path")
+                .collect();
+            if !unknown.is_empty() {
+                return Err(Error::Config(format!(
+                    "the state of stage `{stage}` in {file} is on the local provider, which takes `path` and `prefix`, not {}",
+                    unknown.join(", ")
+                )));
+            }
+            let Some(path) = settings.get("path").and_then(Value::as_str) else {
+                return Err(Error::Config(format!(
+                    "the state of stage `{stage}` in {file} is on the local provider and needs `path = \"DIR\"`: the directory (a shared mount, say) to keep it in"
+                )));
+            };
+            crate::bucket::BucketClient::new(
+                crate::local::bucket::LocalBucket::open(path)
+                    .await
+                    .map_err(|e| {
+                        Error::Config(format!(
+                            "cannot open the state directory {path} of stage `{stage}`: {e}"
+                        ))
+                    })?,
+            )
+        } else {
+            let Some(cloud) = self.clouds.iter().find(|c| c.name() == entry.provider) else {
+                let registered: Vec<&str> = std::iter::once(LOCAL)
+                    .chain(self.clouds.iter().map(|c| c.name()))
+                    .collect();
+                return Err(Error::Config(format!(
+                    "the state of stage `{stage}` in {file} is on provider `{}`, which this app does not register (registered: {}): {}",
+                    entry.provider,
+                    registered.join(", "),
+                    registration_hint(&entry.provider)
+                )));
+            };
+            cloud.state_bucket(&entry.settings).await?
+        };
+        let backend = BucketBackend::new(bucket, &self.name, stage);
+        Ok(Box::new(match &entry.prefix {
+            Some(prefix) => backend.with_prefix(prefix),
+            None => backend,
+        }))
     }
 
     /// The platform of `stage`, as the stage configuration says (see [`App::config`]).

@@ -7,7 +7,7 @@
 //!   destroy  [--yes] [--concurrency N] [--target ID]... [--refresh]
 //!   outputs
 //!   dev      [--port N]
-//!   state list | state show ID | state unlock
+//!   state list | state show ID | state unlock | state export | state import FILE [--force]
 //! ```
 //!
 //! # Exit codes
@@ -38,7 +38,7 @@ use crate::platform::Platform;
 use crate::provider::Providers;
 use crate::secret::{has_sealed, has_secrets, redact, Cipher};
 use crate::stack::Stack;
-use crate::state::{FileBackend, Lease, LeaseOwner, Snapshot, StateBackend};
+use crate::state::{Lease, LeaseOwner, Snapshot, StateBackend};
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -179,6 +179,17 @@ enum StateCommand {
     },
     /// Remove the lease of a deploy that is gone.
     Unlock,
+    /// Print the whole state as JSON (secrets stay sealed), to move it to another backend.
+    Export,
+    /// Replace the state of the stage with an exported one, under the stage's lease (to move
+    /// a stage to another backend: export with the old configuration, import with the new).
+    Import {
+        /// The file `state export` wrote.
+        file: std::path::PathBuf,
+        /// Replace a state that already has resources.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// Runs the command line for `app`; returns the exit code.
@@ -221,13 +232,13 @@ pub fn main(app: App) -> ExitCode {
 struct Stage {
     stack: Stack,
     providers: Providers,
-    backend: FileBackend,
+    backend: Box<dyn StateBackend>,
 }
 
 async fn open(app: &App, stage: &str, platform: Arc<dyn Platform>) -> Result<Stage> {
     let stack = app.stack(stage, platform.as_ref()).await?;
     let providers = platform.providers();
-    let backend = FileBackend::new(app.state_root().join(stage), app.name(), stage);
+    let backend = app.state_backend(&app.config()?, stage).await?;
     Ok(Stage {
         stack,
         providers,
@@ -343,6 +354,73 @@ async fn execute(mut app: App, cli: Cli) -> Result<u8> {
                 })?;
                 let v = redact(&serde_json::to_value(rec)?);
                 println!("{}", serde_json::to_string_pretty(&v)?);
+                Ok(EXIT_OK)
+            }
+            StateCommand::Export => {
+                let state = stage
+                    .backend
+                    .load()
+                    .await?
+                    .unwrap_or_else(|| Snapshot::new(app.name(), &cli.stage));
+                println!("{}", serde_json::to_string_pretty(&state)?);
+                Ok(EXIT_OK)
+            }
+            StateCommand::Import { file, force } => {
+                let text = std::fs::read_to_string(&file).map_err(|e| {
+                    Error::io(
+                        format!("cannot read the state to import from {}", file.display()),
+                        e,
+                    )
+                })?;
+                let imported: Snapshot = serde_json::from_str(&text).map_err(|e| {
+                    Error::Config(format!(
+                        "{} is not a state written by `state export`: {e}",
+                        file.display()
+                    ))
+                })?;
+                if imported.version > crate::state::FORMAT_VERSION {
+                    return Err(Error::StateTooNew {
+                        path: file.clone(),
+                        found: imported.version,
+                        supported: crate::state::FORMAT_VERSION,
+                    });
+                }
+                if imported.app != app.name() || imported.stage != cli.stage {
+                    return Err(Error::Config(format!(
+                        "{} is the state of app `{}` stage `{}`, not of app `{}` stage `{}`: import it into its own stage",
+                        file.display(),
+                        imported.app,
+                        imported.stage,
+                        app.name(),
+                        cli.stage
+                    )));
+                }
+                let lease = stage
+                    .backend
+                    .lock(&LeaseOwner::current(), LEASE_TTL)
+                    .await?;
+                let result = async {
+                    let current = stage.backend.load().await?;
+                    if !force && current.as_ref().is_some_and(|s| !s.resources.is_empty()) {
+                        return Err(Error::Config(format!(
+                            "stage `{}` already has state in {}: pass --force to replace it",
+                            cli.stage,
+                            stage.backend.describe()
+                        )));
+                    }
+                    stage.backend.commit(&lease, &imported).await
+                }
+                .await;
+                stage.backend.unlock(&lease).await?;
+                result?;
+                if !cli.json {
+                    println!(
+                        "Imported {} resources into the state of stage {} ({}).",
+                        imported.resources.len(),
+                        cli.stage,
+                        stage.backend.describe()
+                    );
+                }
                 Ok(EXIT_OK)
             }
             StateCommand::Unlock => {
@@ -464,7 +542,7 @@ async fn apply_locked(
     let progress = Printer { to_stderr: json };
     let interrupted = Arc::new(AtomicBool::new(false));
     let watcher = tokio::spawn(watch_interrupts(interrupted.clone())?);
-    let engine = Engine::new(&stage.providers, &stage.backend, lease, LEASE_TTL)
+    let engine = Engine::new(&stage.providers, stage.backend.as_ref(), lease, LEASE_TTL)
         .keyring(keyring.as_ref())
         .concurrency(args.concurrency as usize)
         .progress(&progress)

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::app::App;
+use crate::bucket::BucketClient;
 use crate::error::Result;
 use crate::platform::Platform;
 
@@ -80,6 +81,23 @@ pub trait Cloud: Send + Sync + 'static {
     /// set), serves `app` there and returns the exit code once serving ends; otherwise `None`,
     /// and the command line runs.
     fn host(&self, app: &App) -> Option<ExitCode>;
+
+    /// A bucket of this cloud to keep stage state in, from a `[stages.NAME.state]` table that
+    /// names this cloud (`settings` holds its keys but `provider` and `prefix`). The default:
+    /// this cloud keeps no state.
+    fn state_bucket<'a>(
+        &'a self,
+        settings: &'a Value,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<BucketClient>> + Send + 'a>>
+    {
+        let _ = settings;
+        Box::pin(async move {
+            Err(crate::Error::Config(format!(
+                "the {} cloud does not keep state: name another provider in `[stages.NAME.state]`, such as `local` with a `path`",
+                self.name()
+            )))
+        })
+    }
 }
 
 #[cfg(test)]

@@ -58,6 +58,19 @@ pub struct StageEntry {
     pub settings: Value,
     /// The line of the stage's table in the file, for messages.
     pub line: usize,
+    /// Where the stage's state is kept, from `[stages.NAME.state]`; `None`: local files.
+    pub state: Option<StateEntry>,
+}
+
+/// Where a stage's state is kept, when not in local files: a bucket of a provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateEntry {
+    /// `local` (a bucket directory, such as a shared mount) or a registered cloud's name.
+    pub provider: String,
+    /// The key prefix in the bucket (default `<app>/<stage>/`).
+    pub prefix: Option<String>,
+    /// The other keys of the table, for the provider (`bucket`, `path`, ...), as JSON.
+    pub settings: Value,
 }
 
 /// The parsed `alchemy.toml` (or none: every stage local).
@@ -80,9 +93,22 @@ struct Stage {
     provider: String,
     #[serde(default)]
     settings: toml::Table,
+    #[serde(default)]
+    state: Option<StateTable>,
 }
 
-const SHAPE: &str = "a stage is a `[stages.NAME]` table with `provider = \"local\"` (or the name of a cloud the app registers) and an optional `[stages.NAME.settings]` table";
+// No `deny_unknown_fields`: the keys besides `provider` and `prefix` go to the provider, which
+// checks them.
+#[derive(Deserialize)]
+struct StateTable {
+    provider: String,
+    #[serde(default)]
+    prefix: Option<String>,
+    #[serde(flatten)]
+    settings: toml::Table,
+}
+
+const SHAPE: &str = "a stage is a `[stages.NAME]` table with `provider = \"local\"` (or the name of a cloud the app registers), an optional `[stages.NAME.settings]` table, and an optional `[stages.NAME.state]` table saying where its state is kept";
 
 impl Config {
     /// No file: every stage is local.
@@ -173,12 +199,26 @@ impl Config {
                     path.display()
                 ))
             })?;
+            let state = match stage.state {
+                None => None,
+                Some(table) => Some(StateEntry {
+                    provider: table.provider,
+                    prefix: table.prefix,
+                    settings: serde_json::to_value(&table.settings).map_err(|e| {
+                        Error::Config(format!(
+                            "the state settings of stage `{name}` in {} cannot be passed on: {e}",
+                            path.display()
+                        ))
+                    })?,
+                }),
+            };
             stages.insert(
                 name,
                 StageEntry {
                     provider: stage.provider,
                     settings,
                     line,
+                    state,
                 },
             );
         }
@@ -284,7 +324,7 @@ provider = "local"
     fn an_unknown_stage_key_is_named() {
         assert_eq!(
             error("[stages.aws]\nprovider = \"aws\"\nregion = \"eu-west-1\"\n"),
-            "invalid alchemy.toml at line 3, column 1: unknown field `region`, expected `provider` or `settings`; a stage is a `[stages.NAME]` table with `provider = \"local\"` (or the name of a cloud the app registers) and an optional `[stages.NAME.settings]` table"
+            "invalid alchemy.toml at line 3, column 1: unknown field `region`, expected one of `provider`, `settings`, `state`; a stage is a `[stages.NAME]` table with `provider = \"local\"` (or the name of a cloud the app registers), an optional `[stages.NAME.settings]` table, and an optional `[stages.NAME.state]` table saying where its state is kept"
         );
     }
 
@@ -292,7 +332,7 @@ provider = "local"
     fn an_unknown_top_level_key_is_named() {
         assert_eq!(
             error("[stage.aws]\nprovider = \"aws\"\n"),
-            "invalid alchemy.toml at line 1, column 2: unknown field `stage`, expected `stages`; a stage is a `[stages.NAME]` table with `provider = \"local\"` (or the name of a cloud the app registers) and an optional `[stages.NAME.settings]` table"
+            "invalid alchemy.toml at line 1, column 2: unknown field `stage`, expected `stages`; a stage is a `[stages.NAME]` table with `provider = \"local\"` (or the name of a cloud the app registers), an optional `[stages.NAME.settings]` table, and an optional `[stages.NAME.state]` table saying where its state is kept"
         );
     }
 
@@ -300,7 +340,7 @@ provider = "local"
     fn a_stage_without_provider_is_refused() {
         assert_eq!(
             error("[stages.aws.settings]\nregion = \"x\"\n"),
-            "invalid alchemy.toml at line 1, column 9: missing field `provider`; a stage is a `[stages.NAME]` table with `provider = \"local\"` (or the name of a cloud the app registers) and an optional `[stages.NAME.settings]` table"
+            "invalid alchemy.toml at line 1, column 9: missing field `provider`; a stage is a `[stages.NAME]` table with `provider = \"local\"` (or the name of a cloud the app registers), an optional `[stages.NAME.settings]` table, and an optional `[stages.NAME.state]` table saying where its state is kept"
         );
     }
 

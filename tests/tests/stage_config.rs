@@ -67,7 +67,7 @@ fn an_unknown_key_is_refused_with_its_place() {
         CRASH_APP,
         "[stages.prod]\nprovider = \"local\"\nregion = \"eu-west-1\"\n",
         &["plan", "--stage", "prod"],
-        "invalid alchemy.toml at line 3, column 1: unknown field `region`, expected `provider` or `settings`; a stage is a `[stages.NAME]` table with `provider = \"local\"` (or the name of a cloud the app registers) and an optional `[stages.NAME.settings]` table",
+        "invalid alchemy.toml at line 3, column 1: unknown field `region`, expected one of `provider`, `settings`, `state`; a stage is a `[stages.NAME]` table with `provider = \"local\"` (or the name of a cloud the app registers), an optional `[stages.NAME.settings]` table, and an optional `[stages.NAME.state]` table saying where its state is kept",
     );
 }
 
@@ -208,5 +208,99 @@ fn the_flag_and_the_environment_find_a_config_elsewhere() {
         text(&out.stdout).contains("Plan: 13 to create"),
         "{}",
         text(&out.stdout)
+    );
+}
+
+/// A stage whose state lives in a shared bucket directory: another checkout (another working
+/// directory) sees the same state, a held lease blocks its deploy, and `state export` /
+/// `state import` move the state to another backend.
+#[test]
+fn state_in_a_shared_bucket_is_seen_from_every_checkout_and_can_move() {
+    let shared = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[stages.team]\nprovider = \"local\"\n\n[stages.team.state]\nprovider = \"local\"\npath = \"{}\"\nprefix = \"photo-share/team\"\n",
+        shared.path().display()
+    );
+    let (alice, bob) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for dir in [&alice, &bob] {
+        std::fs::write(dir.path().join("alchemy.toml"), &config).unwrap();
+    }
+    let run = |dir: &tempfile::TempDir, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_photo-share-app"))
+            .current_dir(dir.path())
+            .args(args)
+            .env_remove("ALCHEMY_CONFIG")
+            .env_remove("ALCHEMY_STATE_DIR")
+            .env_remove("ALCHEMY_STAGE")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let deployed = run(&alice, &["deploy", "--stage", "team", "--yes"]);
+    assert!(
+        deployed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&deployed.stderr)
+    );
+    assert!(
+        std::fs::read_dir(shared.path()).unwrap().next().is_some(),
+        "the state is in the shared bucket"
+    );
+    assert!(!alice.path().join(".alchemy/team/state.json").exists());
+
+    // Bob's checkout sees Alice's deploy: nothing to do.
+    let plan = run(&bob, &["plan", "--stage", "team", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&plan.stdout)
+    );
+    let listed = String::from_utf8_lossy(&run(&bob, &["state", "list", "--stage", "team"]).stdout)
+        .into_owned();
+    assert!(listed.contains("photos"), "{listed}");
+
+    // Moving the stage to another backend: export, point the config elsewhere, import.
+    let exported = run(&alice, &["state", "export", "--stage", "team"]);
+    assert!(exported.status.success());
+    let file = alice.path().join("team-state.json");
+    std::fs::write(&file, &exported.stdout).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let moved = config.replace(
+        &shared.path().display().to_string(),
+        &elsewhere.path().display().to_string(),
+    );
+    std::fs::write(alice.path().join("alchemy.toml"), moved).unwrap();
+    let imported = run(
+        &alice,
+        &["state", "import", file.to_str().unwrap(), "--stage", "team"],
+    );
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&imported.stdout).contains("Imported 4 resources"),
+        "{}",
+        String::from_utf8_lossy(&imported.stdout)
+    );
+    let plan = run(&alice, &["plan", "--stage", "team", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&plan.stdout)
+    );
+    let again = run(
+        &alice,
+        &["state", "import", file.to_str().unwrap(), "--stage", "team"],
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&again.stderr)
+            .contains("already has state in local://photo-share/team/: pass --force to replace it"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
     );
 }
