@@ -68,6 +68,9 @@ impl Runtime for CloudflareRuntime {
     }
 }
 
+/// Sends panic messages to the Worker's log, where `wrangler tail` and workerd's output show them.
+static PANIC_HOOK: std::sync::Once = std::sync::Once::new();
+
 thread_local! {
     /// The service's handler, built by the first request of this isolate.
     static HANDLER: RefCell<Option<BoxHandler>> = const { RefCell::new(None) };
@@ -88,6 +91,9 @@ where
     S: Service,
     S::Handler: HttpHandler,
 {
+    PANIC_HOOK.call_once(|| {
+        std::panic::set_hook(Box::new(|info| worker::console_error!("panic: {info}")))
+    });
     let cached = HANDLER.with(|handler| handler.borrow().clone());
     let mut handler = match cached {
         Some(handler) => handler,

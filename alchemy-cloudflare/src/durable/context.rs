@@ -61,11 +61,6 @@ impl DoContext {
         })
     }
 
-    /// The object's state, as the runtime gave it.
-    pub(crate) fn state(&self) -> &DurableObjectState {
-        &self.state
-    }
-
     /// A handle on a socket of this object.
     pub(crate) fn socket(&self, socket: web_sys::WebSocket) -> WebSocket {
         WebSocket::new(

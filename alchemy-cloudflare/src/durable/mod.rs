@@ -37,6 +37,11 @@ pub use storage::DoStorage;
 
 use crate::js;
 
+/// Waits for `duration`, on the runtime's clock (a timer of the Worker's event loop).
+pub async fn sleep(duration: std::time::Duration) {
+    worker::Delay::from(duration).await
+}
+
 /// The response header that tells a caller why an object answered with an error: `init` when
 /// the actor failed to start, `handler` when its handler failed.
 pub(crate) const ERROR_HEADER: &str = "x-alchemy-actor-error";

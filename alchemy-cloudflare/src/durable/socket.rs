@@ -83,11 +83,6 @@ impl DoSocket {
             .serialize_attachment(stored.into())
             .map_err(|error| socket_error("storing the attachment of", &error))
     }
-
-    /// The socket the runtime knows.
-    pub(crate) fn raw(&self) -> &web_sys::WebSocket {
-        &self.socket
-    }
 }
 
 /// A failed socket call, as an [`ActorError`].
