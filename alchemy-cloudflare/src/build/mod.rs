@@ -22,7 +22,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub use toolchain::Toolchain;
+pub use toolchain::{target_dir, Toolchain};
 
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]
@@ -77,8 +77,9 @@ pub enum BuildError {
 pub struct BuildOptions {
     /// The wasm toolchain; by default [`Toolchain::from_env`].
     pub toolchain: Option<Toolchain>,
-    /// The target directory of the wasm build; by default `$CARGO_TARGET_DIR/wasm` (or
-    /// `target/wasm`): never the native one, whose artifacts a different compiler made.
+    /// The target directory of the wasm build; by default `wasm` under the cargo target
+    /// directory ([`target_dir`]): never the native one, whose artifacts a different compiler
+    /// made.
     pub target_dir: Option<PathBuf>,
     /// Where the bundle goes; by default `<target_dir>/bundles/<crate name>`.
     pub out_dir: Option<PathBuf>,
@@ -145,12 +146,10 @@ pub fn build_worker(crate_dir: &Path, options: &BuildOptions) -> Result<WorkerBu
         None => Toolchain::from_env(),
     };
     toolchain.check()?;
-    let target_dir = options.target_dir.clone().unwrap_or_else(|| {
-        std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("target"))
-            .join("wasm")
-    });
+    let target_dir = options
+        .target_dir
+        .clone()
+        .unwrap_or_else(|| target_dir().join("wasm"));
     let cargo_wasm = compile(crate_dir, &toolchain, &target_dir, &options.features)?;
     let name = cargo_wasm
         .file_stem()

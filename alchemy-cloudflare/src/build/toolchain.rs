@@ -21,15 +21,12 @@ impl Toolchain {
     }
 
     /// The toolchain where the script installs it: `$ALCHEMY_TOOLS_DIR`, else
-    /// `$CARGO_TARGET_DIR/alchemy-tools/wasm`, else `target/alchemy-tools/wasm`.
+    /// `alchemy-tools/wasm` under the cargo target directory (see [`target_dir`]).
     pub fn from_env() -> Self {
         if let Some(dir) = std::env::var_os("ALCHEMY_TOOLS_DIR") {
             return Self::at(dir);
         }
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("target"));
-        Self::at(target.join("alchemy-tools").join("wasm"))
+        Self::at(target_dir().join("alchemy-tools").join("wasm"))
     }
 
     /// The prefix.
@@ -94,4 +91,20 @@ impl Toolchain {
         }
         command
     }
+}
+
+/// The cargo target directory: `$CARGO_TARGET_DIR`, else the directory of the running program
+/// that cargo marked as a target directory (a test or a tool built by cargo), else `target`.
+pub fn target_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| {
+            exe.ancestors()
+                .find(|dir| dir.join("CACHEDIR.TAG").is_file())
+                .map(Path::to_path_buf)
+        })
+        .unwrap_or_else(|| PathBuf::from("target"))
 }

@@ -13,6 +13,10 @@ const BUFFER: usize = 64;
 /// Accepts the client end `socket` and bridges it to a [`WebSocketConnection`], in a task of
 /// its own for as long as the socket is open.
 pub(crate) fn connection(socket: WebSocket) -> Result<WebSocketConnection> {
+    // Binary messages as ArrayBuffers, which can be read at once (a Blob cannot).
+    socket
+        .as_ref()
+        .set_binary_type(web_sys::BinaryType::Arraybuffer);
     socket.accept().map_err(|error| {
         ActorError::backend(PROVIDER, format!("accepting the actor's WebSocket: {error}"))
     })?;

@@ -132,7 +132,9 @@ impl ContextBackend for DoContext {
             .map_err(|error| ActorError::backend(PROVIDER, format!("making a WebSocket pair failed: {error}")))?;
         let count = self.sockets_accepted.get() + 1;
         self.sockets_accepted.set(count);
-        let id = format!("{}-{count}", js_sys::Date::now() as u64);
+        // Ids sort in the order of acceptance, across evictions too: the runtime's clock
+        // first, then a count for sockets accepted while it stood still.
+        let id = format!("{:016}-{count:08}", js_sys::Date::now() as u64);
         let server: web_sys::WebSocket = pair.server.as_ref().clone();
         let socket = DoSocket::accept(&self.state, server, &tags, id)?;
         let response = Response::builder()
@@ -147,11 +149,13 @@ impl ContextBackend for DoContext {
             Some(tag) => self.state.get_websockets_with_tag(tag),
             None => self.state.get_websockets(),
         };
-        sockets
+        let mut sockets: Vec<WebSocket> = sockets
             .unwrap_or_default()
             .into_iter()
             .filter(|socket| socket.ready_state() == web_sys::WebSocket::OPEN)
             .map(|socket| self.socket(socket))
-            .collect()
+            .collect();
+        sockets.sort_by(|a, b| a.id().cmp(b.id()));
+        sockets
     }
 }

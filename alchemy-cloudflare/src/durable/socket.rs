@@ -33,6 +33,7 @@ impl DoSocket {
         tags: &[String],
         id: String,
     ) -> Result<Self> {
+        socket.set_binary_type(web_sys::BinaryType::Arraybuffer);
         let tags = tags.iter().map(|tag| JsValue::from(tag.as_str())).collect();
         state
             .accept_websocket_with_tags(&socket, tags)
