@@ -25,9 +25,7 @@ pub(crate) fn describe(value: &JsValue) -> String {
     if let Some(error) = value.dyn_ref::<js_sys::Error>() {
         return String::from(error.message());
     }
-    value
-        .as_string()
-        .unwrap_or_else(|| format!("{value:?}"))
+    value.as_string().unwrap_or_else(|| format!("{value:?}"))
 }
 
 /// A JS value as a [`StreamError`].
@@ -41,9 +39,9 @@ pub(crate) fn byte_stream(stream: web_sys::ReadableStream, len: Option<u64>) -> 
         .into_stream()
         .map(|chunk| {
             let chunk = chunk.map_err(stream_error)?;
-            let array = chunk
-                .dyn_into::<Uint8Array>()
-                .map_err(|other| StreamError::other(format!("a body chunk was not bytes but {other:?}")))?;
+            let array = chunk.dyn_into::<Uint8Array>().map_err(|other| {
+                StreamError::other(format!("a body chunk was not bytes but {other:?}"))
+            })?;
             Ok::<Bytes, StreamError>(Bytes::from(array.to_vec()))
         });
     let stream = ByteStream::from_stream(chunks);
@@ -193,7 +191,9 @@ pub(crate) async fn to_js_request(req: Request<ByteStream>) -> Result<web_sys::R
 }
 
 /// A runtime response as an `http` response with a streaming body.
-pub(crate) fn from_js_response(res: &web_sys::Response) -> Result<Response<ByteStream>, http::Error> {
+pub(crate) fn from_js_response(
+    res: &web_sys::Response,
+) -> Result<Response<ByteStream>, http::Error> {
     let headers = header_map(&res.headers());
     let len = content_length(&headers);
     let body = match res.body() {
@@ -208,7 +208,9 @@ pub(crate) fn from_js_response(res: &web_sys::Response) -> Result<Response<ByteS
 }
 
 /// An `http` response as a runtime response, its body streaming unless it is small.
-pub(crate) async fn to_js_response(res: Response<ByteStream>) -> Result<web_sys::Response, JsValue> {
+pub(crate) async fn to_js_response(
+    res: Response<ByteStream>,
+) -> Result<web_sys::Response, JsValue> {
     let (parts, body) = res.into_parts();
     let init = web_sys::ResponseInit::new();
     init.set_status(parts.status.as_u16());

@@ -4,15 +4,18 @@
 //!
 //! # In a Worker (`wasm32-unknown-unknown`)
 //!
-//! - [`R2Bucket`](r2::R2Bucket): an R2 binding as a [`BucketStore`](alchemy::bucket::BucketStore).
-//! - [`durable`]: Durable Objects as actors. [`durable_object!`] defines the class that hosts a
-//!   namespace's actors; [`DurableObjects`](durable::DurableObjects) reaches them as an
+//! These modules exist on `wasm32` only (the `worker` crate is wasm-only), so native docs do
+//! not list them:
+//!
+//! - `r2::R2Bucket`: an R2 binding as a [`BucketStore`](alchemy::bucket::BucketStore).
+//! - `durable`: Durable Objects as actors. [`durable_object!`] defines the class that hosts a
+//!   namespace's actors; `durable::DurableObjects` reaches them as an
 //!   [`ActorClient`](alchemy::actor::ActorClient).
-//! - [`serve()`] and [`serve!`]: a service as the Worker's fetch handler, with a
-//!   [`CloudflareRuntime`] that binds R2 buckets and Durable Object namespaces by name
+//! - `serve()` and [`serve!`]: a service as the Worker's fetch handler, with a
+//!   `CloudflareRuntime` that binds R2 buckets and Durable Object namespaces by name
 //!   ([`binding_name`]).
 //!
-//! ```ignore
+//! ```text
 //! // src/lib.rs of an app crate, built with `alchemy_cloudflare::build::build_worker`:
 //! alchemy_cloudflare::serve!(Api, "api");
 //! alchemy_cloudflare::durable_object!(RoomObject, ROOMS);

@@ -6,7 +6,7 @@
 /// Exports the Worker's fetch handler: the service `$service` (an [`alchemy::Service`] whose
 /// handler is an HTTP handler), named `$name` (by default the type's name).
 ///
-/// ```ignore
+/// ```text
 /// alchemy_cloudflare::serve!(Api, "api");
 /// ```
 #[cfg(target_arch = "wasm32")]
@@ -57,10 +57,10 @@ macro_rules! serve {
 /// namespace `$actors` (a `static` [`Actors`](alchemy::actor::Actors) declaration).
 ///
 /// `#[durable_object]` of the `worker` crate needs a concrete struct per class; this macro
-/// writes that struct, holding an [`ObjectHost`](crate::durable::ObjectHost), so that any
+/// writes that struct, holding a `durable::ObjectHost`, so that any
 /// neutral actor runs as a Durable Object unchanged.
 ///
-/// ```ignore
+/// ```text
 /// alchemy_cloudflare::durable_object!(RoomObject, photo_share::ROOMS);
 /// ```
 #[cfg(target_arch = "wasm32")]

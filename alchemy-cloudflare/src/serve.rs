@@ -107,7 +107,10 @@ where
                     handler
                 }
                 Err(error) => {
-                    return js::text_response(500, &format!("service `{name}` failed to start: {error}"))
+                    return js::text_response(
+                        500,
+                        &format!("service `{name}` failed to start: {error}"),
+                    )
                 }
             }
         }

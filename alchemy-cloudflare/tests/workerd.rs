@@ -23,7 +23,9 @@ use serde_json::Value;
 /// The test Worker, built once per test run.
 fn bundle() -> WorkerBundle {
     static BUNDLE: Mutex<Option<WorkerBundle>> = Mutex::new(None);
-    let mut slot = BUNDLE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut slot = BUNDLE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(bundle) = slot.as_ref() {
         return bundle.clone();
     }
@@ -109,7 +111,10 @@ async fn bucket_conformance_suite_on_r2() {
     println!("r2: {} tests ran: {ran:?}; skipped: {skipped:?}", ran.len());
     assert_eq!(report["provider"], "r2");
     // R2 cannot make a multipart upload conditional; everything else runs.
-    assert_eq!(skipped, ["\"multipart_conditional\" (no \"multipart_conditional\")"]);
+    assert_eq!(
+        skipped,
+        ["\"multipart_conditional\" (no \"multipart_conditional\")"]
+    );
     assert_eq!(ran.len(), 27, "{ran:?}");
     workerd.stop();
 }
@@ -179,9 +184,13 @@ async fn a_chat_survives_the_eviction_of_its_object_with_storage_intact() {
     let workerd = start(&persist);
     let client = Client::new(&workerd.url()).expect("client");
     let ws_url = format!("ws://{}/rooms/lobby/ws", workerd.addr());
-    let mut ada = connect(&format!("{ws_url}?name=ada")).await.expect("ada connects");
+    let mut ada = connect(&format!("{ws_url}?name=ada"))
+        .await
+        .expect("ada connects");
     assert_eq!(next_text(&mut ada).await, "welcome ada, generation 1");
-    let mut bob = connect(&format!("{ws_url}?name=bob")).await.expect("bob connects");
+    let mut bob = connect(&format!("{ws_url}?name=bob"))
+        .await
+        .expect("bob connects");
     assert_eq!(next_text(&mut bob).await, "welcome bob, generation 1");
     ada.send("hello").await.expect("send");
     assert_eq!(next_text(&mut ada).await, "ada: hello");
@@ -208,7 +217,10 @@ async fn a_chat_survives_the_eviction_of_its_object_with_storage_intact() {
     assert_eq!(next_text(&mut bob).await, "bob: still here");
 
     let state = call_json(&workerd, &client, Method::GET, "/rooms/lobby/state").await;
-    assert_eq!(state["history"], serde_json::json!(["ada: hello", "bob: still here"]));
+    assert_eq!(
+        state["history"],
+        serde_json::json!(["ada: hello", "bob: still here"])
+    );
     assert_eq!(state["inits"], generation);
     assert_eq!(state["members"], 2);
     ada.close(1000, "bye").await.expect("close");
@@ -223,7 +235,13 @@ async fn an_alarm_fires() {
     let ws_url = format!("ws://{}/rooms/clock/ws?name=watcher", workerd.addr());
     let mut watcher = connect(&ws_url).await.expect("connect");
     next_text(&mut watcher).await;
-    let set = call_json(&workerd, &client, Method::POST, "/rooms/clock/alarm?in_ms=200").await;
+    let set = call_json(
+        &workerd,
+        &client,
+        Method::POST,
+        "/rooms/clock/alarm?in_ms=200",
+    )
+    .await;
     assert_eq!(set["set"], 200);
     assert_eq!(next_text(&mut watcher).await, "alarm 1");
     let state = call_json(&workerd, &client, Method::GET, "/rooms/clock/state").await;

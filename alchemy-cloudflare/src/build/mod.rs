@@ -206,8 +206,17 @@ fn compile(
     let manifest = crate_dir.join("Cargo.toml");
     let mut command = toolchain.cargo();
     command
-        .args(["build", "--lib", "--release", "--message-format=json-render-diagnostics"])
-        .args(["--target", "wasm32-unknown-unknown", "-Zbuild-std=std,panic_abort"])
+        .args([
+            "build",
+            "--lib",
+            "--release",
+            "--message-format=json-render-diagnostics",
+        ])
+        .args([
+            "--target",
+            "wasm32-unknown-unknown",
+            "-Zbuild-std=std,panic_abort",
+        ])
         .arg("--manifest-path")
         .arg(&manifest)
         .arg("--target-dir")
@@ -238,12 +247,7 @@ fn compile(
                 .map(|path| Path::new(path).parent() == Some(package_dir.as_path()))
                 .unwrap_or(false)
         })
-        .flat_map(|message| {
-            message["filenames"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
+        .flat_map(|message| message["filenames"].as_array().cloned().unwrap_or_default())
         .filter_map(|file| file.as_str().map(PathBuf::from))
         .find(|file| file.extension().is_some_and(|ext| ext == "wasm"))
         .ok_or_else(|| BuildError::Step {
@@ -258,7 +262,13 @@ fn compile(
 /// Runs wasm-bindgen, writing `index.js` and `index_bg.wasm` into `dir`.
 fn bindgen(toolchain: &Toolchain, wasm: &Path, dir: &Path) -> Result<(), BuildError> {
     let output = Command::new(toolchain.wasm_bindgen())
-        .args(["--target", "module", "--out-name", "index", "--no-typescript"])
+        .args([
+            "--target",
+            "module",
+            "--out-name",
+            "index",
+            "--no-typescript",
+        ])
         .arg("--out-dir")
         .arg(dir)
         .arg(wasm)

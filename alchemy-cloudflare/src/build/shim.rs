@@ -82,9 +82,15 @@ export function fetch(req, env, _ctx) {
         assert!(exports.fetch);
         assert_eq!(exports.classes, ["RoomObject"]);
         let entry = exports.entry();
-        assert!(entry.contains("export const RoomObject = glue.RoomObject;"), "{entry}");
+        assert!(
+            entry.contains("export const RoomObject = glue.RoomObject;"),
+            "{entry}"
+        );
         assert!(!entry.contains("R2Range"), "{entry}");
-        assert!(entry.contains("glue.fetch(request, this.env, this.ctx)"), "{entry}");
+        assert!(
+            entry.contains("glue.fetch(request, this.env, this.ctx)"),
+            "{entry}"
+        );
     }
 
     #[test]

@@ -40,7 +40,10 @@ impl Toolchain {
             ("the wasm32 rustc", self.bin("rustc")),
             ("the wasm32 cargo", self.bin("cargo")),
             ("wasm-bindgen", self.wasm_bindgen()),
-            ("the std sources", self.prefix.join("usr/lib/rustlib/src/rust/library")),
+            (
+                "the std sources",
+                self.prefix.join("usr/lib/rustlib/src/rust/library"),
+            ),
         ];
         for (what, path) in tools {
             if !path.exists() {
@@ -69,7 +72,10 @@ impl Toolchain {
         paths.extend(std::env::split_paths(&path));
         command
             .env("PATH", std::env::join_paths(paths).unwrap_or(path))
-            .env("LD_LIBRARY_PATH", self.prefix.join("usr/lib/x86_64-linux-gnu"))
+            .env(
+                "LD_LIBRARY_PATH",
+                self.prefix.join("usr/lib/x86_64-linux-gnu"),
+            )
             .env("RUSTC", self.bin("rustc"))
             .env("RUSTC_BOOTSTRAP", "1")
             .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "z")

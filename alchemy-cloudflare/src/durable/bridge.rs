@@ -18,7 +18,10 @@ pub(crate) fn connection(socket: WebSocket) -> Result<WebSocketConnection> {
         .as_ref()
         .set_binary_type(web_sys::BinaryType::Arraybuffer);
     socket.accept().map_err(|error| {
-        ActorError::backend(PROVIDER, format!("accepting the actor's WebSocket: {error}"))
+        ActorError::backend(
+            PROVIDER,
+            format!("accepting the actor's WebSocket: {error}"),
+        )
     })?;
     let (ours, theirs) = WebSocketConnection::pair(BUFFER);
     let (mut to_caller, mut from_caller) = theirs.into_parts();

@@ -27,12 +27,14 @@ pub struct DurableObjects {
 impl DurableObjects {
     /// The objects of the namespace `namespace`, bound under `binding` in `env`.
     pub fn from_env(env: &worker::Env, namespace: &str, binding: &str) -> Result<Self> {
-        let objects = env.durable_object(binding).map_err(|error| ActorError::Unavailable {
-            reason: format!(
-                "the Worker has no Durable Object binding `{binding}` for actor namespace \
+        let objects = env
+            .durable_object(binding)
+            .map_err(|error| ActorError::Unavailable {
+                reason: format!(
+                    "the Worker has no Durable Object binding `{binding}` for actor namespace \
                  `{namespace}` ({error}): add it to the Worker's `durable_objects` bindings"
-            ),
-        })?;
+                ),
+            })?;
         Ok(DurableObjects {
             namespace: namespace.to_string(),
             binding: binding.to_string(),
@@ -63,10 +65,14 @@ impl DurableObjects {
     /// Sends `req` to the object `id` and returns the runtime's response.
     async fn send(&self, id: &ActorId, req: Request<ByteStream>) -> Result<worker::Response> {
         let stub = self.stub(id)?;
-        let req = js::to_js_request(req).await.map_err(|error| self.failed(id, &error))?;
+        let req = js::to_js_request(req)
+            .await
+            .map_err(|error| self.failed(id, &error))?;
         stub.fetch_with_request(worker::Request::from(req))
             .await
-            .map_err(|error| ActorError::backend(PROVIDER, format!("actor {}: {error}", self.actor(id))))
+            .map_err(|error| {
+                ActorError::backend(PROVIDER, format!("actor {}: {error}", self.actor(id)))
+            })
     }
 
     fn actor(&self, id: &ActorId) -> String {
@@ -114,10 +120,9 @@ impl ActorClient for DurableObjects {
                 reason: "actor names must not be empty".to_string(),
             });
         }
-        let id = self
-            .objects
-            .id_from_name(name)
-            .map_err(|error| ActorError::backend(PROVIDER, format!("idFromName({name:?}): {error}")))?;
+        let id = self.objects.id_from_name(name).map_err(|error| {
+            ActorError::backend(PROVIDER, format!("idFromName({name:?}): {error}"))
+        })?;
         Ok(ActorId::new(id.to_string(), Some(name)))
     }
 
@@ -169,7 +174,11 @@ impl ActorClient for DurableObjects {
         Ok(js::from_js_response(&response)?)
     }
 
-    async fn connect(&self, id: &ActorId, mut req: Request<ByteStream>) -> Result<WebSocketConnection> {
+    async fn connect(
+        &self,
+        id: &ActorId,
+        mut req: Request<ByteStream>,
+    ) -> Result<WebSocketConnection> {
         add_upgrade_headers(&mut req, "dGhlIHNhbXBsZSBub25jZQ==")?;
         let mut response = self.send(id, req).await?;
         if let Some(failure) = self.failure(id, &mut response).await {

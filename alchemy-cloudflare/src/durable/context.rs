@@ -128,8 +128,9 @@ impl ContextBackend for DoContext {
         _req: &Request<ByteStream>,
         tags: Vec<String>,
     ) -> Result<(WebSocket, Response<ByteStream>)> {
-        let pair = worker::WebSocketPair::new()
-            .map_err(|error| ActorError::backend(PROVIDER, format!("making a WebSocket pair failed: {error}")))?;
+        let pair = worker::WebSocketPair::new().map_err(|error| {
+            ActorError::backend(PROVIDER, format!("making a WebSocket pair failed: {error}"))
+        })?;
         let count = self.sockets_accepted.get() + 1;
         self.sockets_accepted.set(count);
         // Ids sort in the order of acceptance, across evictions too: the runtime's clock
@@ -141,7 +142,10 @@ impl ContextBackend for DoContext {
             .status(StatusCode::SWITCHING_PROTOCOLS)
             .extension(pair.client)
             .body(ByteStream::empty())?;
-        Ok((WebSocket::new(Arc::new(socket), MAX_ATTACHMENT_BYTES), response))
+        Ok((
+            WebSocket::new(Arc::new(socket), MAX_ATTACHMENT_BYTES),
+            response,
+        ))
     }
 
     fn websockets(&self, tag: Option<&str>) -> Vec<WebSocket> {

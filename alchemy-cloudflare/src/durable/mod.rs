@@ -81,16 +81,22 @@ impl ObjectHost {
     /// `namespace/id`, for messages.
     fn actor_name(&self) -> String {
         match &self.context {
-            Ok(context) => format!("{}/{}", self.namespace, alchemy::actor::ContextBackend::id(&**context)),
+            Ok(context) => format!(
+                "{}/{}",
+                self.namespace,
+                alchemy::actor::ContextBackend::id(&**context)
+            ),
             Err(_) => self.namespace.to_string(),
         }
     }
 
     fn context(&self) -> Result<&Arc<DoContext>, ActorError> {
-        self.context.as_ref().map_err(|reason| ActorError::InitFailed {
-            actor: self.namespace.to_string(),
-            message: reason.clone(),
-        })
+        self.context
+            .as_ref()
+            .map_err(|reason| ActorError::InitFailed {
+                actor: self.namespace.to_string(),
+                message: reason.clone(),
+            })
     }
 
     /// The actor, built first if this instance has none yet. Call it within a turn.
@@ -121,7 +127,9 @@ impl ObjectHost {
     async fn handle_fetch(&self, req: web_sys::Request) -> Result<web_sys::Response, JsValue> {
         let req = match js::from_js_request(&req) {
             Ok(req) => req,
-            Err(error) => return js::text_response(400, &format!("the request is invalid: {error}")),
+            Err(error) => {
+                return js::text_response(400, &format!("the request is invalid: {error}"))
+            }
         };
         let _turn = self.turn.lock().await;
         let actor = match self.actor().await {
@@ -198,7 +206,11 @@ impl ObjectHost {
     }
 
     /// A socket failed: the runtime's `webSocketError`. The close that follows reaches the actor.
-    pub fn websocket_error(self: &Rc<Self>, _socket: web_sys::WebSocket, error: JsValue) -> js_sys::Promise {
+    pub fn websocket_error(
+        self: &Rc<Self>,
+        _socket: web_sys::WebSocket,
+        error: JsValue,
+    ) -> js_sys::Promise {
         worker::console_warn!(
             "a WebSocket of actor {} failed: {}",
             self.actor_name(),

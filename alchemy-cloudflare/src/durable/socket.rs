@@ -119,9 +119,7 @@ impl WebSocketBackend for DoSocket {
     }
 
     fn tags(&self) -> Vec<String> {
-        self.state
-            .get_tags(&self.socket)
-            .unwrap_or_default()
+        self.state.get_tags(&self.socket).unwrap_or_default()
     }
 
     fn attachment(&self) -> Option<Bytes> {

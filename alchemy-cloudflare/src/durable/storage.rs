@@ -16,12 +16,18 @@ pub(crate) const PROVIDER: &str = "cloudflare";
 pub(crate) fn storage_error(operation: &str, error: &JsValue) -> ActorError {
     ActorError::backend(
         PROVIDER,
-        format!("Durable Object storage {operation} failed: {}", describe(error)),
+        format!(
+            "Durable Object storage {operation} failed: {}",
+            describe(error)
+        ),
     )
 }
 
 /// Awaits a storage promise.
-async fn wait(operation: &str, promise: std::result::Result<js_sys::Promise, JsValue>) -> Result<JsValue> {
+async fn wait(
+    operation: &str,
+    promise: std::result::Result<js_sys::Promise, JsValue>,
+) -> Result<JsValue> {
     let promise = promise.map_err(|error| storage_error(operation, &error))?;
     JsFuture::from(promise)
         .await

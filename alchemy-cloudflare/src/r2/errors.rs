@@ -52,7 +52,10 @@ pub(super) fn multipart_error(
             key: key.to_string(),
             upload_id: upload_id.to_string(),
         }
-    } else if has_code(&message, &["(10025)", "(10011)", "InvalidPart", "EntityTooSmall"]) {
+    } else if has_code(
+        &message,
+        &["(10025)", "(10011)", "InvalidPart", "EntityTooSmall"],
+    ) {
         BucketError::InvalidPart {
             key: key.to_string(),
             part_number: 0,

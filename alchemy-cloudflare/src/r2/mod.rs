@@ -18,9 +18,8 @@ mod errors;
 use std::collections::{BTreeMap, HashMap};
 
 use alchemy::bucket::{
-    validate_key, validate_metadata, BucketError, BucketStore, ByteRange, Capabilities,
-    GetOptions, GetResult, ListOptions, ListPage, ObjectMeta, PartInfo, PutMode, PutOptions,
-    PutResult, Result,
+    validate_key, validate_metadata, BucketError, BucketStore, ByteRange, Capabilities, GetOptions,
+    GetResult, ListOptions, ListPage, ObjectMeta, PartInfo, PutMode, PutOptions, PutResult, Result,
 };
 use alchemy_stream::{ByteStream, StreamError};
 use worker::{Conditional, Data, FixedLengthStream, HttpMetadata, Include, Object, Range};
@@ -439,13 +438,14 @@ impl BucketStore for R2Bucket {
             Data::Bytes(bytes) => bytes.len() as u64,
             _ => known.unwrap_or(0),
         };
-        let part = upload
-            .upload_part(number, data)
-            .await
-            .map_err(|error| match failure.take() {
-                Some(body_error) => BucketError::Stream(body_error),
-                None => errors::multipart_error("put_part", key, upload_id, error),
-            })?;
+        let part =
+            upload
+                .upload_part(number, data)
+                .await
+                .map_err(|error| match failure.take() {
+                    Some(body_error) => BucketError::Stream(body_error),
+                    None => errors::multipart_error("put_part", key, upload_id, error),
+                })?;
         Ok(PartInfo {
             part_number,
             etag: part.etag(),
@@ -482,10 +482,9 @@ impl BucketStore for R2Bucket {
             .bucket
             .resume_multipart_upload(key, upload_id)
             .map_err(|error| r2_error("complete_multipart", key, error))?;
-        let object = upload
-            .complete(uploaded)
-            .await
-            .map_err(|error| errors::multipart_error("complete_multipart", key, upload_id, error))?;
+        let object = upload.complete(uploaded).await.map_err(|error| {
+            errors::multipart_error("complete_multipart", key, upload_id, error)
+        })?;
         Ok(PutResult {
             etag: object.etag(),
             version: Some(object.version()),

@@ -152,15 +152,21 @@ pub struct Workerd {
 
 /// A free port on 127.0.0.1.
 fn free_port() -> Result<u16, WorkerdError> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(io("finding a free port"))?;
-    Ok(listener.local_addr().map_err(io("finding a free port"))?.port())
+    let listener =
+        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(io("finding a free port"))?;
+    Ok(listener
+        .local_addr()
+        .map_err(io("finding a free port"))?
+        .port())
 }
 
 /// Keeps what `stream` prints in `output`.
 fn collect(stream: impl Read + Send + 'static, output: Arc<Mutex<String>>) {
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            let mut output = output.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut output = output
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             output.push_str(&line);
             output.push('\n');
         }
@@ -194,8 +200,11 @@ impl Workerd {
             .map_err(io(format!("creating {}", instance_dir.display())))?;
         let config_path = instance_dir.join("wrangler.json");
         let json = config.wrangler_json(bundle)?;
-        std::fs::write(&config_path, serde_json::to_vec_pretty(&json).unwrap_or_default())
-            .map_err(io(format!("writing {}", config_path.display())))?;
+        std::fs::write(
+            &config_path,
+            serde_json::to_vec_pretty(&json).unwrap_or_default(),
+        )
+        .map_err(io(format!("writing {}", config_path.display())))?;
 
         let port = free_port()?;
         let inspector = free_port()?;
@@ -212,7 +221,11 @@ impl Workerd {
             .args(["--inspector-port", &inspector.to_string()])
             .arg("--persist-to")
             .arg(persist_dir)
-            .args(["--show-interactive-dev-session=false", "--log-level", "info"])
+            .args([
+                "--show-interactive-dev-session=false",
+                "--log-level",
+                "info",
+            ])
             .current_dir(&instance_dir)
             .process_group(0)
             .env("PATH", std::env::join_paths(paths).unwrap_or(path))
@@ -263,7 +276,8 @@ impl Workerd {
             return false;
         };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-        let request = "GET /__alchemy_ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+        let request =
+            "GET /__alchemy_ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
         if stream.write_all(request.as_bytes()).is_err() {
             return false;
         }
