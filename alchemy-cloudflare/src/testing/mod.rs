@@ -131,14 +131,19 @@ impl WorkerConfig {
             .map(|(id, class)| serde_json::json!({ "name": binding_name(id), "class_name": class }))
             .collect();
         let classes: Vec<&String> = self.actors.iter().map(|(_, class)| class).collect();
-        Ok(serde_json::json!({
+        let mut config = serde_json::json!({
             "name": self.name,
-            "main": std::fs::canonicalize(&bundle.main_module).unwrap_or_else(|_| bundle.main_module.clone()),
+            "main": std::fs::canonicalize(&bundle.main_module)
+                .unwrap_or_else(|_| bundle.main_module.clone()),
             "compatibility_date": COMPATIBILITY_DATE,
             "r2_buckets": buckets,
             "durable_objects": { "bindings": objects },
-            "migrations": [{ "tag": "v1", "new_sqlite_classes": classes }],
-        }))
+        });
+        if !classes.is_empty() {
+            config["migrations"] =
+                serde_json::json!([{ "tag": "v1", "new_sqlite_classes": classes }]);
+        }
+        Ok(config)
     }
 }
 
@@ -329,5 +334,64 @@ impl Workerd {
 impl Drop for Workerd {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::BundleSize;
+
+    fn bundle(classes: &[&str]) -> WorkerBundle {
+        WorkerBundle {
+            dir: PathBuf::from("/bundle"),
+            main_module: PathBuf::from("/bundle/shim.js"),
+            wasm: PathBuf::from("/bundle/index_bg.wasm"),
+            classes: classes.iter().map(|class| class.to_string()).collect(),
+            size: BundleSize {
+                cargo_wasm: 0,
+                wasm: 0,
+                wasm_gzipped: 0,
+                js: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn bindings_are_named_after_the_logical_ids() {
+        let config = WorkerConfig::new("app")
+            .bucket("user-photos")
+            .actors("chat-rooms", "RoomObject");
+        let json = config.wrangler_json(&bundle(&["RoomObject"])).unwrap();
+        assert_eq!(json["main"], "/bundle/shim.js");
+        assert_eq!(
+            json["r2_buckets"],
+            serde_json::json!([{ "binding": "USER_PHOTOS", "bucket_name": "user-photos" }])
+        );
+        assert_eq!(
+            json["durable_objects"]["bindings"],
+            serde_json::json!([{ "name": "CHAT_ROOMS", "class_name": "RoomObject" }])
+        );
+        assert_eq!(
+            json["migrations"],
+            serde_json::json!([{ "tag": "v1", "new_sqlite_classes": ["RoomObject"] }])
+        );
+    }
+
+    #[test]
+    fn a_worker_without_actors_has_no_migrations() {
+        let json = WorkerConfig::new("plain")
+            .wrangler_json(&bundle(&[]))
+            .unwrap();
+        assert!(json.get("migrations").is_none(), "{json}");
+    }
+
+    #[test]
+    fn a_class_the_bundle_lacks_is_refused_with_the_fix() {
+        let config = WorkerConfig::new("app").actors("rooms", "Missing");
+        let error = config.wrangler_json(&bundle(&["RoomObject"])).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("durable_object!(Missing"), "{message}");
+        assert!(message.contains("RoomObject"), "{message}");
     }
 }

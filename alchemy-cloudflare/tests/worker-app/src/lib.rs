@@ -5,6 +5,7 @@
 //! - `POST /conformance/bucket` and `POST /conformance/actors` run the shared conformance
 //!   suites inside the Worker, against the R2 binding and the Durable Object namespace, and
 //!   answer with the report (which tests ran, which were skipped);
+//! - `GET /hello` answers `hello` (for the benchmark);
 //! - `POST /counter/{name}` and `GET /counter/{name}` increment and read a counter actor;
 //! - `GET /rooms/{room}/ws` opens a WebSocket to a chat room actor (passed through from the
 //!   Durable Object); `GET /rooms/{room}/state` tells the room's inits, history and alarms, and
@@ -92,6 +93,7 @@ async fn route(state: State, req: Request<ByteStream>) -> Response<ByteStream> {
             })))
         }
         (Method::POST, ["conformance", "actors"]) => Ok(actor_suite(&state).await),
+        (Method::GET, ["hello"]) => Ok(text(StatusCode::OK, "hello")),
         (method, ["counter", name]) => forward(&state.suite, name, method, "/counter").await,
         (_, ["rooms", room, rest @ ..]) => {
             let rest = format!("/{}", rest.join("/"));
