@@ -179,6 +179,8 @@ impl ActorClient for DurableObjects {
         id: &ActorId,
         mut req: Request<ByteStream>,
     ) -> Result<WebSocketConnection> {
+        // The handshake stays inside the runtime (a Worker's subrequest to an object), which
+        // does not check the key; RFC 6455's sample nonce fills the header.
         add_upgrade_headers(&mut req, "dGhlIHNhbXBsZSBub25jZQ==")?;
         let mut response = self.send(id, req).await?;
         if let Some(failure) = self.failure(id, &mut response).await {
