@@ -2,7 +2,7 @@
 //!
 //! A Durable Object class hosts the actors of one namespace: the
 //! [`durable_object!`](crate::durable_object) macro defines the class, whose instances each hold
-//! an [`ObjectHost`]. The host builds the actor with [`Actor::init`](alchemy::actor::Actor::init)
+//! an [`ObjectHost`]. The host builds the actor with `Actor::init`
 //! before its first event (and again after the runtime evicted it), runs its events one turn at
 //! a time, and gives it a context over the object's key-value storage, its SQLite database
 //! (`ctx.storage.sql`), its alarm and its hibernatable WebSockets.
