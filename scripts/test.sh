@@ -26,5 +26,8 @@ if [ -n "$native" ]; then
   echo "the runtime side of alchemy depends on native-only crates:"; echo "$native"; exit 1
 fi
 
+step "the wasm toolchain for Workers (installs what is missing; quick when done)"
+bash scripts/wasm-toolchain.sh >/dev/null
+
 step "cargo test (every crate, every feature)"
 cargo test --workspace --all-features

@@ -1,5 +1,8 @@
-//! A local stand-in for the Cloudflare v4 API (feature `testing`) that checks every request
-//! against Cloudflare's published OpenAPI documents (vendored in this crate's `openapi/`).
+//! Cloudflare on this machine, for tests (feature `testing`): [`ApiServer`], a stand-in for the
+//! v4 API, and [`Workerd`], a built Worker running in workerd.
+//!
+//! [`ApiServer`] checks every request against Cloudflare's published OpenAPI documents (vendored
+//! in this crate's `openapi/`).
 //!
 //! [`ApiServer`] listens on a free 127.0.0.1 port. Each request is matched to a documented
 //! operation by method and path template; its path and query parameters, its JSON body, and
@@ -26,6 +29,7 @@
 mod cloud;
 mod multipart;
 mod openapi;
+mod workerd;
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -42,6 +46,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
 pub use cloud::{Bucket, Cloud, Module, Namespace, Script};
+pub use workerd::{WorkerConfig, Workerd, WorkerdError, COMPATIBILITY_DATE};
 
 use crate::api::{Client, Config};
 use openapi::Documents;

@@ -1,0 +1,161 @@
+//! The Worker that the alchemy-cloudflare tests build to wasm and run in workerd.
+//!
+//! It exposes the neutral bucket over R2 and neutral actors over Durable Objects:
+//!
+//! - `POST /conformance/bucket` and `POST /conformance/actors` run the shared conformance
+//!   suites inside the Worker, against the R2 binding and the Durable Object namespace, and
+//!   answer with the report (which tests ran, which were skipped);
+//! - `GET /hello` answers `hello` (for the benchmark);
+//! - `POST /counter/{name}` and `GET /counter/{name}` increment and read a counter actor;
+//! - `GET /rooms/{room}/ws` opens a WebSocket to a chat room actor (passed through from the
+//!   Durable Object); `GET /rooms/{room}/state` tells the room's inits, history and alarms, and
+//!   `POST /rooms/{room}/alarm?in_ms=N` sets its alarm.
+
+mod chat;
+
+use alchemy::actor::conformance::ConformanceActor;
+use alchemy::actor::{ActorNamespace, Actors};
+use alchemy::bucket::{Bucket, BucketClient};
+use alchemy::{Init, Service};
+use alchemy_http::handler_fn;
+use alchemy_stream::ByteStream;
+use http::{Method, Request, Response, StatusCode};
+
+pub use chat::ChatRoom;
+
+/// The bucket of the bucket conformance suite.
+pub static BUCKET: Bucket = Bucket::new("conformance");
+/// The actors of the actor conformance suite, and the counters.
+pub static SUITE: Actors<ConformanceActor> = Actors::new("suite");
+/// The chat rooms.
+pub static ROOMS: Actors<ChatRoom> = Actors::new("rooms");
+
+alchemy_cloudflare::serve!(TestApp, "test-app");
+alchemy_cloudflare::durable_object!(SuiteObject, SUITE);
+alchemy_cloudflare::durable_object!(RoomObject, ROOMS);
+
+/// The test service.
+pub struct TestApp;
+
+/// What the handler works with.
+#[derive(Clone)]
+struct State {
+    bucket: BucketClient,
+    suite: ActorNamespace<ConformanceActor>,
+    rooms: ActorNamespace<ChatRoom>,
+}
+
+fn text(status: StatusCode, body: impl Into<String>) -> Response<ByteStream> {
+    let mut response = Response::new(ByteStream::from(body.into()));
+    *response.status_mut() = status;
+    response
+}
+
+fn json(value: &serde_json::Value) -> Response<ByteStream> {
+    let mut response = text(StatusCode::OK, value.to_string());
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+impl Service for TestApp {
+    type Handler = alchemy_http::BoxHandler;
+
+    async fn init(ctx: &mut Init<'_>) -> alchemy::Result<Self::Handler> {
+        let state = State {
+            bucket: ctx.bind(&BUCKET).await?,
+            suite: ctx.bind(&SUITE).await?,
+            rooms: ctx.bind(&ROOMS).await?,
+        };
+        Ok(alchemy_http::BoxHandler::new(handler_fn(move |req| {
+            let state = state.clone();
+            async move { Ok::<_, std::convert::Infallible>(route(state, req).await) }
+        })))
+    }
+}
+
+async fn route(state: State, req: Request<ByteStream>) -> Response<ByteStream> {
+    let path = req.uri().path().to_string();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let method = req.method().clone();
+    let result = match (method, segments.as_slice()) {
+        (Method::POST, ["conformance", "bucket"]) => {
+            let report = alchemy::bucket::conformance::run_all(&state.bucket).await;
+            let skipped: Vec<serde_json::Value> = report
+                .skipped
+                .iter()
+                .map(|s| serde_json::json!({ "test": s.test, "missing": s.missing }))
+                .collect();
+            Ok(json(&serde_json::json!({
+                "provider": report.provider, "ran": report.ran, "skipped": skipped,
+            })))
+        }
+        (Method::POST, ["conformance", "actors"]) => Ok(actor_suite(&state).await),
+        (Method::GET, ["hello"]) => Ok(text(StatusCode::OK, "hello")),
+        (method, ["counter", name]) => forward(&state.suite, name, method, "/counter").await,
+        (_, ["rooms", room, rest @ ..]) => {
+            let rest = format!("/{}", rest.join("/"));
+            match state.rooms.get_by_name(room) {
+                Ok(stub) => {
+                    let (mut parts, body) = req.into_parts();
+                    let query = parts
+                        .uri
+                        .query()
+                        .map(|q| format!("?{q}"))
+                        .unwrap_or_default();
+                    parts.uri = match format!("{rest}{query}").parse() {
+                        Ok(uri) => uri,
+                        Err(error) => return text(StatusCode::BAD_REQUEST, error.to_string()),
+                    };
+                    stub.fetch(Request::from_parts(parts, body)).await
+                }
+                Err(error) => Err(error),
+            }
+        }
+        _ => Ok(text(StatusCode::NOT_FOUND, format!("no route for {path}"))),
+    };
+    result.unwrap_or_else(|error| text(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))
+}
+
+/// Sends `method path` to the suite actor `name`.
+async fn forward(
+    suite: &ActorNamespace<ConformanceActor>,
+    name: &str,
+    method: Method,
+    path: &str,
+) -> alchemy::actor::Result<Response<ByteStream>> {
+    let stub = suite.get_by_name(name)?;
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .body(ByteStream::empty())?;
+    stub.fetch(req).await
+}
+
+/// Runs the actor conformance suite against the Durable Object namespace.
+#[cfg(target_arch = "wasm32")]
+async fn actor_suite(state: &State) -> Response<ByteStream> {
+    let target = alchemy::actor::conformance::Target::new(state.suite.clone(), |duration| {
+        alchemy_cloudflare::durable::sleep(duration)
+    });
+    let report = alchemy::actor::conformance::run_all(&target).await;
+    let skipped: Vec<serde_json::Value> = report
+        .skipped
+        .iter()
+        .map(|s| serde_json::json!({ "test": s.test, "missing": s.missing }))
+        .collect();
+    json(&serde_json::json!({
+        "provider": report.provider, "ran": report.ran, "skipped": skipped,
+    }))
+}
+
+/// The actor suite waits on the Worker's timers, so it runs only in a Worker.
+#[cfg(not(target_arch = "wasm32"))]
+async fn actor_suite(_: &State) -> Response<ByteStream> {
+    text(
+        StatusCode::NOT_IMPLEMENTED,
+        "the actor conformance suite runs inside a Worker: build this crate for wasm32",
+    )
+}
