@@ -40,6 +40,12 @@
 //! key. `ActorTableProps` (feature `deploy`) deploys it, and `actor_permissions` lists the
 //! IAM statements the runtime needs on it.
 //!
+//! An app needs none of this by hand: on a stage whose provider is `aws`, each namespace the
+//! app hosts (`App::actors`) is deployed as such a table, binding it sets
+//! `ALCHEMY_ACTORS_<ID>` on the function and grants exactly those statements, and the
+//! function's runtime ([`AwsRuntime`](crate::runtime::AwsRuntime)) hosts every actor type of
+//! the app on one `DynamoActors` for the life of the process.
+//!
 //! # Limits and capabilities
 //!
 //! [`DynamoActors::capabilities`] declares DynamoDB's limits: keys of at most
@@ -56,8 +62,8 @@
 //!
 //! - **Alarms.** An honest alarm needs something that wakes the actor at a time, durably and
 //!   at least once, when no request arrives: on AWS that is EventBridge Scheduler invoking a
-//!   function, which is deployment wiring this runtime does not own. It will come with the
-//!   Lambda platform; until then `set_alarm` fails with `NotSupported`.
+//!   function, which is deployment wiring the AWS platform does not make yet; until it does,
+//!   `set_alarm` fails with `NotSupported`.
 //! - **WebSockets** (and so hibernation). A turn lives only as long as one invocation, and a
 //!   Lambda function cannot hold a socket open between invocations; API Gateway WebSocket
 //!   APIs could stand in, but with different semantics (no in-actor accept, no attachments
@@ -415,5 +421,73 @@ impl DynamoActors {
             .keys()
             .cloned()
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alchemy::actor::{ActorContext, ByteStream};
+    use http::{Request, Response};
+
+    struct Counter;
+    struct Room;
+
+    impl Actor for Counter {
+        async fn init(_: ActorContext) -> alchemy::actor::Result<Self> {
+            Ok(Counter)
+        }
+        async fn fetch(
+            &self,
+            _: Request<ByteStream>,
+        ) -> alchemy::actor::Result<Response<ByteStream>> {
+            Ok(Response::new(ByteStream::from("counter")))
+        }
+    }
+
+    impl Actor for Room {
+        async fn init(_: ActorContext) -> alchemy::actor::Result<Self> {
+            Ok(Room)
+        }
+        async fn fetch(
+            &self,
+            _: Request<ByteStream>,
+        ) -> alchemy::actor::Result<Response<ByteStream>> {
+            Ok(Response::new(ByteStream::from("room")))
+        }
+    }
+
+    static COUNTERS: Actors<Counter> = Actors::new("counters");
+    static ROOMS_AS_COUNTERS: Actors<Room> = Actors::new("counters");
+
+    fn actors() -> DynamoActors {
+        let config = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .build();
+        DynamoActors::new(&config, |namespace| format!("app-prod-{namespace}"))
+    }
+
+    #[tokio::test]
+    async fn an_erased_class_registers_once_and_agrees_with_its_type() {
+        let actors = actors();
+        actors.register("counters", COUNTERS.class()).unwrap();
+        actors.register("counters", COUNTERS.class()).unwrap();
+        assert_eq!(actors.namespaces(), ["counters"]);
+        assert_eq!(actors.table_name("counters"), "app-prod-counters");
+        actors.namespace(&COUNTERS).await.expect("the same type");
+
+        let err = actors.namespace(&ROOMS_AS_COUNTERS).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("registered already with actor type"),
+            "{err}"
+        );
+        let err = actors
+            .register("counters", ROOMS_AS_COUNTERS.class())
+            .unwrap_err();
+        assert!(err.to_string().contains("namespace of its own"), "{err}");
+        assert!(actors
+            .register("not a namespace!", COUNTERS.class())
+            .is_err());
     }
 }
