@@ -20,7 +20,11 @@ use crate::runtime::AwsRuntime;
 /// - [`Cloud::host`]: when Lambda started the process (`AWS_LAMBDA_RUNTIME_API` is set), runs
 ///   the init of the service named by `ALCHEMY_SERVICE` (or of the app's only service) on an
 ///   [`AwsRuntime`] and serves its handler with the [Lambda adapter](crate::lambda), in the
-///   response mode `ALCHEMY_LAMBDA_RESPONSE` asks for.
+///   response mode `ALCHEMY_LAMBDA_RESPONSE` asks for. Every actor type of the app
+///   ([`App::actor_classes`]) is registered with the runtime first, so the service's bound
+///   actor namespaces run their turns in the function (over DynamoDB; see
+///   [`crate::actor`]). One runtime serves every invocation of the process, so a warm
+///   function reuses its clients and actor instances.
 ///
 /// ```no_run
 /// use alchemy::http::{handler_fn, BoxHandler, ByteStream};
@@ -113,6 +117,10 @@ fn host(app: &App) -> Result<(), String> {
         .map_err(|e| format!("cannot start the async runtime to serve `{service}`: {e}"))?;
     runtime.block_on(async {
         let aws = AwsRuntime::from_env().await;
+        for (namespace, class) in app.actor_classes() {
+            aws.register_actors(&namespace, class)
+                .map_err(|e| format!("cannot host actor namespace `{namespace}` in Lambda: {e}"))?;
+        }
         let handler = app
             .handler(&service, &aws)
             .await

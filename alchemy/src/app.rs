@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use alchemy_http::{BoxHandler, HttpHandler, MaybeSync};
 
-use crate::actor::{Actor, Actors};
+use crate::actor::{Actor, ActorClass, Actors};
 use crate::bind::{Bindable, Declaration, Init, Planning, Request, Runtime, Service};
 use crate::cloud::{Cloud, StageConfig};
 use crate::config::{Config, LOCAL};
@@ -64,6 +64,7 @@ pub fn app(name: &str) -> App {
         services: Vec::new(),
         declarations: Vec::new(),
         actor_hosts: Vec::new(),
+        actor_classes: Vec::new(),
         state_dir: None,
         config_path: None,
         clouds: Vec::new(),
@@ -90,6 +91,7 @@ pub struct App {
     services: Vec<ServiceEntry>,
     declarations: Vec<Declaration>,
     actor_hosts: Vec<(String, LocalHost)>,
+    actor_classes: Vec<(String, ActorClass)>,
     state_dir: Option<PathBuf>,
     config_path: Option<PathBuf>,
     clouds: Vec<Arc<dyn Cloud>>,
@@ -167,7 +169,15 @@ impl App {
             Box::pin(async move { local.namespace(actors).await.map(drop) })
         });
         self.actor_hosts.push((actors.id().to_string(), host));
+        self.actor_classes
+            .push((actors.id().to_string(), actors.class()));
         self
+    }
+
+    /// The actor types the app hosts, by namespace, with their types erased: what a cloud's
+    /// runtime registers to host them without naming them (the AWS runtime does, in Lambda).
+    pub fn actor_classes(&self) -> Vec<(String, ActorClass)> {
+        self.actor_classes.clone()
     }
 
     /// The actor types the app hosts, with the way to host each on the local runtime.

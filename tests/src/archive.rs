@@ -1,7 +1,7 @@
 //! photo-archive: photo-share's photos (the same [`Photos`] over the same [`PHOTOS`] bucket)
-//! behind a service that binds nothing else, so that it deploys where actors are not hosted yet
-//! (AWS). `V` is the build's version, answered by `GET /version`: two builds that differ only
-//! in it are two bootstraps, for tests of code changes.
+//! behind a service that binds nothing else: a small app for tests of code-only updates on
+//! AWS. `V` is the build's version, answered by `GET /version`: two builds that differ only in
+//! it are two bootstraps, so a new build changes the function and nothing else.
 //!
 //! | method and path | what it does |
 //! |---|---|

@@ -1,10 +1,12 @@
 //! photo-share on AWS, in MiniStack: stages chosen by `alchemy.toml`, deployed by the app's
 //! own command line, and served inside Lambda by the same program.
 //!
-//! photo-share itself hosts actors, which the AWS platform refuses at plan time (before
-//! anything is made); its photo API without the actors, `photo-archive`
-//! (`alchemy_tests::archive`, the same `Photos` over the same bucket), is deployed, served,
-//! changed and destroyed. Everything is checked through the AWS SDK, not the project's state.
+//! photo-share itself, actors included, is deployed (a bucket, a DynamoDB table per actor
+//! namespace, a role, a function and its URL), served (photos and many concurrent view counts
+//! through the function URL), deployed again without change and destroyed. Its photo API
+//! alone, `photo-archive` (`alchemy_tests::archive`, the same `Photos` over the same bucket),
+//! is deployed, changed in code only and destroyed. Everything is checked through the AWS
+//! SDK, not the project's state.
 
 mod common;
 
@@ -119,38 +121,302 @@ fn outputs(exe: &str, dir: &Path, emulator: &Emulator) -> Value {
     .expect("outputs are JSON")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn photo_share_is_refused_on_aws_at_plan_time_because_of_its_actors() {
+const PHOTO_SHARE: &str = env!("CARGO_BIN_EXE_photo-share-app");
+
+/// Concurrent clients counting views of one photo, and the views each of them counts.
+const CLIENTS: u64 = 16;
+const VIEWS_PER_CLIENT: u64 = 50;
+
+/// The decoded inline policy of `role`, which must be its only one.
+async fn inline_policy(iam: &aws_sdk_iam::Client, role: &str) -> Value {
+    let policies = iam
+        .list_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(policies.policy_names().len(), 1, "{policies:?}");
+    let policy = iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(&policies.policy_names()[0])
+        .send()
+        .await
+        .unwrap();
+    alchemy_aws::control::decode_policy_document(policy.policy_document()).unwrap()
+}
+
+/// Sends `method path` with `body` through the function URL `url`; status and body bytes.
+async fn through_url(
+    client: &Client,
+    url: &str,
+    method: http::Method,
+    path: &str,
+    body: Vec<u8>,
+) -> (u16, Vec<u8>) {
+    let url_id = url
+        .strip_prefix("https://")
+        .and_then(|u| u.split('.').next())
+        .expect("an AWS-shaped function URL");
+    let res = client
+        .send(
+            http::Request::builder()
+                .method(method)
+                .uri(format!("/_aws/lambda-url/{url_id}{path}"))
+                .body(ByteStream::from(body))
+                .unwrap(),
+        )
+        .await
+        .expect("the function URL answers");
+    let status = res.status().as_u16();
+    (
+        status,
+        res.into_body().collect(1 << 24).await.unwrap().to_vec(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn photo_share_deploys_with_its_actors_and_counts_every_view_on_aws() {
     let emulator = Emulator::ministack().await.expect("MiniStack starts");
     let dir = tempfile::tempdir().unwrap();
-    let config = example_config();
-    let out = run(
-        env!("CARGO_BIN_EXE_photo-share-app"),
-        dir.path(),
+    let dir = dir.path();
+    std::fs::copy(example_config(), dir.join("alchemy.toml")).unwrap();
+    let sdk = emulator.sdk_config();
+    let s3 = emulator.s3_client();
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let lambda = aws_sdk_lambda::Client::new(&sdk);
+
+    // Deploy: the bucket, a table per actor namespace, the role, the function and its URL.
+    ok(
+        PHOTO_SHARE,
+        dir,
         &emulator,
-        &[
-            "deploy",
-            "--yes",
-            "--stage",
-            "aws",
-            "--config",
-            config.to_str().unwrap(),
-        ],
+        &["deploy", "--yes", "--stage", "aws"],
     );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let out = outputs(PHOTO_SHARE, dir, &emulator);
+    let bucket = out["photos"]["name"].as_str().unwrap().to_string();
+    let role = out["api-role"]["name"].as_str().unwrap().to_string();
+    let function = out["api"]["name"].as_str().unwrap().to_string();
+    let url = out["api-url"]["url"].as_str().unwrap().to_string();
+    let mut tables = Vec::new();
+    for namespace in ["rooms", "counters"] {
+        let name = out[namespace]["name"].as_str().unwrap().to_string();
+        let arn = out[namespace]["arn"].as_str().unwrap().to_string();
+        let described = dynamodb
+            .describe_table()
+            .table_name(&name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("the table of `{namespace}` exists: {e:?}"));
+        let table = described.table().unwrap();
+        assert_eq!(table.table_arn(), Some(arn.as_str()));
+        let keys: Vec<(&str, &str)> = table
+            .key_schema()
+            .iter()
+            .map(|k| (k.attribute_name(), k.key_type().as_str()))
+            .collect();
+        assert_eq!(keys, [("pk", "HASH"), ("sk", "RANGE")]);
+        tables.push((namespace, name, arn));
+    }
+    s3.head_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("the bucket exists");
+
+    // The role may do exactly what the bindings need: the bucket's S3 actions and the actor
+    // runtime's item actions on each table, nothing on anything else.
+    let mut expected = alchemy_aws::control::bucket_permissions(
+        &json!(format!("arn:aws:s3:::{bucket}")),
+        alchemy::bind::Access::ReadWrite,
+    );
+    for (_, _, arn) in &tables {
+        expected.extend(alchemy_aws::actor::actor_permissions(&json!(arn)));
+    }
+    assert_eq!(
+        inline_policy(&iam, &role).await,
+        alchemy_aws::control::policy_document(&expected)
+    );
+    let config = lambda
+        .get_function_configuration()
+        .function_name(&function)
+        .send()
+        .await
+        .expect("the function exists");
+    let env = config.environment().and_then(|e| e.variables()).unwrap();
+    assert_eq!(env["ALCHEMY_SERVICE"], "api");
+    assert_eq!(env["ALCHEMY_BUCKET_PHOTOS"], bucket);
+    assert_eq!(env["ALCHEMY_ACTORS_ROOMS"], tables[0].1);
+    assert_eq!(env["ALCHEMY_ACTORS_COUNTERS"], tables[1].1);
+    let url_config = lambda
+        .get_function_url_config()
+        .function_name(&function)
+        .send()
+        .await
+        .expect("the URL exists");
+    assert_eq!(url_config.function_url(), url);
+
+    // A photo up and back down through the function URL.
+    let client = Client::new(emulator.endpoint()).unwrap();
+    let photo: Vec<u8> = (0..40_000u32).map(|i| (i * 13 % 251) as u8).collect();
+    let (status, body) = through_url(
+        &client,
+        &url,
+        http::Method::PUT,
+        "/photos/cat.jpg",
+        photo.clone(),
+    )
+    .await;
     assert!(
-        text(&out.stderr).contains(
-            "actors are not supported on aws yet: `rooms` is an actor namespace; deploy this app to a stage on the local or Cloudflare platform"
-        ),
-        "{}",
+        (200..300).contains(&status),
+        "{status}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    let (status, body) = through_url(
+        &client,
+        &url,
+        http::Method::GET,
+        "/photos/cat.jpg",
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body, photo);
+
+    // Many clients at once count views of one photo: one actor, every view counted once.
+    let counting: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let client = client.clone();
+            let url = url.clone();
+            tokio::spawn(async move {
+                for _ in 0..VIEWS_PER_CLIENT {
+                    let (status, body) = through_url(
+                        &client,
+                        &url,
+                        http::Method::POST,
+                        "/photos/cat.jpg/views",
+                        Vec::new(),
+                    )
+                    .await;
+                    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+                }
+            })
+        })
+        .collect();
+    for task in counting {
+        task.await.expect("a client counted its views");
+    }
+    let (status, body) = through_url(
+        &client,
+        &url,
+        http::Method::GET,
+        "/photos/cat.jpg/views",
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let views: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(views, json!({ "views": CLIENTS * VIEWS_PER_CLIENT }));
+
+    // Chat rooms need alarms and WebSockets, which actors on AWS do not have: a clear error.
+    let (status, body) = through_url(
+        &client,
+        &url,
+        http::Method::POST,
+        "/rooms/lobby/announce?in_ms=10",
+        b"hello".to_vec(),
+    )
+    .await;
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("aws actors do not support"), "{body}");
+
+    // The same build again: nothing to do, and deploying changes nothing.
+    let out = run(
+        PHOTO_SHARE,
+        dir,
+        &emulator,
+        &["plan", "--stage", "aws", "--detailed-exitcode"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
         text(&out.stderr)
     );
-    assert!(
-        !dir.path().join(".alchemy/aws/state.json").exists(),
-        "nothing was recorded"
+    ok(
+        PHOTO_SHARE,
+        dir,
+        &emulator,
+        &["deploy", "--yes", "--stage", "aws"],
     );
-    let buckets = emulator.s3_client().list_buckets().send().await.unwrap();
-    assert!(buckets.buckets().is_empty(), "nothing was made");
+    let again = lambda
+        .get_function_configuration()
+        .function_name(&function)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        again.revision_id(),
+        config.revision_id(),
+        "the function is untouched"
+    );
+
+    // Destroy: the photo goes through the API, then everything else.
+    let (status, _) = through_url(
+        &client,
+        &url,
+        http::Method::DELETE,
+        "/photos/cat.jpg",
+        Vec::new(),
+    )
+    .await;
+    assert!((200..300).contains(&status), "{status}");
+    ok(
+        PHOTO_SHARE,
+        dir,
+        &emulator,
+        &["destroy", "--yes", "--stage", "aws"],
+    );
+    assert!(
+        s3.head_bucket().bucket(&bucket).send().await.is_err(),
+        "bucket gone"
+    );
+    for (namespace, name, _) in &tables {
+        assert!(
+            dynamodb
+                .describe_table()
+                .table_name(name)
+                .send()
+                .await
+                .is_err(),
+            "the table of `{namespace}` is gone"
+        );
+    }
+    assert!(
+        iam.get_role().role_name(&role).send().await.is_err(),
+        "role gone"
+    );
+    assert!(
+        lambda
+            .get_function()
+            .function_name(&function)
+            .send()
+            .await
+            .is_err(),
+        "function gone"
+    );
+    assert!(
+        lambda
+            .get_function_url_config()
+            .function_name(&function)
+            .send()
+            .await
+            .is_err(),
+        "URL gone"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

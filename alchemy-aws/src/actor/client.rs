@@ -15,7 +15,8 @@ use super::{ids, Shared, PROVIDER};
 pub(crate) struct Namespace {
     pub(crate) name: String,
     pub(crate) class: ActorClass,
-    pub(crate) type_id: std::any::TypeId,
+    /// The actor type's id, when it was registered by type rather than by its erased class.
+    pub(crate) type_id: Option<std::any::TypeId>,
     pub(crate) table: Table,
     pub(crate) shared: Arc<Shared>,
     /// One slot per actor that ran in this process: callers in one process queue on it
@@ -31,7 +32,7 @@ impl Namespace {
     pub(crate) fn new(
         name: &str,
         class: ActorClass,
-        type_id: std::any::TypeId,
+        type_id: Option<std::any::TypeId>,
         table: Table,
         shared: Arc<Shared>,
     ) -> Self {
@@ -42,6 +43,15 @@ impl Namespace {
             table,
             shared,
             slots: Mutex::default(),
+        }
+    }
+
+    /// Whether the namespace hosts the actor type `type_name` (whose id is `type_id`, when
+    /// known): by type id when both sides have one, else by type name.
+    pub(crate) fn hosts(&self, type_id: Option<std::any::TypeId>, type_name: &str) -> bool {
+        match (self.type_id, type_id) {
+            (Some(mine), Some(theirs)) => mine == theirs,
+            _ => self.class.type_name() == type_name,
         }
     }
 

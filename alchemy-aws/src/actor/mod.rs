@@ -40,6 +40,12 @@
 //! key. `ActorTableProps` (feature `deploy`) deploys it, and `actor_permissions` lists the
 //! IAM statements the runtime needs on it.
 //!
+//! An app needs none of this by hand: on a stage whose provider is `aws`, each namespace the
+//! app hosts (`App::actors`) is deployed as such a table, binding it sets
+//! `ALCHEMY_ACTORS_<ID>` on the function and grants exactly those statements, and the
+//! function's runtime ([`AwsRuntime`](crate::runtime::AwsRuntime)) hosts every actor type of
+//! the app on one `DynamoActors` for the life of the process.
+//!
 //! # Limits and capabilities
 //!
 //! [`DynamoActors::capabilities`] declares DynamoDB's limits: keys of at most
@@ -56,8 +62,8 @@
 //!
 //! - **Alarms.** An honest alarm needs something that wakes the actor at a time, durably and
 //!   at least once, when no request arrives: on AWS that is EventBridge Scheduler invoking a
-//!   function, which is deployment wiring this runtime does not own. It will come with the
-//!   Lambda platform; until then `set_alarm` fails with `NotSupported`.
+//!   function, which is deployment wiring the AWS platform does not make yet; until it does,
+//!   `set_alarm` fails with `NotSupported`.
 //! - **WebSockets** (and so hibernation). A turn lives only as long as one invocation, and a
 //!   Lambda function cannot hold a socket open between invocations; API Gateway WebSocket
 //!   APIs could stand in, but with different semantics (no in-actor accept, no attachments
@@ -115,7 +121,9 @@ use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use alchemy::actor::{Actor, ActorClient, ActorError, ActorNamespace, Actors, Capabilities};
+use alchemy::actor::{
+    Actor, ActorClass, ActorClient, ActorError, ActorNamespace, Actors, Capabilities,
+};
 use alchemy::{Error, Result};
 use aws_config::{BehaviorVersion, SdkConfig};
 
@@ -315,39 +323,75 @@ impl DynamoActors {
     /// declaration again returns a client of the same namespace. Nothing is asked of AWS
     /// until the first request.
     pub async fn namespace<A: Actor>(&self, actors: &Actors<A>) -> Result<ActorNamespace<A>> {
-        alchemy::resource::validate_id(actors.id())?;
+        let namespace = self.host(actors.id(), actors.class(), Some(TypeId::of::<A>()))?;
+        Ok(ActorNamespace::from_client(Arc::new(DynamoClient {
+            namespace,
+        })))
+    }
+
+    /// Hosts the namespace `namespace` with the erased actor type `class`, as a platform does
+    /// for every actor type an app hosts (see `App::actor_classes`); [`client`](Self::client)
+    /// then hands out its client. Registering the same type again is a no-op; another type
+    /// under the same namespace is refused. Nothing is asked of AWS until the first request.
+    ///
+    /// ```
+    /// use alchemy::actor::{Actor, ActorContext, Actors, ByteStream, Result};
+    /// use alchemy_aws::actor::DynamoActors;
+    /// use http::{Request, Response};
+    ///
+    /// struct Counter;
+    /// impl Actor for Counter {
+    ///     async fn init(_: ActorContext) -> Result<Self> {
+    ///         Ok(Counter)
+    ///     }
+    ///     async fn fetch(&self, _: Request<ByteStream>) -> Result<Response<ByteStream>> {
+    ///         Ok(Response::new(ByteStream::from("1")))
+    ///     }
+    /// }
+    /// static COUNTERS: Actors<Counter> = Actors::new("counters");
+    ///
+    /// let config = aws_config::SdkConfig::builder()
+    ///     .behavior_version(aws_config::BehaviorVersion::latest())
+    ///     .build();
+    /// let actors = DynamoActors::new(&config, |namespace| format!("app-prod-{namespace}"));
+    /// actors.register("counters", COUNTERS.class())?;
+    /// assert_eq!(actors.client("counters")?.namespace(), "counters");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn register(&self, namespace: &str, class: ActorClass) -> Result<()> {
+        self.host(namespace, class, None).map(drop)
+    }
+
+    /// The namespace `id` hosting `class`, registered now unless it was already.
+    fn host(&self, id: &str, class: ActorClass, type_id: Option<TypeId>) -> Result<Arc<Namespace>> {
+        alchemy::resource::validate_id(id)?;
         let mut namespaces = self
             .namespaces
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(existing) = namespaces.get(actors.id()) {
-            if existing.type_id != TypeId::of::<A>() {
+        if let Some(existing) = namespaces.get(id) {
+            if !existing.hosts(type_id, class.type_name()) {
                 return Err(Error::Config(format!(
-                    "actor namespace `{}` is registered already with actor type {}, not {}: give each actor type a namespace of its own",
-                    actors.id(),
+                    "actor namespace `{id}` is registered already with actor type {}, not {}: give each actor type a namespace of its own",
                     existing.class.type_name(),
-                    std::any::type_name::<A>()
+                    class.type_name()
                 )));
             }
-            return Ok(ActorNamespace::from_client(Arc::new(DynamoClient {
-                namespace: existing.clone(),
-            })));
+            return Ok(existing.clone());
         }
         let table = Table {
             client: self.shared.client.clone(),
-            name: self.table_name(actors.id()),
+            name: self.table_name(id),
         };
         let namespace = Arc::new(Namespace::new(
-            actors.id(),
-            actors.class(),
-            TypeId::of::<A>(),
+            id,
+            class,
+            type_id,
             table,
             self.shared.clone(),
         ));
-        namespaces.insert(actors.id().to_string(), namespace.clone());
-        Ok(ActorNamespace::from_client(Arc::new(DynamoClient {
-            namespace,
-        })))
+        namespaces.insert(id.to_string(), namespace.clone());
+        Ok(namespace)
     }
 
     /// The client of the registered namespace called `namespace`, for a runtime's binding
@@ -377,5 +421,73 @@ impl DynamoActors {
             .keys()
             .cloned()
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alchemy::actor::{ActorContext, ByteStream};
+    use http::{Request, Response};
+
+    struct Counter;
+    struct Room;
+
+    impl Actor for Counter {
+        async fn init(_: ActorContext) -> alchemy::actor::Result<Self> {
+            Ok(Counter)
+        }
+        async fn fetch(
+            &self,
+            _: Request<ByteStream>,
+        ) -> alchemy::actor::Result<Response<ByteStream>> {
+            Ok(Response::new(ByteStream::from("counter")))
+        }
+    }
+
+    impl Actor for Room {
+        async fn init(_: ActorContext) -> alchemy::actor::Result<Self> {
+            Ok(Room)
+        }
+        async fn fetch(
+            &self,
+            _: Request<ByteStream>,
+        ) -> alchemy::actor::Result<Response<ByteStream>> {
+            Ok(Response::new(ByteStream::from("room")))
+        }
+    }
+
+    static COUNTERS: Actors<Counter> = Actors::new("counters");
+    static ROOMS_AS_COUNTERS: Actors<Room> = Actors::new("counters");
+
+    fn actors() -> DynamoActors {
+        let config = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .build();
+        DynamoActors::new(&config, |namespace| format!("app-prod-{namespace}"))
+    }
+
+    #[tokio::test]
+    async fn an_erased_class_registers_once_and_agrees_with_its_type() {
+        let actors = actors();
+        actors.register("counters", COUNTERS.class()).unwrap();
+        actors.register("counters", COUNTERS.class()).unwrap();
+        assert_eq!(actors.namespaces(), ["counters"]);
+        assert_eq!(actors.table_name("counters"), "app-prod-counters");
+        actors.namespace(&COUNTERS).await.expect("the same type");
+
+        let err = actors.namespace(&ROOMS_AS_COUNTERS).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("registered already with actor type"),
+            "{err}"
+        );
+        let err = actors
+            .register("counters", ROOMS_AS_COUNTERS.class())
+            .unwrap_err();
+        assert!(err.to_string().contains("namespace of its own"), "{err}");
+        assert!(actors
+            .register("not a namespace!", COUNTERS.class())
+            .is_err());
     }
 }

@@ -23,6 +23,7 @@ use super::{
     LambdaFunctionProps, LambdaFunctionProvider, RolePermission, S3BucketProps, S3BucketProvider,
     UrlAuth,
 };
+use crate::actor::{actor_permissions, ActorTableProps, ActorTableProvider};
 use crate::runtime::AwsRuntime;
 
 /// The settings of a stage hosted on AWS, as the stage's table in `alchemy.toml` gives them.
@@ -122,7 +123,15 @@ impl AwsPlatformOptions {
 /// `api-url` (whose output `url` is where the service answers). Binding a bucket `photos`
 /// sets `ALCHEMY_BUCKET_PHOTOS` to the bucket's name (as [`AwsRuntime`] reads it) and grants
 /// [`bucket_permissions`]; every function also gets `ALCHEMY_SERVICE`, the service's id.
-/// Actor namespaces are not supported on AWS yet.
+///
+/// An `actors` namespace `rooms` is a DynamoDB table (an [`ActorTableProps`] resource with
+/// the id `rooms`, named from the stack's physical name), whose actors run their turns inside
+/// the functions that bind it ([`DynamoActors`](crate::actor::DynamoActors)). Binding it sets
+/// `ALCHEMY_ACTORS_ROOMS` to the table's name and grants [`actor_permissions`] on the table's
+/// ARN alone. Actors on AWS have key-value storage only: alarms, WebSockets and SQL are not
+/// supported, and an actor that uses them answers
+/// [`ActorError::NotSupported`](alchemy::actor::ActorError::NotSupported) there (see
+/// [`crate::actor`] for why).
 ///
 /// ```no_run
 /// use std::sync::Arc;
@@ -210,6 +219,7 @@ impl Platform for AwsPlatform {
             self.lazy(LambdaFunctionProvider::from_sdk_config),
         );
         p.register::<FunctionUrlProps>("aws", self.lazy(FunctionUrlProvider::from_sdk_config));
+        p.register::<ActorTableProps>("aws", self.lazy(ActorTableProvider::from_sdk_config));
         p
     }
 
@@ -218,11 +228,9 @@ impl Platform for AwsPlatform {
             "bucket" => stack
                 .add(&declaration.id, S3BucketProps::default())
                 .map(drop),
-            "actors" => Err(Error::Config(format!(
-                "actors are not supported on aws yet: `{}` is an actor namespace; deploy this \
-                 app to a stage on the local or Cloudflare platform",
-                declaration.id
-            ))),
+            "actors" => stack
+                .add(&declaration.id, ActorTableProps::default())
+                .map(drop),
             other => Err(Error::Config(format!(
                 "the aws provider cannot host `{}`: it has no resource for kind `{other}`",
                 declaration.id
@@ -248,6 +256,18 @@ impl Platform for AwsPlatform {
                         "access": request.access,
                     }),
                     permissions: bucket_permissions(&output_ref(id, "arn"), request.access),
+                })
+            }
+            ActorTableProps::KIND => {
+                let table = output_ref(id, "name");
+                Ok(Contribution {
+                    env: BTreeMap::from([(AwsRuntime::actors_env(id), table.clone())]),
+                    metadata: json!({
+                        "type": "actors",
+                        "name": id,
+                        "table": table,
+                    }),
+                    permissions: actor_permissions(&output_ref(id, "arn")),
                 })
             }
             other => Err(Error::Config(format!(
@@ -353,19 +373,38 @@ mod tests {
     }
 
     #[test]
-    fn actors_are_refused_with_a_clear_error() {
+    fn an_actor_namespace_is_a_table_bound_by_name_with_item_actions_on_its_arn() {
         let platform = AwsPlatform::new(AwsPlatformOptions::default(), std::env::temp_dir());
         let mut stack = Stack::new("app", "dev");
         let declaration = Declaration {
-            id: "rooms".into(),
+            id: "chat-rooms".into(),
             kind: "actors".into(),
             config: Value::Null,
         };
-        let err = platform.declare(&mut stack, &declaration).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("actors are not supported on aws yet"),
-            "{err}"
+        platform.declare(&mut stack, &declaration).unwrap();
+        let def = stack.get("chat-rooms").expect("the table is declared");
+        assert_eq!(def.kind, "aws.dynamodb.table");
+        assert_eq!(def.props, json!({}), "named from the stack, not by hand");
+
+        let request = Request {
+            declaration,
+            access: alchemy::bind::Access::ReadWrite,
+        };
+        let contribution = platform.bind(&stack, "api", &request).unwrap();
+        assert_eq!(
+            contribution.env,
+            BTreeMap::from([(
+                "ALCHEMY_ACTORS_CHAT_ROOMS".to_owned(),
+                json!({ "$ref": "chat-rooms.name" })
+            )])
+        );
+        assert_eq!(
+            contribution.metadata,
+            json!({ "type": "actors", "name": "chat-rooms", "table": { "$ref": "chat-rooms.name" } })
+        );
+        assert_eq!(
+            contribution.permissions,
+            actor_permissions(&json!({ "$ref": "chat-rooms.arn" }))
         );
     }
 }
