@@ -31,6 +31,8 @@
 //! - `api` (feature `deploy`): a client of the v4 API.
 //! - `control` (feature `deploy`): R2 buckets, Worker scripts with Durable Object migrations
 //!   and workers.dev as deployable resources, and the `CloudflarePlatform`.
+//! - `Cloudflare` (feature `deploy`): the provider as a cloud an app registers
+//!   (`.cloud(alchemy_cloudflare::Cloudflare)`), for stages with `provider = "cloudflare"`.
 //! - `testing` (feature `testing`): a local v4 API server that checks every request against
 //!   Cloudflare's OpenAPI documents, and a built Worker run in workerd on a loopback port.
 
@@ -42,6 +44,10 @@ pub use bindings::binding_name;
 
 #[cfg(feature = "deploy")]
 pub mod api;
+#[cfg(feature = "deploy")]
+mod cloud;
+#[cfg(feature = "deploy")]
+pub use cloud::Cloudflare;
 #[cfg(feature = "build")]
 pub mod build;
 #[cfg(feature = "deploy")]
