@@ -4,12 +4,17 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use alchemy::actor::{ActorClass, ActorClient, ActorId, ByteStream, Capabilities, Result};
+use alchemy::actor::{
+    ActorClass, ActorClient, ActorId, ActorIds, ByteStream, Capabilities, Result,
+};
 use http::{Request, Response};
 
 use super::table::Table;
 use super::turn::{Instance, TurnSetup};
-use super::{ids, Shared, PROVIDER};
+use super::{Shared, PROVIDER};
+
+/// The ids of DynamoDB-backed actors.
+const IDS: ActorIds = ActorIds::new(PROVIDER);
 
 /// One registered namespace.
 pub(crate) struct Namespace {
@@ -93,20 +98,20 @@ impl ActorClient for DynamoClient {
     }
 
     fn id_from_name(&self, name: &str) -> Result<ActorId> {
-        ids::from_name(&self.namespace.name, name)
+        IDS.from_name(&self.namespace.name, name)
     }
 
     fn new_unique_id(&self) -> Result<ActorId> {
-        ids::unique(&self.namespace.name)
+        IDS.unique(&self.namespace.name)
     }
 
     fn id_from_string(&self, id: &str) -> Result<ActorId> {
-        ids::parse(&self.namespace.name, id)
+        IDS.parse(&self.namespace.name, id)
     }
 
     async fn fetch(&self, id: &ActorId, req: Request<ByteStream>) -> Result<Response<ByteStream>> {
         let namespace = &self.namespace;
-        ids::verify(&namespace.name, id)?;
+        IDS.verify(&namespace.name, id)?;
         let slot = namespace.slot(id);
         let mut cached = slot.lock().await;
         TurnSetup {

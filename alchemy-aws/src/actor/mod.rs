@@ -105,7 +105,6 @@
 //! ```
 
 mod client;
-mod ids;
 mod storage;
 mod table;
 mod turn;

@@ -81,6 +81,8 @@ mod declare;
 mod error;
 mod handler;
 mod id;
+#[cfg(feature = "actor-ids")]
+mod ids;
 mod sql;
 mod storage;
 mod websocket;
@@ -101,6 +103,8 @@ pub(crate) use error::shorten as shorten_text;
 pub use error::{ActorError, Result};
 pub use handler::{Actor, ActorClass, DynActor, InitFuture};
 pub use id::ActorId;
+#[cfg(feature = "actor-ids")]
+pub use ids::ActorIds;
 #[cfg(all(feature = "mock", not(target_arch = "wasm32")))]
 pub use mock::MockActorClient;
 pub use sql::{Rows, Sql, SqlBackend, SqlValue};

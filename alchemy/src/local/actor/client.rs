@@ -6,7 +6,10 @@ use alchemy_stream::ByteStream;
 use http::{Request, Response, StatusCode};
 use tokio::sync::oneshot;
 
-use super::ids;
+use crate::actor::ActorIds;
+
+/// The ids of local actors.
+const IDS: ActorIds = ActorIds::new("local");
 use super::runtime::{unavailable, Event, Namespace};
 use super::socket::{bridge, bridge_upgraded, UpgradeSlot};
 use crate::actor::{
@@ -23,7 +26,7 @@ pub(crate) struct LocalClient {
 
 impl LocalClient {
     async fn send(&self, id: &ActorId, req: Request<ByteStream>) -> Result<Response<ByteStream>> {
-        ids::verify(self.namespace.name(), id)?;
+        IDS.verify(self.namespace.name(), id)?;
         let (reply, response) = oneshot::channel();
         self.namespace
             .deliver(
@@ -56,15 +59,15 @@ impl ActorClient for LocalClient {
     }
 
     fn id_from_name(&self, name: &str) -> Result<ActorId> {
-        ids::from_name(self.namespace.name(), name)
+        IDS.from_name(self.namespace.name(), name)
     }
 
     fn new_unique_id(&self) -> Result<ActorId> {
-        ids::unique(self.namespace.name())
+        IDS.unique(self.namespace.name())
     }
 
     fn id_from_string(&self, id: &str) -> Result<ActorId> {
-        ids::parse(self.namespace.name(), id)
+        IDS.parse(self.namespace.name(), id)
     }
 
     /// Delivers `req`; a WebSocket handshake that came through the local HTTP server is

@@ -38,7 +38,6 @@ mod alarms;
 mod client;
 mod context;
 mod db;
-mod ids;
 mod runtime;
 mod socket;
 mod tasks;

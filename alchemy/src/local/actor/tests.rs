@@ -298,7 +298,9 @@ async fn unknown_namespaces_and_bad_ids_are_refused_without_creating_anything() 
 }
 
 fn ids_of_other_namespace() -> ActorId {
-    super::ids::from_name("elsewhere", "x").unwrap()
+    crate::actor::ActorIds::new("local")
+        .from_name("elsewhere", "x")
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
