@@ -454,6 +454,14 @@ impl Engine<'_> {
     }
 }
 
+/// How a found resource is taken over: the record's generation and retired list to keep, and
+/// the action reported.
+struct Taken {
+    generation: u64,
+    retired: Vec<Retired>,
+    action: Action,
+}
+
 /// One step's view of its resource: the record as last checkpointed.
 struct Cursor<'e, 'a> {
     engine: &'e Engine<'a>,
@@ -540,6 +548,18 @@ impl Cursor<'_, '_> {
                     .find(&old, &ctx, &rec.props, rec.output.as_ref())
                     .await?
                 {
+                    Some(output) if rec.status == Status::Creating && rec.kind == def.kind => {
+                        // The interrupted create made the resource, but maybe not all of its
+                        // settings: apply them, as when adopting it.
+                        let taken = Taken {
+                            generation: rec.generation,
+                            retired: rec.retired.clone(),
+                            action: Action::Create,
+                        };
+                        return self
+                            .adopt(def, props, deps, &provider, &ctx, output, taken)
+                            .await;
+                    }
                     Some(output) => {
                         let found = ResourceState {
                             status: Status::Created,
@@ -564,7 +584,14 @@ impl Cursor<'_, '_> {
                 // `--adopt`: a resource with the name it would get may exist already.
                 let ctx = context(stack, self.id, 0);
                 if let Some(output) = self.find(&provider, &ctx, &props, None).await? {
-                    return self.adopt(def, props, deps, &provider, &ctx, output).await;
+                    let taken = Taken {
+                        generation: 0,
+                        retired: Vec::new(),
+                        action: Action::Update,
+                    };
+                    return self
+                        .adopt(def, props, deps, &provider, &ctx, output, taken)
+                        .await;
                 }
             }
         }
@@ -647,7 +674,9 @@ impl Cursor<'_, '_> {
     }
 
     /// Takes over a resource found with the name it would be created with: records it, then
-    /// updates it to `props` (it was made by someone else, with settings of their own).
+    /// updates it to `props` (it was made by someone else, or by a create that was cut short,
+    /// and may lack some of its settings).
+    #[allow(clippy::too_many_arguments)]
     async fn adopt(
         &mut self,
         def: &crate::resource::ResourceDef,
@@ -656,6 +685,7 @@ impl Cursor<'_, '_> {
         provider: &Arc<dyn ErasedProvider>,
         ctx: &Context,
         found: Value,
+        taken: Taken,
     ) -> Result<Action> {
         let updating = ResourceState {
             kind: def.kind.clone(),
@@ -666,8 +696,8 @@ impl Cursor<'_, '_> {
             pending_props: Some(props.clone()),
             deps,
             removal: def.removal,
-            generation: 0,
-            retired: Vec::new(),
+            generation: taken.generation,
+            retired: taken.retired,
         };
         self.checkpoint(Some(updating.clone())).await?;
         let output = provider.update(ctx, &props, &props, &found).await?;
@@ -678,7 +708,7 @@ impl Cursor<'_, '_> {
             ..updating
         }))
         .await?;
-        Ok(Action::Update)
+        Ok(taken.action)
     }
 
     /// Creates the resource; `keep` carries over the current record's generation and retired list.

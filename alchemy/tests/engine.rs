@@ -549,11 +549,21 @@ async fn an_uncertain_create_is_looked_up_before_creating_again() {
         Status::Creating
     );
 
+    // The resource was made before the connection was lost, but not all of its settings:
+    // it is found (not created twice) and brought to its props.
     let mut p = MockProv::new();
     p.expect_read().times(1).returning(|ctx, t, o| {
         assert!(o.is_none());
         Ok(Some(out(ctx, t.size)))
     });
+    p.expect_create().never();
+    p.expect_update()
+        .times(1)
+        .returning(|ctx, old, new, found| {
+            assert_eq!((old.size, new.size), (1, 1));
+            assert_eq!(found, &out(ctx, 1));
+            Ok(out(ctx, new.size))
+        });
     let run = deploy(&stack_of(&[("a", 1)]), &providers(p), &backend, 4)
         .await
         .unwrap();
@@ -565,10 +575,11 @@ async fn an_uncertain_create_is_looked_up_before_creating_again() {
     assert_eq!(
         run.report.steps[0].outcome,
         Outcome::Done {
-            action: Action::Noop
+            action: Action::Create
         }
     );
     assert_eq!(run.state.resources["a"].status, Status::Created);
+    assert_eq!(run.state.resources["a"].generation, 0);
 }
 
 #[tokio::test]
