@@ -11,52 +11,19 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
 use alchemy::http::client::Client;
 use alchemy::http::ByteStream;
 use alchemy_aws::testing::Emulator;
 use aws_sdk_lambda::primitives::Blob;
 use base64::Engine as _;
+use common::aws::{ok, outputs, run, through_url};
 use common::text;
 use serde_json::{json, Value};
 
 /// The configuration photo-share ships: stage `aws` on AWS.
 fn example_config() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/photo-share/alchemy.toml")
-}
-
-/// Runs `exe` in `dir` against the emulator, with test credentials and no stray settings.
-fn run(exe: &str, dir: &Path, emulator: &Emulator, args: &[&str]) -> Output {
-    Command::new(exe)
-        .current_dir(dir)
-        .env("AWS_ENDPOINT_URL", emulator.endpoint())
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", alchemy_aws::testing::REGION)
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_LAMBDA_RUNTIME_API")
-        .env_remove("ALCHEMY_CONFIG")
-        .env_remove("ALCHEMY_STAGE")
-        .env_remove("ALCHEMY_STATE_DIR")
-        .env_remove("ALCHEMY_PASSPHRASE")
-        .env_remove("ALCHEMY_SECRET_KEY")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("the app runs")
-}
-
-fn ok(exe: &str, dir: &Path, emulator: &Emulator, args: &[&str]) -> String {
-    let out = run(exe, dir, emulator, args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed with {}:\n{}\n{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
 }
 
 const V1: &str = env!("CARGO_BIN_EXE_photo-archive-app");
@@ -111,16 +78,6 @@ async fn invoke(
     (response["statusCode"].as_u64().unwrap() as u16, body)
 }
 
-fn outputs(exe: &str, dir: &Path, emulator: &Emulator) -> Value {
-    serde_json::from_str(&ok(
-        exe,
-        dir,
-        emulator,
-        &["outputs", "--stage", "aws", "--json"],
-    ))
-    .expect("outputs are JSON")
-}
-
 const PHOTO_SHARE: &str = env!("CARGO_BIN_EXE_photo-share-app");
 
 /// Concurrent clients counting views of one photo, and the views each of them counts.
@@ -144,35 +101,6 @@ async fn inline_policy(iam: &aws_sdk_iam::Client, role: &str) -> Value {
         .await
         .unwrap();
     alchemy_aws::control::decode_policy_document(policy.policy_document()).unwrap()
-}
-
-/// Sends `method path` with `body` through the function URL `url`; status and body bytes.
-async fn through_url(
-    client: &Client,
-    url: &str,
-    method: http::Method,
-    path: &str,
-    body: Vec<u8>,
-) -> (u16, Vec<u8>) {
-    let url_id = url
-        .strip_prefix("https://")
-        .and_then(|u| u.split('.').next())
-        .expect("an AWS-shaped function URL");
-    let res = client
-        .send(
-            http::Request::builder()
-                .method(method)
-                .uri(format!("/_aws/lambda-url/{url_id}{path}"))
-                .body(ByteStream::from(body))
-                .unwrap(),
-        )
-        .await
-        .expect("the function URL answers");
-    let status = res.status().as_u16();
-    (
-        status,
-        res.into_body().collect(1 << 24).await.unwrap().to_vec(),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

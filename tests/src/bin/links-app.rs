@@ -1,5 +1,5 @@
 //! The links example app, built inside the test package so tests can run it as a process.
 
 fn main() -> std::process::ExitCode {
-    links::app().run()
+    links::app().cloud(alchemy_aws::Aws).run()
 }

@@ -84,7 +84,9 @@ impl Sandbox {
     }
 }
 
+pub mod aws;
 pub mod dev;
+pub mod links;
 
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
