@@ -1,0 +1,346 @@
+//! A Cloudflare stage on this machine: the test Worker (`tests/worker-app`) is deployed through
+//! the `CloudflarePlatform`, the planner and the engine (the code path of `deploy --stage`)
+//! against a `LocalCloudflare`, which checks every API request and runs each uploaded script in
+//! workerd. The Worker is then driven over real sockets.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use alchemy::actor::{Actor, ActorContext, Actors};
+use alchemy::apply::{Engine, Outcome, Report};
+use alchemy::bucket::Bucket;
+use alchemy::http::{handler_fn, BoxHandler};
+use alchemy::plan::{plan, Action, Plan, PlanOptions};
+use alchemy::platform::Platform;
+use alchemy::state::{LeaseOwner, MemoryBackend, Snapshot, StateBackend};
+use alchemy::{App, Init, Service};
+use alchemy_cloudflare::build::{build_worker, BuildOptions};
+use alchemy_cloudflare::control::{
+    script_name, CloudflarePlatform, CloudflarePlatformOptions, WorkerBundle, WorkerOutput,
+};
+use alchemy_cloudflare::testing::LocalCloudflare;
+use alchemy_http::client::Client;
+use alchemy_stream::ByteStream;
+use http::{Method, Request, StatusCode};
+
+const APP: &str = "local";
+const STAGE: &str = "test";
+
+static BUCKET: Bucket = Bucket::new("conformance");
+static SUITE: Actors<Stand> = Actors::new("suite");
+static ROOMS: Actors<Stand> = Actors::new("rooms");
+
+/// Stands in for the Worker's actors on this side: only the declarations matter here.
+struct Stand;
+
+impl Actor for Stand {
+    async fn init(_ctx: ActorContext) -> alchemy::actor::Result<Self> {
+        Ok(Stand)
+    }
+
+    async fn fetch(
+        &self,
+        _req: http::Request<ByteStream>,
+    ) -> alchemy::actor::Result<http::Response<ByteStream>> {
+        Ok(http::Response::new(ByteStream::empty()))
+    }
+}
+
+/// The test Worker's service as the deploying program sees it: the same bindings.
+struct TestApp;
+
+impl Service for TestApp {
+    type Handler = BoxHandler;
+
+    async fn init(ctx: &mut Init<'_>) -> alchemy::Result<BoxHandler> {
+        ctx.bind(&BUCKET).await?;
+        ctx.bind(&SUITE).await?;
+        ctx.bind(&ROOMS).await?;
+        Ok(BoxHandler::new(handler_fn(
+            |_: http::Request<ByteStream>| async { http::Response::new(ByteStream::empty()) },
+        )))
+    }
+}
+
+fn app() -> App {
+    alchemy::app(APP)
+        .service::<TestApp>("test-app")
+        .actors(&SUITE)
+        .actors(&ROOMS)
+}
+
+/// The test Worker, built once per test run into a directory of this test binary.
+fn built() -> WorkerBundle {
+    static BUNDLE: Mutex<Option<WorkerBundle>> = Mutex::new(None);
+    let mut slot = BUNDLE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(bundle) = slot.as_ref() {
+        return bundle.clone();
+    }
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/worker-app");
+    let out_dir = alchemy_cloudflare::build::target_dir()
+        .join("local-target-tests")
+        .join(std::process::id().to_string());
+    let options = BuildOptions {
+        out_dir: Some(out_dir),
+        ..BuildOptions::default()
+    };
+    let bundle = build_worker(&crate_dir, &options)
+        .unwrap_or_else(|error| panic!("building the test Worker failed: {error}"));
+    let bundle = WorkerBundle::from_build(&bundle).expect("the bundle's files");
+    *slot = Some(bundle.clone());
+    bundle
+}
+
+/// A copy of `bundle` in `dir` whose entry module has other bytes: new code, same behaviour.
+fn changed_copy(bundle: &WorkerBundle, dir: &Path) -> WorkerBundle {
+    std::fs::create_dir_all(dir).unwrap();
+    for name in std::iter::once(&bundle.main_module).chain(&bundle.modules) {
+        std::fs::create_dir_all(dir.join(name).parent().unwrap()).unwrap();
+        std::fs::copy(bundle.dir.join(name), dir.join(name)).unwrap();
+    }
+    let main = dir.join(&bundle.main_module);
+    let mut code = std::fs::read_to_string(&main).unwrap();
+    code.push_str("\n// the second version\n");
+    std::fs::write(&main, code).unwrap();
+    WorkerBundle {
+        dir: dir.to_path_buf(),
+        ..bundle.clone()
+    }
+}
+
+fn options(bundle: WorkerBundle) -> CloudflarePlatformOptions {
+    let mut options = CloudflarePlatformOptions::new(bundle);
+    options
+        .actor_classes
+        .insert("suite".into(), "SuiteObject".into());
+    options
+        .actor_classes
+        .insert("rooms".into(), "RoomObject".into());
+    options
+}
+
+/// Plans `app` against the recorded state and applies it, as `deploy` (or `destroy`) does.
+async fn deploy(
+    backend: &MemoryBackend,
+    platform: &CloudflarePlatform,
+    destroy: bool,
+) -> (Plan, Report) {
+    let stack = app().stack(STAGE, platform).await.expect("the stack");
+    let providers = platform.providers();
+    let mut state = backend
+        .load()
+        .await
+        .expect("load state")
+        .unwrap_or_else(|| Snapshot::new(stack.app(), stack.stage()));
+    let options = PlanOptions {
+        destroy,
+        ..PlanOptions::default()
+    };
+    let plan = plan(&stack, &state, &providers, &options)
+        .await
+        .expect("plan");
+    let lease = backend
+        .lock(&LeaseOwner::current(), Duration::from_secs(60))
+        .await
+        .expect("lock");
+    let engine = Engine::new(&providers, backend, lease.clone(), Duration::from_secs(60));
+    let report = engine
+        .apply(&stack, &plan, &mut state)
+        .await
+        .expect("apply");
+    backend.unlock(&lease).await.expect("unlock");
+    let failed: Vec<String> = report
+        .failures()
+        .map(|f| match &f.outcome {
+            Outcome::Failed { error } => format!("{}: {error}", f.id),
+            other => format!("{}: {other:?}", f.id),
+        })
+        .collect();
+    assert!(failed.is_empty(), "failed steps: {failed:#?}");
+    (plan, report)
+}
+
+fn changes(plan: &Plan) -> Vec<(String, Action)> {
+    let mut changes: Vec<_> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::Noop)
+        .map(|c| (c.id.clone(), c.action))
+        .collect();
+    changes.sort_by(|a, b| a.0.cmp(&b.0));
+    changes
+}
+
+async fn call(base: &str, method: Method, path: &str, body: &str) -> (StatusCode, String) {
+    let client = Client::new(base).expect("client");
+    let req = Request::builder()
+        .method(method.clone())
+        .uri(path)
+        .body(ByteStream::from(body.to_owned()))
+        .expect("request");
+    let response = client
+        .send(req)
+        .await
+        .unwrap_or_else(|error| panic!("{method} {base}{path}: {error}"));
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect(1 << 20)
+        .await
+        .unwrap_or_else(|error| panic!("{method} {path}: reading the body: {error}"));
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// `method path` answered 200, and its body.
+async fn ok(cloudflare: &LocalCloudflare, script: &str, method: Method, path: &str) -> String {
+    ok_with(cloudflare, script, method, path, "").await
+}
+
+async fn ok_with(
+    cloudflare: &LocalCloudflare,
+    script: &str,
+    method: Method,
+    path: &str,
+    body: &str,
+) -> String {
+    let base = cloudflare
+        .url(script)
+        .unwrap_or_else(|| panic!("{script} does not run"));
+    let (status, text) = call(&base, method.clone(), path, body).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{method} {path} answered {text}\nworkerd said:\n{}",
+        cloudflare.output(script).unwrap_or_default()
+    );
+    text
+}
+
+async fn worker_output(backend: &MemoryBackend) -> WorkerOutput {
+    let state = backend.load().await.unwrap().unwrap();
+    serde_json::from_value(state.resources["test-app"].output.clone().unwrap()).unwrap()
+}
+
+fn assert_no_violations(cloudflare: &LocalCloudflare) {
+    let violations = cloudflare.api().violations();
+    assert!(
+        violations.is_empty(),
+        "requests outside the documents: {violations:#?}"
+    );
+}
+
+fn scratch() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let target = dir.path().join("cloudflare");
+    (dir, target)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployed_worker_answers_and_keeps_its_storage_across_redeploys() {
+    let (dir, target) = scratch();
+    let cloudflare = LocalCloudflare::start(&target).await.expect("the target");
+    let backend = MemoryBackend::new();
+    let bundle = built();
+    let platform = CloudflarePlatform::new(cloudflare.client(), options(bundle.clone()));
+    let script = script_name(&format!("{APP}-{STAGE}-test-app"));
+
+    // The first deploy: the bucket, the classes and the script; workerd runs it.
+    let (plan, _) = deploy(&backend, &platform, false).await;
+    assert_eq!(
+        changes(&plan),
+        [
+            ("conformance".to_string(), Action::Create),
+            ("rooms".to_string(), Action::Create),
+            ("suite".to_string(), Action::Create),
+            ("test-app".to_string(), Action::Create),
+        ]
+    );
+    assert_eq!(cloudflare.starts(&script), 1);
+    let workers_dev = worker_output(&backend)
+        .await
+        .url
+        .expect("a workers.dev URL");
+    assert_eq!(
+        workers_dev,
+        format!("https://{script}.alchemy-test.workers.dev")
+    );
+    let local = cloudflare
+        .resolve(&format!("{workers_dev}/hello"))
+        .expect("the workers.dev URL resolves to the local Worker");
+    assert_eq!(local, format!("{}/hello", cloudflare.url(&script).unwrap()));
+    let (status, hello) = call(&local.replace("/hello", ""), Method::GET, "/hello", "").await;
+    assert_eq!((status, hello.as_str()), (StatusCode::OK, "hello"));
+
+    assert_eq!(
+        ok(&cloudflare, &script, Method::POST, "/counter/visits").await,
+        "1"
+    );
+    assert_eq!(
+        ok(&cloudflare, &script, Method::POST, "/counter/visits").await,
+        "2"
+    );
+    ok_with(
+        &cloudflare,
+        &script,
+        Method::PUT,
+        "/objects/greeting",
+        "hi there",
+    )
+    .await;
+    assert_eq!(
+        ok(&cloudflare, &script, Method::GET, "/objects/greeting").await,
+        "hi there"
+    );
+    let port = cloudflare.url(&script).unwrap();
+
+    // The same app again: nothing is uploaded, workerd keeps running.
+    let (plan, _) = deploy(&backend, &platform, false).await;
+    assert!(changes(&plan).is_empty(), "{:?}", changes(&plan));
+    assert_eq!(cloudflare.starts(&script), 1);
+
+    // New code: the script is uploaded again and workerd restarts on the same port, with the
+    // Durable Object's storage and the bucket's objects intact.
+    let platform = CloudflarePlatform::new(
+        cloudflare.client(),
+        options(changed_copy(&bundle, &dir.path().join("v2"))),
+    );
+    let (plan, _) = deploy(&backend, &platform, false).await;
+    assert_eq!(changes(&plan), [("test-app".to_string(), Action::Update)]);
+    assert_eq!(cloudflare.starts(&script), 2);
+    assert_eq!(cloudflare.url(&script).unwrap(), port);
+    assert_eq!(
+        ok(&cloudflare, &script, Method::GET, "/counter/visits").await,
+        "2"
+    );
+    assert_eq!(
+        ok(&cloudflare, &script, Method::GET, "/objects/greeting").await,
+        "hi there"
+    );
+
+    // A binding more: another restart, the counter goes on from where it was.
+    let mut with_var = options(changed_copy(&bundle, &dir.path().join("v2")));
+    with_var.vars.insert("GREETING".into(), "hello".into());
+    let platform = CloudflarePlatform::new(cloudflare.client(), with_var);
+    let (plan, _) = deploy(&backend, &platform, false).await;
+    assert_eq!(changes(&plan), [("test-app".to_string(), Action::Update)]);
+    assert_eq!(cloudflare.starts(&script), 3);
+    assert_eq!(
+        ok(&cloudflare, &script, Method::POST, "/counter/visits").await,
+        "3"
+    );
+
+    // Destroy: the script is deleted and its workerd stopped.
+    let (plan, _) = deploy(&backend, &platform, true).await;
+    assert!(changes(&plan)
+        .iter()
+        .all(|(_, action)| *action == Action::Delete));
+    assert!(cloudflare.api().cloud().scripts.is_empty());
+    assert_eq!(cloudflare.url(&script), None);
+    assert!(cloudflare.running().is_empty());
+    assert!(
+        std::net::TcpStream::connect(port.trim_start_matches("http://")).is_err(),
+        "nothing answers on {port} after destroy"
+    );
+    assert_no_violations(&cloudflare);
+}
