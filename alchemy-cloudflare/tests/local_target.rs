@@ -7,14 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use alchemy::actor::{Actor, ActorContext, Actors};
 use alchemy::apply::{Engine, Outcome, Report};
-use alchemy::bucket::Bucket;
-use alchemy::http::{handler_fn, BoxHandler};
 use alchemy::plan::{plan, Action, Plan, PlanOptions};
 use alchemy::platform::Platform;
 use alchemy::state::{LeaseOwner, MemoryBackend, Snapshot, StateBackend};
-use alchemy::{App, Init, Service};
 use alchemy_cloudflare::build::{build_worker, BuildOptions};
 use alchemy_cloudflare::control::{
     script_name, CloudflarePlatform, CloudflarePlatformOptions, WorkerBundle, WorkerOutput,
@@ -24,53 +20,14 @@ use alchemy_http::client::Client;
 use alchemy_stream::ByteStream;
 use http::{Method, Request, StatusCode};
 
-const APP: &str = "local";
+#[path = "test_app/app.rs"]
+mod test_app;
+
+use test_app::{app, APP};
+
 const STAGE: &str = "test";
 
-static BUCKET: Bucket = Bucket::new("conformance");
-static SUITE: Actors<Stand> = Actors::new("suite");
-static ROOMS: Actors<Stand> = Actors::new("rooms");
-
-/// Stands in for the Worker's actors on this side: only the declarations matter here.
-struct Stand;
-
-impl Actor for Stand {
-    async fn init(_ctx: ActorContext) -> alchemy::actor::Result<Self> {
-        Ok(Stand)
-    }
-
-    async fn fetch(
-        &self,
-        _req: http::Request<ByteStream>,
-    ) -> alchemy::actor::Result<http::Response<ByteStream>> {
-        Ok(http::Response::new(ByteStream::empty()))
-    }
-}
-
-/// The test Worker's service as the deploying program sees it: the same bindings.
-struct TestApp;
-
-impl Service for TestApp {
-    type Handler = BoxHandler;
-
-    async fn init(ctx: &mut Init<'_>) -> alchemy::Result<BoxHandler> {
-        ctx.bind(&BUCKET).await?;
-        ctx.bind(&SUITE).await?;
-        ctx.bind(&ROOMS).await?;
-        Ok(BoxHandler::new(handler_fn(
-            |_: http::Request<ByteStream>| async { http::Response::new(ByteStream::empty()) },
-        )))
-    }
-}
-
-fn app() -> App {
-    alchemy::app(APP)
-        .service::<TestApp>("test-app")
-        .actors(&SUITE)
-        .actors(&ROOMS)
-}
-
-/// The test Worker, built once per test run into a directory of this test binary.
+/// The test Worker, built once per test run into a directory of these tests.
 fn built() -> WorkerBundle {
     static BUNDLE: Mutex<Option<WorkerBundle>> = Mutex::new(None);
     let mut slot = BUNDLE.lock().unwrap_or_else(|p| p.into_inner());
@@ -78,9 +35,7 @@ fn built() -> WorkerBundle {
         return bundle.clone();
     }
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/worker-app");
-    let out_dir = alchemy_cloudflare::build::target_dir()
-        .join("local-target-tests")
-        .join(std::process::id().to_string());
+    let out_dir = alchemy_cloudflare::build::target_dir().join("wasm/local-target-tests");
     let options = BuildOptions {
         out_dir: Some(out_dir),
         ..BuildOptions::default()
@@ -342,5 +297,129 @@ async fn a_deployed_worker_answers_and_keeps_its_storage_across_redeploys() {
         std::net::TcpStream::connect(port.trim_start_matches("http://")).is_err(),
         "nothing answers on {port} after destroy"
     );
+    assert_no_violations(&cloudflare);
+}
+
+/// The test Worker's app as a program (`tests/test_app/bin.rs`).
+const TEST_APP: &str = env!("CARGO_BIN_EXE_alchemy-cloudflare-test-app");
+
+/// A project directory with an `alchemy.toml` whose stage `edge` is on Cloudflare, built from
+/// the test Worker's crate (`bundle_crate`) when it is planned.
+fn project(dir: &Path, bundle_crate: &Path) -> PathBuf {
+    let project = dir.join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    let config = format!(
+        "[stages.edge]\nprovider = \"cloudflare\"\n\n[stages.edge.settings]\n\
+         bundle = {{ crate = {:?} }}\n\
+         actor_classes = {{ suite = \"SuiteObject\", rooms = \"RoomObject\" }}\n",
+        bundle_crate.display().to_string()
+    );
+    std::fs::write(project.join("alchemy.toml"), config).unwrap();
+    project
+}
+
+/// Runs the app with `args` in `project`, pointed at `cloudflare`: its exit status, its
+/// standard output and its standard error.
+async fn run_app(
+    cloudflare: &LocalCloudflare,
+    project: &Path,
+    args: &[&str],
+    extra_env: &[(&str, &str)],
+) -> (bool, String, String) {
+    let mut command = std::process::Command::new(TEST_APP);
+    command.args(args).current_dir(project);
+    for (name, value) in cloudflare.env() {
+        command.env(name, value);
+    }
+    for (name, value) in extra_env {
+        command.env(name, value);
+    }
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("the test app runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_stage_builds_the_crate_and_runs_it_with_no_account() {
+    let (dir, target) = scratch();
+    let cloudflare = LocalCloudflare::start(&target).await.expect("the target");
+    let worker_crate = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/worker-app");
+    let project = project(dir.path(), &worker_crate);
+    let script = script_name(&format!("{APP}-edge-test-app"));
+
+    let deploy = ["deploy", "--stage", "edge", "--yes", "--json"];
+    let (ok, stdout, stderr) = run_app(&cloudflare, &project, &deploy, &[]).await;
+    assert!(ok, "deploy failed:\n{stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{e}: the deploy printed {stdout}"));
+    let url = report["outputs"]["test-app"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no workers.dev URL in {report}"));
+    let local = cloudflare
+        .resolve(url)
+        .unwrap_or_else(|| panic!("{url} does not resolve to a running Worker"));
+    assert_eq!(call(&local, Method::GET, "/hello", "").await.1, "hello");
+    assert_eq!(cloudflare.starts(&script), 1);
+
+    // Deploying again builds the crate again: the same bytes, so nothing changes.
+    let (ok, stdout, stderr) = run_app(&cloudflare, &project, &deploy, &[]).await;
+    assert!(ok, "the second deploy failed:\n{stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let changed: Vec<&serde_json::Value> = report["plan"]["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["action"] != "noop")
+        .collect();
+    assert!(changed.is_empty(), "{changed:#?}");
+    assert_eq!(cloudflare.starts(&script), 1);
+    let uploads = cloudflare.api().cloud().scripts[&script].uploads;
+    assert_eq!(uploads, 1);
+
+    let destroy = ["destroy", "--stage", "edge", "--yes"];
+    let (ok, stdout, stderr) = run_app(&cloudflare, &project, &destroy, &[]).await;
+    assert!(ok, "destroy failed:\n{stdout}\n{stderr}");
+    assert!(cloudflare.running().is_empty());
+    assert!(cloudflare.api().cloud().scripts.is_empty());
+    assert_no_violations(&cloudflare);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_crate_path_or_a_missing_toolchain_is_explained() {
+    let (dir, target) = scratch();
+    let cloudflare = LocalCloudflare::start(&target).await.expect("the target");
+    let plan = ["plan", "--stage", "edge"];
+
+    let nowhere = project(dir.path(), &dir.path().join("no-such-crate"));
+    let (ok, _, stderr) = run_app(&cloudflare, &nowhere, &plan, &[]).await;
+    assert!(!ok);
+    assert!(
+        stderr.contains("no-such-crate") && stderr.contains("no Cargo.toml"),
+        "{stderr}"
+    );
+
+    let worker_crate = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/worker-app");
+    let project = project(dir.path(), &worker_crate);
+    let no_tools = dir.path().join("no-tools");
+    let no_tools = no_tools.to_str().unwrap();
+    let (ok, _, stderr) = run_app(
+        &cloudflare,
+        &project,
+        &plan,
+        &[("ALCHEMY_TOOLS_DIR", no_tools)],
+    )
+    .await;
+    assert!(!ok);
+    assert!(
+        stderr.contains("bash scripts/wasm-toolchain.sh") && stderr.contains("no-tools"),
+        "{stderr}"
+    );
+    assert!(cloudflare.api().cloud().scripts.is_empty());
     assert_no_violations(&cloudflare);
 }
