@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use alchemy::apply::{Engine, Outcome, Report};
+use alchemy::apply::{Engine, Outcome};
+use alchemy::http::{handler_fn, BoxHandler};
 use alchemy::plan::{plan, Action, Plan, PlanOptions};
 use alchemy::platform::Platform;
 use alchemy::state::{LeaseOwner, MemoryBackend, Snapshot, StateBackend};
+use alchemy::{App, Init, Service};
 use alchemy_cloudflare::build::{build_worker, BuildOptions};
 use alchemy_cloudflare::control::{
     script_name, CloudflarePlatform, CloudflarePlatformOptions, WorkerBundle, WorkerOutput,
@@ -75,13 +77,15 @@ fn options(bundle: WorkerBundle) -> CloudflarePlatformOptions {
     options
 }
 
-/// Plans `app` against the recorded state and applies it, as `deploy` (or `destroy`) does.
-async fn deploy(
+/// Plans `app` against the recorded state and applies it, as `deploy` (or `destroy`) does:
+/// the plan, and the steps that failed.
+async fn apply(
+    app: &App,
     backend: &MemoryBackend,
     platform: &CloudflarePlatform,
     destroy: bool,
-) -> (Plan, Report) {
-    let stack = app().stack(STAGE, platform).await.expect("the stack");
+) -> (Plan, Vec<String>) {
+    let stack = app.stack(STAGE, platform).await.expect("the stack");
     let providers = platform.providers();
     let mut state = backend
         .load()
@@ -105,15 +109,21 @@ async fn deploy(
         .await
         .expect("apply");
     backend.unlock(&lease).await.expect("unlock");
-    let failed: Vec<String> = report
+    let failed = report
         .failures()
         .map(|f| match &f.outcome {
             Outcome::Failed { error } => format!("{}: {error}", f.id),
             other => format!("{}: {other:?}", f.id),
         })
         .collect();
+    (plan, failed)
+}
+
+/// [`apply`] of the test Worker's app, which must succeed.
+async fn deploy(backend: &MemoryBackend, platform: &CloudflarePlatform, destroy: bool) -> Plan {
+    let (plan, failed) = apply(&app(), backend, platform, destroy).await;
     assert!(failed.is_empty(), "failed steps: {failed:#?}");
-    (plan, report)
+    plan
 }
 
 fn changes(plan: &Plan) -> Vec<(String, Action)> {
@@ -201,7 +211,7 @@ async fn a_deployed_worker_answers_and_keeps_its_storage_across_redeploys() {
     let script = script_name(&format!("{APP}-{STAGE}-test-app"));
 
     // The first deploy: the bucket, the classes and the script; workerd runs it.
-    let (plan, _) = deploy(&backend, &platform, false).await;
+    let plan = deploy(&backend, &platform, false).await;
     assert_eq!(
         changes(&plan),
         [
@@ -250,7 +260,7 @@ async fn a_deployed_worker_answers_and_keeps_its_storage_across_redeploys() {
     let port = cloudflare.url(&script).unwrap();
 
     // The same app again: nothing is uploaded, workerd keeps running.
-    let (plan, _) = deploy(&backend, &platform, false).await;
+    let plan = deploy(&backend, &platform, false).await;
     assert!(changes(&plan).is_empty(), "{:?}", changes(&plan));
     assert_eq!(cloudflare.starts(&script), 1);
 
@@ -260,7 +270,7 @@ async fn a_deployed_worker_answers_and_keeps_its_storage_across_redeploys() {
         cloudflare.client(),
         options(changed_copy(&bundle, &dir.path().join("v2"))),
     );
-    let (plan, _) = deploy(&backend, &platform, false).await;
+    let plan = deploy(&backend, &platform, false).await;
     assert_eq!(changes(&plan), [("test-app".to_string(), Action::Update)]);
     assert_eq!(cloudflare.starts(&script), 2);
     assert_eq!(cloudflare.url(&script).unwrap(), port);
@@ -277,7 +287,7 @@ async fn a_deployed_worker_answers_and_keeps_its_storage_across_redeploys() {
     let mut with_var = options(changed_copy(&bundle, &dir.path().join("v2")));
     with_var.vars.insert("GREETING".into(), "hello".into());
     let platform = CloudflarePlatform::new(cloudflare.client(), with_var);
-    let (plan, _) = deploy(&backend, &platform, false).await;
+    let plan = deploy(&backend, &platform, false).await;
     assert_eq!(changes(&plan), [("test-app".to_string(), Action::Update)]);
     assert_eq!(cloudflare.starts(&script), 3);
     assert_eq!(
@@ -286,7 +296,7 @@ async fn a_deployed_worker_answers_and_keeps_its_storage_across_redeploys() {
     );
 
     // Destroy: the script is deleted and its workerd stopped.
-    let (plan, _) = deploy(&backend, &platform, true).await;
+    let plan = deploy(&backend, &platform, true).await;
     assert!(changes(&plan)
         .iter()
         .all(|(_, action)| *action == Action::Delete));
@@ -421,5 +431,69 @@ async fn a_wrong_crate_path_or_a_missing_toolchain_is_explained() {
         "{stderr}"
     );
     assert!(cloudflare.api().cloud().scripts.is_empty());
+    assert_no_violations(&cloudflare);
+}
+
+/// A service that binds nothing.
+struct Plain;
+
+impl Service for Plain {
+    type Handler = BoxHandler;
+
+    async fn init(_ctx: &mut Init<'_>) -> alchemy::Result<BoxHandler> {
+        Ok(BoxHandler::new(handler_fn(
+            |_: http::Request<ByteStream>| async { http::Response::new(ByteStream::empty()) },
+        )))
+    }
+}
+
+/// A JS-only Worker in `dir`: its one module is `code`.
+fn js_bundle(dir: &Path, code: &str) -> WorkerBundle {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("worker.js"), code).unwrap();
+    WorkerBundle {
+        dir: dir.to_path_buf(),
+        main_module: "worker.js".into(),
+        modules: vec![],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_cannot_start_fails_its_deploy_and_the_last_one_keeps_answering() {
+    let (dir, target) = scratch();
+    let cloudflare = LocalCloudflare::start(&target).await.expect("the target");
+    let plain = || alchemy::app("plain").service::<Plain>("api");
+    let script = script_name("plain-test-api");
+    let backend = MemoryBackend::new();
+    let deploy = |bundle: WorkerBundle| {
+        let platform =
+            CloudflarePlatform::new(cloudflare.client(), CloudflarePlatformOptions::new(bundle));
+        let backend = &backend;
+        async move { apply(&plain(), backend, &platform, false).await.1 }
+    };
+
+    let v1 = js_bundle(
+        &dir.path().join("v1"),
+        "export default { fetch() { return new Response('v1'); } };\n",
+    );
+    assert_eq!(deploy(v1).await, Vec::<String>::new());
+    assert_eq!(ok(&cloudflare, &script, Method::GET, "/").await, "v1");
+
+    let broken = js_bundle(
+        &dir.path().join("v2"),
+        "throw new Error('the second version is broken');\nexport default {};\n",
+    );
+    let failures = deploy(broken).await;
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0].contains("the second version is broken"),
+        "{failures:?}"
+    );
+    assert_eq!(ok(&cloudflare, &script, Method::GET, "/").await, "v1");
+    let cloud = cloudflare.api().cloud();
+    assert_eq!(
+        cloud.scripts[&script].uploads, 1,
+        "the failed upload is undone"
+    );
     assert_no_violations(&cloudflare);
 }
