@@ -1,5 +1,6 @@
 //! Cloudflare on this machine, for tests (feature `testing`): [`ApiServer`], a stand-in for the
-//! v4 API, and [`Workerd`], a built Worker running in workerd.
+//! v4 API, [`Workerd`], a built Worker running in workerd, and [`LocalCloudflare`], the two
+//! joined: every script deployed to the API server runs in workerd.
 //!
 //! [`ApiServer`] checks every request against Cloudflare's published OpenAPI documents (vendored
 //! in this crate's `openapi/`).
