@@ -7,22 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Map, Value};
 
-use super::workerd::{free_port, io, Launch};
-use super::{lock, ApiServer, Cloud, Module, Script, WorkerdError, ACCOUNT_ID, API_TOKEN};
+use super::workerd::{free_port, Launch};
+use super::{lock, ApiServer, Cloud, Module, Script, ACCOUNT_ID, API_TOKEN};
 use super::{ScriptHook, COMPATIBILITY_DATE};
 use crate::api::Client;
-
-/// Why the local target could not start.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum LocalError {
-    /// The API server could not listen.
-    #[error("starting the local Cloudflare API server: {0}")]
-    Listen(#[source] std::io::Error),
-    /// Its directory could not be made.
-    #[error("preparing the local Cloudflare directory: {0}")]
-    Workerd(#[from] WorkerdError),
-}
 
 /// A Cloudflare account on this machine: the checking [`ApiServer`] joined with workerd.
 ///
@@ -81,13 +69,15 @@ impl std::fmt::Debug for LocalCloudflare {
 impl LocalCloudflare {
     /// Starts the API server on a free 127.0.0.1 port, keeping the Workers' modules,
     /// configurations and storage under `dir`.
-    pub async fn start(dir: impl Into<PathBuf>) -> Result<Self, LocalError> {
+    pub async fn start(dir: impl Into<PathBuf>) -> std::io::Result<Self> {
         let dir = dir.into();
         for sub in ["persist", "scripts", "config"] {
             let path = dir.join(sub);
-            std::fs::create_dir_all(&path).map_err(io(format!("creating {}", path.display())))?;
+            std::fs::create_dir_all(&path).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("creating {}: {e}", path.display()))
+            })?;
         }
-        let server = ApiServer::start().await.map_err(LocalError::Listen)?;
+        let server = ApiServer::start().await?;
         let workers = Arc::new(Workers {
             dir,
             scripts: Mutex::new(BTreeMap::new()),

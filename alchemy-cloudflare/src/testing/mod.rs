@@ -48,7 +48,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
 pub use cloud::{Bucket, Cloud, Module, Namespace, Script};
-pub use local::{LocalCloudflare, LocalError};
+pub use local::LocalCloudflare;
 pub use workerd::{WorkerConfig, Workerd, WorkerdError, COMPATIBILITY_DATE};
 
 use crate::api::{Client, Config};

@@ -73,7 +73,7 @@ pub enum WorkerdError {
     },
 }
 
-pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> WorkerdError {
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> WorkerdError {
     let what = what.into();
     move |source| WorkerdError::Io { what, source }
 }
