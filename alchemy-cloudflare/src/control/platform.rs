@@ -471,3 +471,43 @@ impl Platform for CloudflarePlatform {
         stack.add(service, props).map(drop)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_crate_source_is_parsed_and_its_mistakes_are_named() {
+        let options = CloudflarePlatformOptions::from_settings(&json!({
+            "bundle": { "crate": "examples/photo-share", "features": ["edge"] },
+        }))
+        .unwrap();
+        assert_eq!(
+            options.bundle,
+            BundleSource::Crate(CrateSource {
+                path: "examples/photo-share".into(),
+                features: vec!["edge".into()],
+            })
+        );
+        let wrong = CloudflarePlatformOptions::from_settings(&json!({
+            "bundle": { "crate": "examples/photo-share", "feature": ["edge"] },
+        }))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            wrong.contains("unknown field `feature`") && wrong.contains("\"crate\""),
+            "{wrong}"
+        );
+    }
+
+    #[test]
+    fn a_crate_path_without_a_crate_is_refused_with_where_it_looked() {
+        let dir = std::env::temp_dir().join("alchemy-no-crate-here");
+        let error = check_crate(&dir).unwrap_err().to_string();
+        assert!(
+            error.contains("alchemy-no-crate-here") && error.contains("no Cargo.toml"),
+            "{error}"
+        );
+    }
+}
