@@ -23,8 +23,18 @@ use crate::control::CloudflarePlatform;
 /// provider = "cloudflare"
 ///
 /// [stages.edge.settings]
-/// bundle = { dir = "build/worker", main_module = "shim.js", modules = ["index_bg.wasm"] }
+/// bundle = { dir = "build/worker", main_module = "shim.js", modules = ["index.js", "index_bg.wasm"] }
+///
+/// [stages.from-source]
+/// provider = "cloudflare"
+///
+/// [stages.from-source.settings]   # the crate is built to wasm while planning (feature `build`)
+/// bundle = { crate = "." }
 /// ```
+///
+/// `CLOUDFLARE_API_BASE_URL` points the stage elsewhere than api.cloudflare.com, such as a
+/// `testing::LocalCloudflare` on this machine (see the crate docs,
+/// "A Cloudflare stage on this machine").
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Cloudflare;
 

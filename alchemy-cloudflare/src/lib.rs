@@ -34,7 +34,65 @@
 //! - `Cloudflare` (feature `deploy`): the provider as a cloud an app registers
 //!   (`.cloud(alchemy_cloudflare::Cloudflare)`), for stages with `provider = "cloudflare"`.
 //! - `testing` (feature `testing`): a local v4 API server that checks every request against
-//!   Cloudflare's OpenAPI documents, and a built Worker run in workerd on a loopback port.
+//!   Cloudflare's OpenAPI documents, a built Worker run in workerd on a loopback port, and
+//!   `LocalCloudflare`, the two joined into a Cloudflare account on this machine.
+//!
+//! # A Cloudflare stage on this machine
+//!
+//! A stage with `provider = "cloudflare"` deploys with no Cloudflare account to
+//! `LocalCloudflare` (feature `testing`): the same API calls as against api.cloudflare.com,
+//! each checked against Cloudflare's OpenAPI documents, and every uploaded Worker script run
+//! in workerd, with its R2 buckets, SQLite-backed Durable Objects and variables made from the
+//! uploaded metadata. Storage persists in the target's directory across redeploys and
+//! restarts.
+//!
+//! 1. Install the wasm toolchain, Node and wrangler (once): `bash scripts/wasm-toolchain.sh`.
+//! 2. Register the cloud in the app (`.cloud(alchemy_cloudflare::Cloudflare)`, with this
+//!    crate's `deploy` and `build` features in the app's native dependencies) and give the
+//!    stage its Worker crate in `alchemy.toml`; `crate` is relative to the directory the
+//!    deploy runs in, and the crate is built to wasm whenever the stage is planned (unchanged
+//!    sources build the same bytes, so a redeploy with no change uploads nothing):
+//!
+//!    ```toml
+//!    [stages.edge]
+//!    provider = "cloudflare"
+//!
+//!    [stages.edge.settings]
+//!    bundle = { crate = "." }
+//!    ```
+//!
+//! 3. Start the account and leave it running (Enter stops it and its Workers):
+//!
+//!    ```text
+//!    cargo run -p alchemy-cloudflare --features testing --example local-cloudflare -- target/local-cloudflare
+//!    ```
+//!
+//!    It prints the three variables to deploy with:
+//!
+//!    ```text
+//!    export CLOUDFLARE_API_BASE_URL=http://127.0.0.1:45709/client/v4
+//!    export CLOUDFLARE_ACCOUNT_ID=023e105f4ecef8ad9ca31a8372d0c353
+//!    export CLOUDFLARE_API_TOKEN=test-api-token
+//!    ```
+//!
+//! 4. In another shell, set them and deploy: `cargo run -- deploy --stage edge --yes`. The
+//!    deploy ends with the Worker's workers.dev URL among the outputs
+//!    (`api.url = https://photo-share-edge-api.alchemy-test.workers.dev`), and the account
+//!    prints where that URL answers on this machine
+//!    (`photo-share-edge-api: https://photo-share-edge-api.alchemy-test.workers.dev -> http://127.0.0.1:38491`):
+//!    `curl http://127.0.0.1:38491/`. Each script keeps its port across redeploys.
+//!    `destroy --stage edge --yes` deletes the script and stops its workerd.
+//!
+//! The test Worker of this crate deploys the same way, with its app program
+//! `alchemy-cloudflare-test-app` (`tests/test_app`), from a directory whose `alchemy.toml` has
+//! `bundle = { crate = "<checkout>/alchemy-cloudflare/tests/worker-app" }` and
+//! `actor_classes = { suite = "SuiteObject", rooms = "RoomObject" }`:
+//! `cargo run -p alchemy-cloudflare --features testing --bin alchemy-cloudflare-test-app -- deploy --stage edge --yes`.
+//!
+//! In tests, `LocalCloudflare::start(dir)` does the same in-process: `client()` or `env()`
+//! point a deploy at it, `url(script)` and `resolve(workers_dev_url)` tell where a script
+//! answers, `starts(script)` how often workerd was started for it, and `api().violations()`
+//! lists every request the documents do not describe (`tests/local_target.rs`).
 
 mod bindings;
 mod macros;

@@ -212,7 +212,9 @@ impl Client {
             Body::Empty => request,
             Body::Json(value) => request.json(value),
             Body::Multipart(parts) => {
-                let mut form = reqwest::multipart::Form::new();
+                // Module names are paths (`snippets/<crate>/inline0.js`): sent as they are, as
+                // wrangler sends them, not as RFC 5987 `name*=` parameters.
+                let mut form = reqwest::multipart::Form::new().percent_encode_noop();
                 for part in parts {
                     let mut p = reqwest::multipart::Part::bytes(part.bytes.clone())
                         .mime_str(&part.content_type)?;

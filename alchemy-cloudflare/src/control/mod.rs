@@ -35,7 +35,10 @@ pub use bucket::{
     bucket_name, Location, R2BucketOutput, R2BucketProps, R2BucketProvider, StorageClass,
 };
 pub use migration::{Migration, Rename};
-pub use platform::{CloudflarePlatform, CloudflarePlatformOptions, DEFAULT_COMPATIBILITY_DATE};
+pub use platform::{
+    BundleSource, CloudflarePlatform, CloudflarePlatformOptions, CrateSource,
+    DEFAULT_COMPATIBILITY_DATE,
+};
 pub use worker::{
     script_name, DurableObjectClass, Module, WorkerBinding, WorkerBundle, WorkerOutput,
     WorkerProps, WorkerProvider,

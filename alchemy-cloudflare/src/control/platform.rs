@@ -1,13 +1,15 @@
 //! The Cloudflare platform: what an app's buckets, actors and services become on Cloudflare.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use alchemy::bind::{Declaration, Request};
 use alchemy::platform::Platform;
 use alchemy::provider::Providers;
 use alchemy::stack::{Binding, Contribution, Stack};
 use alchemy::{Error, Input, Resource, Result, Secret};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::{
@@ -21,6 +23,10 @@ use crate::names;
 pub const DEFAULT_COMPATIBILITY_DATE: &str = "2025-01-01";
 
 /// How a stage deploys to Cloudflare: the settings of its `cloudflare` platform.
+///
+/// The `bundle` is either built beforehand (`{ dir, main_module, modules }`) or an app crate
+/// that the platform builds when the stage is planned (`{ crate = "path", features = [...] }`,
+/// feature `build`); see [`BundleSource`].
 ///
 /// ```
 /// use alchemy_cloudflare::control::CloudflarePlatformOptions;
@@ -39,9 +45,9 @@ pub const DEFAULT_COMPATIBILITY_DATE: &str = "2025-01-01";
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CloudflarePlatformOptions {
-    /// The built Worker every service's script is uploaded from; the script learns which
-    /// service it is from its [`names::SERVICE_BINDING`] variable.
-    pub bundle: WorkerBundle,
+    /// The Worker every service's script is uploaded from; the script learns which service it
+    /// is from its [`names::SERVICE_BINDING`] variable.
+    pub bundle: BundleSource,
     /// The Workers runtime's compatibility date (default [`DEFAULT_COMPATIBILITY_DATE`]).
     #[serde(default = "default_date")]
     pub compatibility_date: String,
@@ -82,15 +88,21 @@ impl CloudflarePlatformOptions {
         serde_json::from_value(settings.clone()).map_err(|e| {
             Error::Config(format!(
                 "invalid settings of the cloudflare platform: {e}. The keys are `bundle` \
-                 (required: {{\"dir\", \"main_module\", \"modules\"}}), `compatibility_date`, \
+                 (required: {{\"dir\", \"main_module\", \"modules\"}} of a built Worker, or \
+                 {{\"crate\", \"features\"}} of an app crate to build), `compatibility_date`, \
                  `compatibility_flags`, `workers_dev`, `vars`, `secrets`, `renamed_actors` and \
                  `actor_classes`"
             ))
         })
     }
 
-    /// The options for `bundle`, every other setting at its default.
+    /// The options for the built `bundle`, every other setting at its default.
     pub fn new(bundle: WorkerBundle) -> Self {
+        Self::from_source(BundleSource::Built(bundle))
+    }
+
+    /// The options for the Worker from `bundle`, every other setting at its default.
+    pub fn from_source(bundle: BundleSource) -> Self {
         CloudflarePlatformOptions {
             bundle,
             compatibility_date: default_date(),
@@ -112,6 +124,146 @@ impl CloudflarePlatformOptions {
     }
 }
 
+/// Where the Workers' code comes from: the `bundle` setting.
+///
+/// ```
+/// use alchemy_cloudflare::control::{BundleSource, CrateSource};
+/// use serde_json::json;
+///
+/// let source: BundleSource = serde_json::from_value(json!({ "crate": "examples/photo-share" })).unwrap();
+/// assert_eq!(source, BundleSource::Crate(CrateSource { path: "examples/photo-share".into(), features: vec![] }));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BundleSource {
+    /// A Worker built before planning: `{ dir, main_module, modules }`.
+    Built(WorkerBundle),
+    /// An app crate, built with [`build_worker`](crate::build::build_worker) whenever the
+    /// stage is planned (feature `build`): `{ crate = "path/to/crate" }`. Unchanged sources
+    /// build the same bytes, so a redeploy with no change uploads nothing.
+    Crate(CrateSource),
+}
+
+/// An app crate to build into the Worker.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrateSource {
+    /// The crate's directory (the one with its `Cargo.toml`), relative to the working
+    /// directory of the deploy.
+    #[serde(rename = "crate")]
+    pub path: PathBuf,
+    /// Cargo features of the crate to enable.
+    #[serde(default)]
+    pub features: Vec<String>,
+}
+
+impl<'de> Deserialize<'de> for BundleSource {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let value = Value::deserialize(deserializer)?;
+        if value.get("crate").is_some() {
+            CrateSource::deserialize(value)
+                .map(BundleSource::Crate)
+                .map_err(D::Error::custom)
+        } else {
+            WorkerBundle::deserialize(value)
+                .map(BundleSource::Built)
+                .map_err(D::Error::custom)
+        }
+    }
+}
+
+impl WorkerBundle {
+    /// The files of a bundle that [`build_worker`](crate::build::build_worker) wrote: its
+    /// entry module, and every other file of its directory as a module (the wasm-bindgen glue,
+    /// its snippets, the wasm).
+    #[cfg(feature = "build")]
+    pub fn from_build(built: &crate::build::WorkerBundle) -> Result<Self> {
+        let main = built
+            .main_module
+            .strip_prefix(&built.dir)
+            .unwrap_or(&built.main_module);
+        let mut modules = Vec::new();
+        let mut pending = vec![built.dir.clone()];
+        while let Some(dir) = pending.pop() {
+            let entries = std::fs::read_dir(&dir)
+                .map_err(|e| Error::io(format!("cannot list {}", dir.display()), e))?;
+            for entry in entries {
+                let path = entry
+                    .map_err(|e| Error::io(format!("cannot list {}", dir.display()), e))?
+                    .path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else if let Ok(relative) = path.strip_prefix(&built.dir) {
+                    if relative != main {
+                        modules.push(module_name(relative));
+                    }
+                }
+            }
+        }
+        modules.sort();
+        Ok(WorkerBundle {
+            dir: built.dir.clone(),
+            main_module: module_name(main),
+            modules,
+        })
+    }
+}
+
+/// A module's name: its path in the bundle, with `/` between the parts.
+#[cfg(feature = "build")]
+fn module_name(relative: &Path) -> String {
+    relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Builds the crate of `source` into a bundle.
+#[cfg(feature = "build")]
+fn build_crate(source: &CrateSource) -> Result<WorkerBundle> {
+    use crate::build::{build_worker, BuildOptions};
+    check_crate(&source.path)?;
+    let options = BuildOptions {
+        features: source.features.clone(),
+        ..BuildOptions::default()
+    };
+    let built = build_worker(&source.path, &options).map_err(|e| {
+        Error::Config(format!(
+            "building the Worker from the crate at {}: {e}",
+            source.path.display()
+        ))
+    })?;
+    WorkerBundle::from_build(&built)
+}
+
+#[cfg(not(feature = "build"))]
+fn build_crate(source: &CrateSource) -> Result<WorkerBundle> {
+    check_crate(&source.path)?;
+    Err(Error::Config(format!(
+        "the cloudflare setting `bundle = {{ crate = \"{}\" }}` builds the Worker while planning, \
+         which needs the `build` feature of alchemy-cloudflare: enable it next to `deploy`, or \
+         build the bundle beforehand and give `bundle = {{ dir, main_module, modules }}`",
+        source.path.display()
+    )))
+}
+
+/// Fails, saying where it looked, when `path` holds no crate.
+fn check_crate(path: &Path) -> Result<()> {
+    if path.join("Cargo.toml").is_file() {
+        return Ok(());
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    Err(Error::Config(format!(
+        "the cloudflare setting `bundle = {{ crate = \"{}\" }}` names no crate: there is no \
+         Cargo.toml in {} (the path is relative to the working directory, {}); point `crate` \
+         at the directory of the Worker's crate",
+        path.display(),
+        cwd.join(path).display(),
+        cwd.display()
+    )))
+}
+
 /// The Cloudflare platform: buckets are R2 buckets, actors are Durable Object classes of a
 /// Worker, and each service is a Worker script with its bindings, on workers.dev.
 ///
@@ -121,12 +273,37 @@ impl CloudflarePlatformOptions {
 pub struct CloudflarePlatform {
     client: Client,
     options: CloudflarePlatformOptions,
+    /// The bundle built from a crate source, once per platform.
+    built: Arc<Mutex<Option<WorkerBundle>>>,
 }
 
 impl CloudflarePlatform {
     /// The platform deploying with `client`.
     pub fn new(client: Client, options: CloudflarePlatformOptions) -> Self {
-        CloudflarePlatform { client, options }
+        CloudflarePlatform {
+            client,
+            options,
+            built: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The bundle the scripts are uploaded from: the built one, or the crate built now (once).
+    pub fn bundle(&self) -> Result<WorkerBundle> {
+        match &self.options.bundle {
+            BundleSource::Built(bundle) => Ok(bundle.clone()),
+            BundleSource::Crate(source) => {
+                let mut built = self
+                    .built
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                if let Some(bundle) = built.as_ref() {
+                    return Ok(bundle.clone());
+                }
+                let bundle = build_crate(source)?;
+                *built = Some(bundle.clone());
+                Ok(bundle)
+            }
+        }
     }
 
     /// The platform for a stage's `settings`, with credentials from the environment
@@ -281,9 +458,10 @@ impl Platform for CloudflarePlatform {
         } else {
             Vec::new()
         };
+        let bundle = self.bundle()?;
         let props = WorkerProps {
-            content_hash: options.bundle.content_hash()?,
-            bundle: options.bundle.clone(),
+            content_hash: bundle.content_hash()?,
+            bundle,
             compatibility_date: options.compatibility_date.clone(),
             compatibility_flags: options.compatibility_flags.clone(),
             bindings: all,
@@ -291,5 +469,45 @@ impl Platform for CloudflarePlatform {
             workers_dev: options.workers_dev,
         };
         stack.add(service, props).map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_crate_source_is_parsed_and_its_mistakes_are_named() {
+        let options = CloudflarePlatformOptions::from_settings(&json!({
+            "bundle": { "crate": "examples/photo-share", "features": ["edge"] },
+        }))
+        .unwrap();
+        assert_eq!(
+            options.bundle,
+            BundleSource::Crate(CrateSource {
+                path: "examples/photo-share".into(),
+                features: vec!["edge".into()],
+            })
+        );
+        let wrong = CloudflarePlatformOptions::from_settings(&json!({
+            "bundle": { "crate": "examples/photo-share", "feature": ["edge"] },
+        }))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            wrong.contains("unknown field `feature`") && wrong.contains("\"crate\""),
+            "{wrong}"
+        );
+    }
+
+    #[test]
+    fn a_crate_path_without_a_crate_is_refused_with_where_it_looked() {
+        let dir = std::env::temp_dir().join("alchemy-no-crate-here");
+        let error = check_crate(&dir).unwrap_err().to_string();
+        assert!(
+            error.contains("alchemy-no-crate-here") && error.contains("no Cargo.toml"),
+            "{error}"
+        );
     }
 }

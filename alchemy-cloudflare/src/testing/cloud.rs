@@ -48,6 +48,20 @@ pub struct Script {
 }
 
 impl Script {
+    /// A script `name` uploaded once with `metadata` and no modules.
+    #[cfg(test)]
+    pub(crate) fn new(name: &str, metadata: Value) -> Self {
+        Script {
+            name: name.to_owned(),
+            metadata,
+            modules: BTreeMap::new(),
+            migration_tag: None,
+            workers_dev: false,
+            uploads: 1,
+            created_on: String::new(),
+        }
+    }
+
     /// The binding named `name` of the last upload.
     pub fn binding(&self, name: &str) -> Option<&Value> {
         self.metadata
@@ -130,6 +144,22 @@ impl Cloud {
             subdomain: Some(subdomain.to_owned()),
             ..Cloud::default()
         }
+    }
+
+    /// Puts script `name` (and the namespaces of its classes) back as it is in `before`.
+    pub(crate) fn restore_script(&mut self, before: &Cloud, name: &str) {
+        match before.scripts.get(name) {
+            Some(script) => self.scripts.insert(name.to_owned(), script.clone()),
+            None => self.scripts.remove(name),
+        };
+        self.namespaces.retain(|n| n.script != name);
+        self.namespaces.extend(
+            before
+                .namespaces
+                .iter()
+                .filter(|n| n.script == name)
+                .cloned(),
+        );
     }
 
     fn now(&mut self) -> String {

