@@ -409,6 +409,7 @@ impl WireError {
 
 /// The names a provider or an operation has on this side of the wire: the ones this crate
 /// knows keep their name, any other is `unknown`, since the error variants hold `&'static str`.
+#[cfg(feature = "deploy")]
 pub(crate) fn known(name: &str, unknown: &'static str) -> &'static str {
     const NAMES: &[&str] = &[
         "local",
