@@ -52,6 +52,7 @@ mod list;
 mod meta;
 mod multipart;
 mod put;
+pub mod remote;
 mod store;
 mod upload;
 
