@@ -200,6 +200,36 @@ async fn a_local_service_stores_its_photos_in_a_bucket_placed_on_aws() {
     );
 }
 
+#[test]
+fn the_shipped_hybrid_stage_plans_the_photos_on_aws_and_the_rest_locally() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.dir.path();
+    let shipped =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/photo-share/alchemy.toml");
+    std::fs::copy(shipped, dir.join("alchemy.toml")).unwrap();
+    let plan: Value = serde_json::from_str(&ok(
+        PHOTO_SHARE,
+        dir,
+        &AWS_ENV,
+        &["plan", "--stage", "hybrid", "--json"],
+    ))
+    .unwrap();
+    let providers: Vec<(&str, &str)> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap(), c["provider"].as_str().unwrap()))
+        .collect();
+    for (id, provider) in &providers {
+        assert_eq!(
+            *provider,
+            if *id == "photos" { "aws" } else { "local" },
+            "{id}"
+        );
+    }
+    assert_eq!(providers.len(), 4, "{providers:?}");
+}
+
 /// Writes `config` as `alchemy.toml` in a fresh sandbox, runs `exe args` there and expects
 /// exit code 1 with `error: {message}` as the whole of stderr, and no state written.
 fn refused_with(exe: &str, config: &str, args: &[&str], message: &str) {
