@@ -85,7 +85,8 @@ pub struct StageEntry {
     /// `[stages.NAME.providers.PROVIDER]`, as JSON.
     pub providers: BTreeMap<String, Value>,
     /// Actor namespaces allowed on a provider that lacks a capability they use, from
-    /// `allow_unsupported = ["rooms"]`: what they use that it lacks fails when called.
+    /// `allow_unsupported = ["rooms"]`: what they use that it lacks fails when called. A
+    /// namespace the app does not have allows nothing (one file can serve variants of an app).
     pub allow_unsupported: Vec<String>,
 }
 

@@ -284,8 +284,9 @@ impl Checked<'_> {
         }
     }
 
-    /// Every placement names a resource id or a kind of the app; every namespace allowed
-    /// unsupported capabilities is one of its actor namespaces.
+    /// Every placement names a resource id or a kind of the app. (A namespace in
+    /// `allow_unsupported` the app does not have is no mistake: it allows nothing, and one
+    /// file can serve variants of an app.)
     fn targets(
         &self,
         place: &BTreeMap<String, String>,
@@ -309,20 +310,6 @@ impl Checked<'_> {
                     ids.iter().copied().collect::<Vec<_>>().join(", "),
                     kinds.iter().copied().collect::<Vec<_>>().join(", "),
                     self.stage
-                )));
-            }
-        }
-        let namespaces: Vec<&str> = declarations
-            .iter()
-            .filter(|d| d.kind == "actors")
-            .map(|d| d.id.as_str())
-            .collect();
-        for allowed in self.allow_unsupported {
-            if !namespaces.contains(&allowed.as_str()) {
-                return Err(Error::Config(format!(
-                    "{} allows unsupported capabilities for `{allowed}`, which is not an actor namespace of the app (its namespaces: {}): list only actor namespaces in `allow_unsupported`",
-                    self.stage_in(),
-                    if namespaces.is_empty() { "none".to_string() } else { namespaces.join(", ") }
                 )));
             }
         }

@@ -272,12 +272,6 @@ fn a_placement_of_something_the_app_does_not_have_names_what_it_has() {
         &["plan", "--stage", "hybrid"],
         "stage `hybrid` in alchemy.toml places `fotos` on `aws`, but the app has no resource or kind `fotos` (its resources: api, counters, photos, rooms; its kinds: actors, bucket, service): under `[stages.hybrid.place]`, name one of them",
     );
-    refused_with(
-        PHOTO_SHARE,
-        "[stages.aws]\nprovider = \"aws\"\nallow_unsupported = [\"chat\"]\n",
-        &["deploy", "--yes", "--stage", "aws"],
-        "stage `aws` in alchemy.toml allows unsupported capabilities for `chat`, which is not an actor namespace of the app (its namespaces: rooms, counters): list only actor namespaces in `allow_unsupported`",
-    );
 }
 
 #[test]
