@@ -198,6 +198,34 @@ async fn a_local_service_stores_its_photos_in_a_bucket_placed_on_aws() {
         s3.head_bucket().bucket(&bucket).send().await.is_err(),
         "the bucket {bucket} is gone"
     );
+
+    // A local service reaches buckets on other providers, not actors: `dev` says so, and how
+    // to place them, rather than serving local actors in their stead.
+    std::fs::write(
+        dir.join("alchemy.toml"),
+        format!(
+            "[stages.split]\nprovider = \"local\"\n\n[stages.split.place]\nrooms = \"aws\"\n\n[stages.split.providers.aws]\nendpoint_url = \"{}\"\n",
+            emulator.endpoint()
+        ),
+    )
+    .unwrap();
+    let out = run(
+        PHOTO_SHARE,
+        dir,
+        &AWS_ENV,
+        &["dev", "--port", "0", "--stage", "split"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        "error: service `api` runs locally and binds `rooms` (actors) on provider `aws`, which a local service can reach only for buckets: place `rooms` on `local` for stage `split`, or place the service on `aws` too"
+    );
+    ok(
+        PHOTO_SHARE,
+        dir,
+        &AWS_ENV,
+        &["destroy", "--yes", "--stage", "split"],
+    );
 }
 
 #[test]

@@ -107,7 +107,7 @@ async fn open_placed(
         let manifest: serde_json::Value = serde_json::from_slice(&text)?;
         let bindings = manifest["bindings"].as_array().into_iter().flatten();
         for binding in bindings {
-            let (Some(provider), Some("bucket"), Some(name)) = (
+            let (Some(provider), Some(kind), Some(name)) = (
                 binding["provider"].as_str(),
                 binding["type"].as_str(),
                 binding["name"].as_str(),
@@ -116,6 +116,12 @@ async fn open_placed(
             };
             if provider == crate::config::LOCAL || buckets.contains_key(name) {
                 continue;
+            }
+            if kind != "bucket" {
+                return Err(Error::Config(format!(
+                    "service `{id}` runs locally and binds `{name}` ({kind}) on provider `{provider}`, which a local service can reach only for buckets: place `{name}` on `local` for stage `{}`, or place the service on `{provider}` too",
+                    state.stage
+                )));
             }
             let Some(cloud) = app.clouds().find(|c| c.name() == provider) else {
                 return Err(Error::Config(format!(
