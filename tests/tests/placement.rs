@@ -303,6 +303,16 @@ fn a_placement_of_something_the_app_does_not_have_names_what_it_has() {
 }
 
 #[test]
+fn dev_refuses_a_stage_that_places_its_service_elsewhere() {
+    refused_with(
+        PHOTO_SHARE,
+        "[stages.hybrid]\nprovider = \"local\"\n[stages.hybrid.place]\nservice = \"aws\"\n",
+        &["dev", "--stage", "hybrid"],
+        "dev serves the app's services on the local provider, and stage `hybrid` places `api` on `aws`: remove that placement to serve it locally, or deploy the stage with `deploy --stage hybrid`",
+    );
+}
+
+#[test]
 fn a_kind_the_provider_cannot_host_is_refused_at_plan_time() {
     refused_with(
         CRASH_APP,
