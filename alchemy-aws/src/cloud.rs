@@ -84,6 +84,35 @@ impl Cloud for Aws {
     > {
         Box::pin(crate::state::state_bucket(settings))
     }
+
+    /// An S3 client for a bucket placed on AWS and bound by a service on another provider:
+    /// the bucket's name is the binding's `bucket`; credentials, region and endpoint come from
+    /// the standard chain with the stage's AWS settings over it, as for deploying.
+    fn open_bucket<'a>(
+        &'a self,
+        binding: &'a serde_json::Value,
+        settings: &'a serde_json::Value,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = alchemy::Result<alchemy::bucket::BucketClient>>
+                + Send
+                + 'a,
+        >,
+    > {
+        Box::pin(async move {
+            let options = AwsPlatformOptions::from_settings(settings)?;
+            let Some(bucket) = binding["bucket"].as_str() else {
+                return Err(alchemy::Error::Config(format!(
+                    "the binding of bucket `{}` has no S3 bucket name: deploy the stage again",
+                    binding["name"].as_str().unwrap_or("?")
+                )));
+            };
+            let config = options.sdk_config().await;
+            Ok(alchemy::bucket::BucketClient::new(
+                crate::s3::S3Bucket::from_sdk_config(&config, bucket),
+            ))
+        })
+    }
 }
 
 /// The service this function serves: `ALCHEMY_SERVICE`, or the app's only service.

@@ -14,6 +14,7 @@ use crate::config::{Config, LOCAL};
 use crate::error::{Error, Result};
 use crate::local::actor::LocalActors;
 use crate::local::LocalPlatform;
+use crate::placement::PlacedPlatform;
 use crate::platform::Platform;
 use crate::stack::{Binding, Stack};
 use serde_json::Value;
@@ -322,7 +323,9 @@ impl App {
     }
 
     /// The platform of `stage` under `config`: a configured stage is on its provider (`local`
-    /// or a registered cloud); any other stage is on the platform of [`App::platform`].
+    /// or a registered cloud), with the resources its `[stages.NAME.place]` table places on
+    /// other providers routed to theirs (a [`PlacedPlatform`]); any other stage is on the
+    /// platform of [`App::platform`].
     pub fn platform_in(&self, config: &Config, stage: &str) -> Result<Arc<dyn Platform>> {
         crate::resource::validate_id(stage).map_err(|_| {
             Error::Config(format!(
@@ -333,29 +336,68 @@ impl App {
         let Some(entry) = config.stage(stage) else {
             return (self.platform)(stage, &state_dir);
         };
-        if entry.provider == LOCAL {
-            return Ok(Arc::new(LocalPlatform::new(state_dir.join("local"))));
-        }
         let file = config
             .path()
-            .unwrap_or(Path::new(crate::config::CONFIG_FILE));
-        let Some(cloud) = self.clouds.iter().find(|c| c.name() == entry.provider) else {
+            .unwrap_or(Path::new(crate::config::CONFIG_FILE))
+            .display()
+            .to_string();
+        let default = self.provider_platform(stage, &state_dir, &entry.provider, entry, || {
+            format!(
+                "stage `{stage}` in {file} uses provider `{}`",
+                entry.provider
+            )
+        })?;
+        let mut placed = PlacedPlatform::new(stage, &file, default);
+        let mut built = vec![entry.provider.as_str()];
+        for (target, provider) in &entry.place {
+            if !built.contains(&provider.as_str()) {
+                let platform =
+                    self.provider_platform(stage, &state_dir, provider, entry, || {
+                        format!(
+                            "stage `{stage}` in {file} places `{target}` on provider `{provider}`"
+                        )
+                    })?;
+                placed = placed.with_platform(provider, platform);
+                built.push(provider);
+            }
+            placed = placed.place(target, provider);
+        }
+        for namespace in &entry.allow_unsupported {
+            placed = placed.allow_unsupported(namespace);
+        }
+        Ok(Arc::new(placed))
+    }
+
+    /// The platform of `provider` (`local` or a registered cloud) on `stage`, with its
+    /// settings from `entry`; `what` says who asks for it, for the message when it is not
+    /// registered.
+    fn provider_platform(
+        &self,
+        stage: &str,
+        state_dir: &Path,
+        provider: &str,
+        entry: &crate::config::StageEntry,
+        what: impl FnOnce() -> String,
+    ) -> Result<Arc<dyn Platform>> {
+        if provider == LOCAL {
+            return Ok(Arc::new(LocalPlatform::new(state_dir.join("local"))));
+        }
+        let Some(cloud) = self.clouds.iter().find(|c| c.name() == provider) else {
             let registered: Vec<&str> = std::iter::once(LOCAL)
                 .chain(self.clouds.iter().map(|c| c.name()))
                 .collect();
             return Err(Error::Config(format!(
-                "stage `{stage}` in {} uses provider `{}`, which this app does not register (registered: {}): {}",
-                file.display(),
-                entry.provider,
+                "{}, which this app does not register (registered: {}): {}",
+                what(),
                 registered.join(", "),
-                registration_hint(&entry.provider)
+                registration_hint(provider)
             )));
         };
         cloud.platform(&StageConfig {
             app: self.name.clone(),
             stage: stage.to_string(),
-            state_dir,
-            settings: entry.settings.clone(),
+            state_dir: state_dir.to_path_buf(),
+            settings: entry.settings_of(provider),
         })
     }
 
@@ -370,10 +412,10 @@ impl App {
             (service.plan)(&mut init).await?;
             requests.push((service.id.clone(), init.into_requests()));
         }
-        let mut declared: Vec<&Declaration> = Vec::new();
         let bound = requests
             .iter()
             .flat_map(|(_, r)| r.iter().map(|r| &r.declaration));
+        let mut declared: Vec<&Declaration> = Vec::new();
         for decl in self.declarations.iter().chain(bound) {
             match declared.iter().find(|d| d.id == decl.id) {
                 Some(d) if d.kind != decl.kind || d.config != decl.config => {
@@ -383,11 +425,15 @@ impl App {
                     )))
                 }
                 Some(_) => {}
-                None => {
-                    platform.declare(&mut stack, decl)?;
-                    declared.push(decl);
-                }
+                None => declared.push(decl),
             }
+        }
+        let unique: Vec<Declaration> = declared.iter().map(|d| (*d).clone()).collect();
+        let service_ids: Vec<String> = self.services.iter().map(|s| s.id.clone()).collect();
+        // Everything the stage cannot host is refused here, before anything is declared.
+        platform.check(stage, &unique, &service_ids)?;
+        for decl in &unique {
+            platform.declare(&mut stack, decl)?;
         }
         for (service, requests) in &requests {
             for r in requests {

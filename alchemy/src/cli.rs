@@ -262,6 +262,23 @@ async fn execute(mut app: App, cli: Cli) -> Result<u8> {
             platform.name()
         )));
     }
+    if matches!(cli.command, Command::Dev { .. }) {
+        let config = app.config()?;
+        if let Some(entry) = config.stage(&cli.stage) {
+            for service in app.service_ids() {
+                let placed = entry
+                    .place
+                    .get(service)
+                    .or_else(|| entry.place.get(crate::placement::SERVICE_KIND));
+                if let Some(provider) = placed.filter(|p| *p != crate::config::LOCAL) {
+                    return Err(Error::Config(format!(
+                        "dev serves the app's services on the local provider, and stage `{}` places `{service}` on `{provider}`: remove that placement to serve it locally, or deploy the stage with `deploy --stage {}`",
+                        cli.stage, cli.stage
+                    )));
+                }
+            }
+        }
+    }
     let stage = open(&app, &cli.stage, platform).await?;
     match cli.command {
         Command::Plan {

@@ -98,6 +98,28 @@ pub trait Cloud: Send + Sync + 'static {
             )))
         })
     }
+
+    /// A client for a bucket of this cloud bound by a service running on another provider (a
+    /// local service under `dev`, say), when a stage places the bucket here: `binding` is the
+    /// binding's metadata as this cloud's platform contributed it, its references resolved
+    /// (for AWS, `{"type": "bucket", "name": "photos", "bucket": "<S3 name>", ...}`), and
+    /// `settings` the stage's settings of this cloud. The default: this cloud's buckets are
+    /// reachable only from its own services.
+    fn open_bucket<'a>(
+        &'a self,
+        binding: &'a Value,
+        settings: &'a Value,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<BucketClient>> + Send + 'a>>
+    {
+        let _ = settings;
+        Box::pin(async move {
+            Err(crate::Error::Config(format!(
+                "bucket `{}` is on the {} cloud, which cannot open it for a service on another provider: place the bucket on the service's provider",
+                binding["name"].as_str().unwrap_or("?"),
+                self.name()
+            )))
+        })
+    }
 }
 
 #[cfg(test)]

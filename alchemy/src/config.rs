@@ -8,6 +8,23 @@
 //! region = "eu-west-1"
 //! ```
 //!
+//! A stage can also place individual resources on other providers, by resource id or by kind
+//! (`bucket`, `actors`, `service`; an id wins over a kind), with the settings of each placed
+//! provider in `[stages.NAME.providers.PROVIDER]` (see [`crate::placement`]):
+//!
+//! ```toml
+//! [stages.hybrid]
+//! provider = "local"                # the default of the stage
+//! allow_unsupported = ["rooms"]     # optional: accept actor capabilities a provider lacks
+//!
+//! [stages.hybrid.place]
+//! photos = "aws"                    # by resource id
+//! actors = "cloudflare"             # by kind
+//!
+//! [stages.hybrid.providers.aws]     # settings of a placed provider
+//! region = "eu-west-1"
+//! ```
+//!
 //! The file is found by `--config PATH`, else `ALCHEMY_CONFIG`, else `alchemy.toml` in the
 //! working directory. Without a file every stage is local, as is every stage the file does not
 //! name. A stage's `provider` is `local` or the [`name`](crate::cloud::Cloud::name) of a cloud
@@ -60,6 +77,32 @@ pub struct StageEntry {
     pub line: usize,
     /// Where the stage's state is kept, from `[stages.NAME.state]`; `None`: local files.
     pub state: Option<StateEntry>,
+    /// Resources placed on another provider than the stage's, from `[stages.NAME.place]`:
+    /// a resource id or a kind (`bucket`, `actors`, `service`), to a provider name. An id wins
+    /// over a kind.
+    pub place: BTreeMap<String, String>,
+    /// The settings of each placed provider other than the stage's own, from
+    /// `[stages.NAME.providers.PROVIDER]`, as JSON.
+    pub providers: BTreeMap<String, Value>,
+    /// Actor namespaces allowed on a provider that lacks a capability they use, from
+    /// `allow_unsupported = ["rooms"]`: what they use that it lacks fails when called. A
+    /// namespace the app does not have allows nothing (one file can serve variants of an app).
+    pub allow_unsupported: Vec<String>,
+}
+
+impl StageEntry {
+    /// The settings of `provider` on this stage: `[stages.NAME.settings]` for the stage's own
+    /// provider, `[stages.NAME.providers.PROVIDER]` for a placed one (an empty object when
+    /// there are none).
+    pub fn settings_of(&self, provider: &str) -> Value {
+        if provider == self.provider {
+            return self.settings.clone();
+        }
+        self.providers
+            .get(provider)
+            .cloned()
+            .unwrap_or_else(|| Value::Object(Default::default()))
+    }
 }
 
 /// Where a stage's state is kept, when not in local files: a bucket of a provider.
@@ -95,6 +138,12 @@ struct Stage {
     settings: toml::Table,
     #[serde(default)]
     state: Option<StateTable>,
+    #[serde(default)]
+    place: BTreeMap<String, String>,
+    #[serde(default)]
+    providers: BTreeMap<String, toml::Table>,
+    #[serde(default)]
+    allow_unsupported: Vec<String>,
 }
 
 // No `deny_unknown_fields`: the keys besides `provider` and `prefix` go to the provider, which
@@ -108,7 +157,7 @@ struct StateTable {
     settings: toml::Table,
 }
 
-const SHAPE: &str = "a stage is a `[stages.NAME]` table with `provider = \"local\"` (or the name of a cloud the app registers), an optional `[stages.NAME.settings]` table, and an optional `[stages.NAME.state]` table saying where its state is kept";
+const SHAPE: &str = "a stage is a `[stages.NAME]` table with `provider = \"local\"` (or the name of a cloud the app registers), an optional `[stages.NAME.settings]` table, an optional `[stages.NAME.state]` table saying where its state is kept, an optional `[stages.NAME.place]` table putting resources (by id or kind) on other providers, whose settings go in `[stages.NAME.providers.PROVIDER]`, and an optional `allow_unsupported` list of actor namespaces";
 
 impl Config {
     /// No file: every stage is local.
@@ -212,6 +261,43 @@ impl Config {
                     })?,
                 }),
             };
+            let file = path.display();
+            for (target, provider) in &stage.place {
+                if crate::resource::validate_id(target).is_err() {
+                    return Err(Error::Config(format!(
+                        "stage `{name}` in {file} places `{target}`, which is neither a resource id nor a kind: under `[stages.{name}.place]`, name a resource id or one of `bucket`, `actors`, `service`"
+                    )));
+                }
+                if crate::resource::validate_id(provider).is_err() {
+                    return Err(Error::Config(format!(
+                        "stage `{name}` in {file} places `{target}` on `{provider}`, which is not a provider name: use `local` or the name of a cloud the app registers"
+                    )));
+                }
+            }
+            let mut providers = BTreeMap::new();
+            for (provider, table) in stage.providers {
+                if provider == stage.provider {
+                    return Err(Error::Config(format!(
+                        "stage `{name}` in {file} is on `{provider}`, whose settings go in `[stages.{name}.settings]`: move `[stages.{name}.providers.{provider}]` there"
+                    )));
+                }
+                if provider == LOCAL {
+                    return Err(Error::Config(format!(
+                        "stage `{name}` in {file} has settings for the local provider, which takes none: remove `[stages.{name}.providers.local]`"
+                    )));
+                }
+                if !stage.place.values().any(|p| *p == provider) {
+                    return Err(Error::Config(format!(
+                        "stage `{name}` in {file} has settings for provider `{provider}`, which none of its placements names: place something on it under `[stages.{name}.place]`, or remove `[stages.{name}.providers.{provider}]`"
+                    )));
+                }
+                let settings = serde_json::to_value(&table).map_err(|e| {
+                    Error::Config(format!(
+                        "the settings of provider `{provider}` on stage `{name}` in {file} cannot be passed on: {e}"
+                    ))
+                })?;
+                providers.insert(provider, settings);
+            }
             stages.insert(
                 name,
                 StageEntry {
@@ -219,6 +305,9 @@ impl Config {
                     settings,
                     line,
                     state,
+                    place: stage.place,
+                    providers,
+                    allow_unsupported: stage.allow_unsupported,
                 },
             );
         }
@@ -324,7 +413,7 @@ provider = "local"
     fn an_unknown_stage_key_is_named() {
         assert_eq!(
             error("[stages.aws]\nprovider = \"aws\"\nregion = \"eu-west-1\"\n"),
-            "invalid alchemy.toml at line 3, column 1: unknown field `region`, expected one of `provider`, `settings`, `state`; a stage is a `[stages.NAME]` table with `provider = \"local\"` (or the name of a cloud the app registers), an optional `[stages.NAME.settings]` table, and an optional `[stages.NAME.state]` table saying where its state is kept"
+            "invalid alchemy.toml at line 3, column 1: unknown field `region`, expected one of `provider`, `settings`, `state`, `place`, `providers`, `allow_unsupported`; a stage is a `[stages.NAME]` table with `provider = \"local\"` (or the name of a cloud the app registers), an optional `[stages.NAME.settings]` table, an optional `[stages.NAME.state]` table saying where its state is kept, an optional `[stages.NAME.place]` table putting resources (by id or kind) on other providers, whose settings go in `[stages.NAME.providers.PROVIDER]`, and an optional `allow_unsupported` list of actor namespaces"
         );
     }
 
@@ -332,7 +421,7 @@ provider = "local"
     fn an_unknown_top_level_key_is_named() {
         assert_eq!(
             error("[stage.aws]\nprovider = \"aws\"\n"),
-            "invalid alchemy.toml at line 1, column 2: unknown field `stage`, expected `stages`; a stage is a `[stages.NAME]` table with `provider = \"local\"` (or the name of a cloud the app registers), an optional `[stages.NAME.settings]` table, and an optional `[stages.NAME.state]` table saying where its state is kept"
+            "invalid alchemy.toml at line 1, column 2: unknown field `stage`, expected `stages`; a stage is a `[stages.NAME]` table with `provider = \"local\"` (or the name of a cloud the app registers), an optional `[stages.NAME.settings]` table, an optional `[stages.NAME.state]` table saying where its state is kept, an optional `[stages.NAME.place]` table putting resources (by id or kind) on other providers, whose settings go in `[stages.NAME.providers.PROVIDER]`, and an optional `allow_unsupported` list of actor namespaces"
         );
     }
 
@@ -340,7 +429,7 @@ provider = "local"
     fn a_stage_without_provider_is_refused() {
         assert_eq!(
             error("[stages.aws.settings]\nregion = \"x\"\n"),
-            "invalid alchemy.toml at line 1, column 9: missing field `provider`; a stage is a `[stages.NAME]` table with `provider = \"local\"` (or the name of a cloud the app registers), an optional `[stages.NAME.settings]` table, and an optional `[stages.NAME.state]` table saying where its state is kept"
+            "invalid alchemy.toml at line 1, column 9: missing field `provider`; a stage is a `[stages.NAME]` table with `provider = \"local\"` (or the name of a cloud the app registers), an optional `[stages.NAME.settings]` table, an optional `[stages.NAME.state]` table saying where its state is kept, an optional `[stages.NAME.place]` table putting resources (by id or kind) on other providers, whose settings go in `[stages.NAME.providers.PROVIDER]`, and an optional `allow_unsupported` list of actor namespaces"
         );
     }
 
@@ -366,6 +455,68 @@ provider = "local"
         assert_eq!(
             error("[stages.qa]\nprovider = \"local\"\n[stages.qa.settings]\nregion = \"x\"\n"),
             "stage `qa` in alchemy.toml at line 1 is on the local provider, which takes no settings (given: region): remove `[stages.qa.settings]`"
+        );
+    }
+
+    #[test]
+    fn placements_name_targets_providers_and_their_settings() {
+        let config = parse(
+            r#"
+[stages.hybrid]
+provider = "local"
+allow_unsupported = ["rooms"]
+
+[stages.hybrid.place]
+photos = "aws"
+actors = "cloudflare"
+
+[stages.hybrid.providers.aws]
+region = "eu-west-1"
+"#,
+        )
+        .unwrap();
+        let hybrid = config.stage("hybrid").unwrap();
+        assert_eq!(
+            hybrid.place,
+            BTreeMap::from([
+                ("actors".to_string(), "cloudflare".to_string()),
+                ("photos".to_string(), "aws".to_string()),
+            ])
+        );
+        assert_eq!(
+            hybrid.settings_of("aws"),
+            serde_json::json!({ "region": "eu-west-1" })
+        );
+        assert_eq!(hybrid.settings_of("cloudflare"), serde_json::json!({}));
+        assert_eq!(hybrid.settings_of("local"), serde_json::json!({}));
+        assert_eq!(hybrid.allow_unsupported, ["rooms"]);
+    }
+
+    #[test]
+    fn placed_provider_settings_must_belong_to_a_placed_provider() {
+        assert_eq!(
+            error("[stages.aws]\nprovider = \"aws\"\n[stages.aws.providers.aws]\nregion = \"x\"\n"),
+            "stage `aws` in alchemy.toml is on `aws`, whose settings go in `[stages.aws.settings]`: move `[stages.aws.providers.aws]` there"
+        );
+        assert_eq!(
+            error("[stages.h]\nprovider = \"aws\"\n[stages.h.place]\nrooms = \"local\"\n[stages.h.providers.local]\npath = \"x\"\n"),
+            "stage `h` in alchemy.toml has settings for the local provider, which takes none: remove `[stages.h.providers.local]`"
+        );
+        assert_eq!(
+            error("[stages.h]\nprovider = \"local\"\n[stages.h.providers.aws]\nregion = \"x\"\n"),
+            "stage `h` in alchemy.toml has settings for provider `aws`, which none of its placements names: place something on it under `[stages.h.place]`, or remove `[stages.h.providers.aws]`"
+        );
+    }
+
+    #[test]
+    fn a_placement_target_must_be_an_id() {
+        assert_eq!(
+            error("[stages.h]\nprovider = \"local\"\n[stages.h.place]\n\"my photos\" = \"aws\"\n"),
+            "stage `h` in alchemy.toml places `my photos`, which is neither a resource id nor a kind: under `[stages.h.place]`, name a resource id or one of `bucket`, `actors`, `service`"
+        );
+        assert_eq!(
+            error("[stages.h]\nprovider = \"local\"\n[stages.h.place]\nphotos = \"\"\n"),
+            "stage `h` in alchemy.toml places `photos` on ``, which is not a provider name: use `local` or the name of a cloud the app registers"
         );
     }
 

@@ -30,6 +30,8 @@ pub mod config;
 #[cfg(feature = "deploy")]
 pub mod local;
 #[cfg(feature = "deploy")]
+pub mod placement;
+#[cfg(feature = "deploy")]
 pub mod plan;
 #[cfg(feature = "deploy")]
 pub mod platform;

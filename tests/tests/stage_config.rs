@@ -67,7 +67,7 @@ fn an_unknown_key_is_refused_with_its_place() {
         CRASH_APP,
         "[stages.prod]\nprovider = \"local\"\nregion = \"eu-west-1\"\n",
         &["plan", "--stage", "prod"],
-        "invalid alchemy.toml at line 3, column 1: unknown field `region`, expected one of `provider`, `settings`, `state`; a stage is a `[stages.NAME]` table with `provider = \"local\"` (or the name of a cloud the app registers), an optional `[stages.NAME.settings]` table, and an optional `[stages.NAME.state]` table saying where its state is kept",
+        "invalid alchemy.toml at line 3, column 1: unknown field `region`, expected one of `provider`, `settings`, `state`, `place`, `providers`, `allow_unsupported`; a stage is a `[stages.NAME]` table with `provider = \"local\"` (or the name of a cloud the app registers), an optional `[stages.NAME.settings]` table, an optional `[stages.NAME.state]` table saying where its state is kept, an optional `[stages.NAME.place]` table putting resources (by id or kind) on other providers, whose settings go in `[stages.NAME.providers.PROVIDER]`, and an optional `allow_unsupported` list of actor namespaces",
     );
 }
 

@@ -139,7 +139,7 @@ pub const PROVIDER: &str = "aws";
 
 /// What DynamoDB-backed actors support: key-value storage within DynamoDB's limits; no SQL,
 /// alarms or WebSockets (see the [module documentation](self) for why).
-fn capabilities() -> Capabilities {
+pub(crate) fn capabilities() -> Capabilities {
     let mut capabilities = Capabilities::default();
     capabilities.max_key_bytes = table::MAX_KEY_BYTES;
     capabilities.max_value_bytes = table::MAX_VALUE_BYTES;

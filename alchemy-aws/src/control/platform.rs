@@ -223,6 +223,15 @@ impl Platform for AwsPlatform {
         p
     }
 
+    fn hosts(&self, kind: &str) -> bool {
+        matches!(kind, "bucket" | "actors" | "service")
+    }
+
+    /// Key-value storage only: no SQL, alarms or WebSockets (see [`crate::actor`]).
+    fn actor_capabilities(&self) -> Option<alchemy::actor::Capabilities> {
+        Some(crate::actor::capabilities())
+    }
+
     fn declare(&self, stack: &mut Stack, declaration: &Declaration) -> Result<()> {
         match declaration.kind.as_str() {
             "bucket" => stack

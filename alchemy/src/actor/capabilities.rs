@@ -60,3 +60,73 @@ impl Default for Capabilities {
         }
     }
 }
+
+/// One optional feature an actor namespace may use, as it declares with
+/// [`Actors::uses`](super::Actors::uses) so that a stage whose provider lacks it is refused at
+/// plan time.
+///
+/// ```
+/// use alchemy::actor::{Capabilities, Capability};
+///
+/// let mut capabilities = Capabilities::default();
+/// capabilities.alarms = true;
+/// assert!(capabilities.has(Capability::Alarms));
+/// assert!(!capabilities.has(Capability::WebSockets));
+/// assert_eq!(Capability::WebSockets.to_string(), "websockets");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Capability {
+    /// SQL over the actor's own database.
+    Sql,
+    /// Alarms and the `alarm` handler.
+    Alarms,
+    /// WebSockets accepted by the actor.
+    WebSockets,
+    /// Hibernation of idle instances with their WebSockets open.
+    Hibernation,
+}
+
+impl Capability {
+    /// Every capability, in a stable order.
+    pub const ALL: [Capability; 4] = [
+        Capability::Sql,
+        Capability::Alarms,
+        Capability::WebSockets,
+        Capability::Hibernation,
+    ];
+
+    /// The name used in plans, messages and `alchemy.toml` (`sql`, `alarms`, `websockets`,
+    /// `hibernation`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Capability::Sql => "sql",
+            Capability::Alarms => "alarms",
+            Capability::WebSockets => "websockets",
+            Capability::Hibernation => "hibernation",
+        }
+    }
+
+    /// The capability named `name` (see [`Capability::name`]).
+    pub fn from_name(name: &str) -> Option<Capability> {
+        Capability::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+impl std::fmt::Display for Capability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Capabilities {
+    /// Whether the provider supports `capability`.
+    pub fn has(&self, capability: Capability) -> bool {
+        match capability {
+            Capability::Sql => self.sql,
+            Capability::Alarms => self.alarms,
+            Capability::WebSockets => self.websockets,
+            Capability::Hibernation => self.hibernation,
+        }
+    }
+}

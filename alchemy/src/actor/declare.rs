@@ -10,7 +10,8 @@ use http::{Request, Response};
 use serde_json::Value;
 
 use super::{
-    Actor, ActorClass, ActorClient, ActorError, ActorId, ActorNamespace, Capabilities, Result,
+    Actor, ActorClass, ActorClient, ActorError, ActorId, ActorNamespace, Capabilities, Capability,
+    Result,
 };
 use crate::bind::{Bindable, Declaration, Runtime};
 
@@ -41,6 +42,7 @@ use crate::bind::{Bindable, Declaration, Runtime};
 /// ```
 pub struct Actors<A> {
     id: &'static str,
+    uses: &'static [Capability],
     _actor: PhantomData<fn() -> A>,
 }
 
@@ -52,6 +54,39 @@ impl<A> Actors<A> {
     pub const fn new(id: &'static str) -> Self {
         Actors {
             id,
+            uses: &[],
+            _actor: PhantomData,
+        }
+    }
+
+    /// Says which optional capabilities the namespace's actors use, so that a stage placing it
+    /// on a provider without them is refused when it is planned, naming the fix, rather than
+    /// failing when a request needs them.
+    ///
+    /// ```
+    /// use alchemy::actor::{Actor, ActorContext, Actors, ByteStream, Capability, Result};
+    /// use http::{Request, Response};
+    ///
+    /// struct Room;
+    ///
+    /// impl Actor for Room {
+    ///     async fn init(_: ActorContext) -> Result<Self> {
+    ///         Ok(Room)
+    ///     }
+    ///
+    ///     async fn fetch(&self, _: Request<ByteStream>) -> Result<Response<ByteStream>> {
+    ///         Ok(Response::new(ByteStream::empty()))
+    ///     }
+    /// }
+    ///
+    /// static ROOMS: Actors<Room> =
+    ///     Actors::new("rooms").uses(&[Capability::WebSockets, Capability::Alarms]);
+    /// assert_eq!(ROOMS.used(), [Capability::WebSockets, Capability::Alarms]);
+    /// ```
+    pub const fn uses(self, capabilities: &'static [Capability]) -> Self {
+        Actors {
+            id: self.id,
+            uses: capabilities,
             _actor: PhantomData,
         }
     }
@@ -59,6 +94,11 @@ impl<A> Actors<A> {
     /// The namespace's logical id.
     pub fn id(&self) -> &'static str {
         self.id
+    }
+
+    /// The optional capabilities its actors use (see [`Actors::uses`]).
+    pub fn used(&self) -> &'static [Capability] {
+        self.uses
     }
 }
 
@@ -81,6 +121,7 @@ impl<A> fmt::Debug for Actors<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Actors")
             .field("id", &self.id)
+            .field("uses", &self.uses)
             .field("actor", &std::any::type_name::<A>())
             .finish()
     }
@@ -90,10 +131,17 @@ impl<A: Actor> Bindable for Actors<A> {
     type Client = ActorNamespace<A>;
 
     fn declaration(&self) -> Declaration {
+        let mut uses: Vec<&str> = self.uses.iter().map(|c| c.name()).collect();
+        uses.sort_unstable();
+        uses.dedup();
         Declaration {
             id: self.id.to_string(),
             kind: Self::KIND.to_string(),
-            config: Value::Null,
+            config: if uses.is_empty() {
+                Value::Null
+            } else {
+                serde_json::json!({ "uses": uses })
+            },
         }
     }
 

@@ -94,7 +94,7 @@ mod mock;
 
 pub use crate::maybe::{BoxFuture, MaybeSend, MaybeSendSync};
 pub use alchemy_stream::ByteStream;
-pub use capabilities::Capabilities;
+pub use capabilities::{Capabilities, Capability};
 pub use client::{ActorClient, ActorNamespace, ActorStub};
 pub use context::{validate_tags, ActorContext, ContextBackend};
 pub use declare::Actors;

@@ -41,7 +41,9 @@ pub struct Declaration {
     pub id: String,
     /// The neutral kind: `bucket`, `actors`, or a kind of the app's own.
     pub kind: String,
-    /// Kind-specific settings.
+    /// Kind-specific settings (for `actors`, the capabilities its actors use, as
+    /// `{"uses": ["alarms", "websockets"]}`; see
+    /// [`Actors::uses`](crate::actor::Actors::uses)).
     #[serde(skip_serializing_if = "Value::is_null")]
     pub config: Value,
 }

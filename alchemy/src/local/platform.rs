@@ -125,6 +125,14 @@ impl Platform for LocalPlatform {
         p
     }
 
+    fn hosts(&self, kind: &str) -> bool {
+        matches!(kind, "bucket" | "actors" | "service")
+    }
+
+    fn actor_capabilities(&self) -> Option<crate::actor::Capabilities> {
+        Some(crate::local::actor::LocalActorsOptions::default().capabilities())
+    }
+
     fn declare(&self, stack: &mut Stack, declaration: &Declaration) -> Result<()> {
         match declaration.kind.as_str() {
             "bucket" => stack.add(&declaration.id, LocalBucketProps {}).map(drop),

@@ -12,7 +12,7 @@ use crate::state::{Snapshot, Status};
 
 use super::actor::{LocalActors, LocalActorsOptions};
 use super::bucket::LocalBucket;
-use super::LocalBucketProps;
+use super::{LocalBucketProps, LocalServiceProps};
 
 /// What a service running locally binds to: the resources a local deploy made, and the app's
 /// actors hosted in this process.
@@ -60,6 +60,7 @@ impl LocalRuntime {
                 .map_err(|e| Error::Config(format!("cannot open bucket `{id}` at {path}: {e}")))?;
             buckets.insert(id.clone(), BucketClient::new(bucket));
         }
+        open_placed(&mut buckets, state, app).await?;
         let actors = LocalActors::open(root, options)?;
         for (_, host) in app.actor_hosts() {
             host(&actors).await?;
@@ -80,6 +81,65 @@ impl LocalRuntime {
     pub async fn shutdown(self) {
         self.actors.shutdown().await;
     }
+}
+
+/// Opens, through the app's registered clouds, every bucket that a local service of `state`
+/// binds on another provider (a stage placing it there): the service manifests name the
+/// provider of such a binding under `"provider"`, with what its cloud needs to open it.
+async fn open_placed(
+    buckets: &mut BTreeMap<String, BucketClient>,
+    state: &Snapshot,
+    app: &App,
+) -> Result<()> {
+    let mut config = None;
+    for (id, rec) in &state.resources {
+        if rec.kind != LocalServiceProps::KIND || rec.status != Status::Created {
+            continue;
+        }
+        let Some(manifest) = rec.output.as_ref().and_then(|o| o["manifest"].as_str()) else {
+            continue;
+        };
+        let text = tokio::fs::read(manifest).await.map_err(|e| {
+            Error::Config(format!(
+                "cannot read the manifest {manifest} of service `{id}`: {e}; deploy the stage again"
+            ))
+        })?;
+        let manifest: serde_json::Value = serde_json::from_slice(&text)?;
+        let bindings = manifest["bindings"].as_array().into_iter().flatten();
+        for binding in bindings {
+            let (Some(provider), Some(kind), Some(name)) = (
+                binding["provider"].as_str(),
+                binding["type"].as_str(),
+                binding["name"].as_str(),
+            ) else {
+                continue;
+            };
+            if provider == crate::config::LOCAL || buckets.contains_key(name) {
+                continue;
+            }
+            if kind != "bucket" {
+                return Err(Error::Config(format!(
+                    "service `{id}` runs locally and binds `{name}` ({kind}) on provider `{provider}`, which a local service can reach only for buckets: place `{name}` on `local` for stage `{}`, or place the service on `{provider}` too",
+                    state.stage
+                )));
+            }
+            let Some(cloud) = app.clouds().find(|c| c.name() == provider) else {
+                return Err(Error::Config(format!(
+                    "service `{id}` binds bucket `{name}` on provider `{provider}`, which this app does not register: add the cloud with `.cloud(...)`"
+                )));
+            };
+            if config.is_none() {
+                config = Some(app.config()?);
+            }
+            let settings = config
+                .as_ref()
+                .and_then(|c| c.stage(&state.stage))
+                .map_or(serde_json::Value::Null, |e| e.settings_of(provider));
+            let client = cloud.open_bucket(binding, &settings).await?;
+            buckets.insert(name.to_string(), client);
+        }
+    }
+    Ok(())
 }
 
 impl Runtime for LocalRuntime {

@@ -229,7 +229,7 @@ impl LocalActorsOptions {
         self
     }
 
-    fn capabilities(&self) -> Capabilities {
+    pub(crate) fn capabilities(&self) -> Capabilities {
         Capabilities {
             sql: true,
             alarms: true,
