@@ -85,6 +85,7 @@ impl Sandbox {
 }
 
 pub mod dev;
+pub mod photos;
 
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
