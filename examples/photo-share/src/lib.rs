@@ -2,7 +2,7 @@
 //!
 //! The service binds the `photos` bucket in its init phase; the same code plans the bucket and
 //! its binding at deploy time and gets a live client when it runs. Unit tests put a
-//! [`MockBucketStore`](alchemy::bucket::MockBucketStore) behind the client (see `tests`).
+//! `MockBucketStore` (feature `mock` of `alchemy`) behind the client (see `tests`).
 //!
 //! The library is also a Cloudflare Worker: built for `wasm32-unknown-unknown`, it exports the
 //! API as the fetch handler and the Durable Object classes `RoomObject` (for [`actors::ROOMS`])
