@@ -3,7 +3,8 @@
 //! Bodies stream in both directions: a JS `ReadableStream` becomes a [`ByteStream`] that pulls
 //! one chunk at a time, and a [`ByteStream`] becomes a `ReadableStream` that the runtime pulls
 //! from. Only small bodies of known length are copied across in one piece, which costs the
-//! runtime less than a stream.
+//! runtime less than a stream; larger ones of known length stream through a
+//! `FixedLengthStream`, so that the runtime knows (and sends) their length.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -93,7 +94,17 @@ pub(crate) fn byte_chunks(
     })
 }
 
-/// A body for the runtime: one buffer when it is small and of known length, else a stream.
+/// A body of known length as a `ReadableStream` that the runtime knows the length of: the
+/// readable side of a `FixedLengthStream` fed by `body`. A response with it keeps its
+/// `Content-Length` (workerd sends a plain stream chunked, without one).
+fn fixed_length_stream(body: ByteStream, len: u64) -> web_sys::ReadableStream {
+    let chunks = byte_chunks(body, BodyFailure::default());
+    worker::worker_sys::FixedLengthStream::from(worker::FixedLengthStream::wrap(chunks, len))
+        .readable()
+}
+
+/// A body for the runtime: one buffer when it is small and of known length, a stream of that
+/// length when it is larger, else a stream.
 pub(crate) async fn js_body(body: ByteStream) -> Result<Option<JsValue>, StreamError> {
     match body.len() {
         Some(0) => Ok(None),
@@ -101,7 +112,8 @@ pub(crate) async fn js_body(body: ByteStream) -> Result<Option<JsValue>, StreamE
             let bytes = body.collect(len as usize).await?;
             Ok(Some(Uint8Array::from(&bytes[..]).into()))
         }
-        _ => Ok(Some(readable_stream(body, &BodyFailure::default()).into())),
+        Some(len) => Ok(Some(fixed_length_stream(body, len).into())),
+        None => Ok(Some(readable_stream(body, &BodyFailure::default()).into())),
     }
 }
 

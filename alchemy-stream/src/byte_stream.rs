@@ -65,6 +65,12 @@ pub struct ByteStream {
     delivered: u64,
 }
 
+// SAFETY: without the `atomics` target feature a wasm32 module runs on one thread, so a stream
+// of JavaScript chunks never reaches another one; frameworks that ask for `Send` bodies (axum)
+// take a Worker's bodies as they are.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+unsafe impl Send for ByteStream {}
+
 enum Source {
     /// One in-memory chunk, not yet delivered.
     Bytes(Bytes),

@@ -1,4 +1,5 @@
-//! End to end against `photo-share dev` over real sockets.
+//! End to end against `photo-share dev` over real sockets. The checks in `common::photos` run
+//! here and against the Worker in workerd (`photo_share_workerd.rs`) alike.
 
 mod common;
 
@@ -8,23 +9,9 @@ use alchemy::http::client::Client;
 use alchemy_stream::ByteStream;
 use bytes::Bytes;
 use common::dev::Dev;
+use common::photos::{self, next_text, request, text};
 use futures::StreamExt;
 use http::{Method, Request, StatusCode};
-
-fn request(method: Method, path: &str, body: impl Into<ByteStream>) -> Request<ByteStream> {
-    Request::builder()
-        .method(method)
-        .uri(path)
-        .body(body.into())
-        .unwrap()
-}
-
-async fn text(client: &Client, req: Request<ByteStream>) -> (StatusCode, String) {
-    let res = client.send(req).await.unwrap();
-    let status = res.status();
-    let body = res.into_body().collect(1 << 20).await.unwrap();
-    (status, String::from_utf8_lossy(&body).into_owned())
-}
 
 const GIB: u64 = 1 << 30;
 const CHUNK: usize = 256 << 10;
@@ -152,63 +139,9 @@ async fn photos_list_range_delete_and_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let dev = Dev::start(dir.path(), &[("PHOTO_SHARE_MAX_PHOTO_BYTES", "1000")]);
     let client = Client::new(&dev.url).unwrap();
-    let digits: String = (0..100)
-        .map(|i| char::from(b'0' + (i % 10) as u8))
-        .collect();
-    for name in ["b.jpg", "a.jpg"] {
-        let (status, _) = text(
-            &client,
-            request(Method::PUT, &format!("/photos/{name}"), digits.clone()),
-        )
-        .await;
-        assert_eq!(status, StatusCode::CREATED);
-    }
-    assert_eq!(
-        text(
-            &client,
-            request(Method::GET, "/photos", ByteStream::empty())
-        )
-        .await
-        .1,
-        r#"["a.jpg","b.jpg"]"#
-    );
-
-    let ranged = Request::get("/photos/a.jpg")
-        .header("range", "bytes=10-14")
-        .body(ByteStream::empty())
-        .unwrap();
-    let res = client.send(ranged).await.unwrap();
-    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
-    assert_eq!(res.headers()["content-range"], "bytes 10-14/100");
-    assert_eq!(res.into_body().collect(100).await.unwrap(), "01234");
-    let tail = Request::get("/photos/a.jpg")
-        .header("range", "bytes=-3")
-        .body(ByteStream::empty())
-        .unwrap();
-    assert_eq!(
-        client
-            .send(tail)
-            .await
-            .unwrap()
-            .into_body()
-            .collect(100)
-            .await
-            .unwrap(),
-        "789"
-    );
-    let beyond = Request::get("/photos/a.jpg")
-        .header("range", "bytes=500-")
-        .body(ByteStream::empty())
-        .unwrap();
-    assert_eq!(
-        client.send(beyond).await.unwrap().status(),
-        StatusCode::RANGE_NOT_SATISFIABLE
-    );
+    photos::ranges_list_delete_and_bad_names(&client, "").await;
 
     // Bad input: a clear error, and nothing that was stored is lost.
-    let (status, body) = text(&client, request(Method::PUT, "/photos/.secret", "x")).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body.contains("invalid photo name `.secret`"), "{body}");
     let (status, body) = text(
         &client,
         request(Method::PUT, "/photos/huge.jpg", "y".repeat(5000)),
@@ -226,36 +159,10 @@ async fn photos_list_range_delete_and_bad_input() {
         StatusCode::NOT_FOUND,
         "a refused upload leaves nothing behind"
     );
-    let (status, _) = text(
-        &client,
-        request(Method::GET, "/photos/missing.jpg", ByteStream::empty()),
-    )
-    .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-
-    let (status, _) = text(
-        &client,
-        request(Method::DELETE, "/photos/a.jpg", ByteStream::empty()),
-    )
-    .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, list) = photos::get(&client, "/photos").await;
     assert_eq!(
-        text(
-            &client,
-            request(Method::GET, "/photos", ByteStream::empty())
-        )
-        .await
-        .1,
-        r#"["b.jpg"]"#
-    );
-    assert_eq!(
-        text(
-            &client,
-            request(Method::GET, "/photos/b.jpg", ByteStream::empty())
-        )
-        .await
-        .1,
-        digits
+        list, r#"["b.jpg"]"#,
+        "only the photo the checks kept is left"
     );
     dev.stop();
 }
@@ -265,45 +172,8 @@ async fn concurrent_increments_on_one_actor_are_all_counted() {
     let dir = tempfile::tempdir().unwrap();
     let dev = Dev::start(dir.path(), &[]);
     let client = Client::new(&dev.url).unwrap();
-    let clients: Vec<_> = (0..64)
-        .map(|_| {
-            let client = client.clone();
-            tokio::spawn(async move {
-                for _ in 0..100 {
-                    let res = client
-                        .send(request(
-                            Method::POST,
-                            "/photos/cat.jpg/views",
-                            ByteStream::empty(),
-                        ))
-                        .await
-                        .unwrap();
-                    assert_eq!(res.status(), StatusCode::OK);
-                }
-            })
-        })
-        .collect();
-    for c in clients {
-        c.await.unwrap();
-    }
-    let (status, body) = text(
-        &client,
-        request(Method::GET, "/photos/cat.jpg/views", ByteStream::empty()),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(body, r#"{"views":6400}"#);
+    photos::concurrent_views(&client, "cat.jpg", 64, 100).await;
     dev.stop();
-}
-
-async fn next_text(ws: &mut alchemy::http::websocket::WebSocket) -> String {
-    loop {
-        match ws.recv().await.expect("the socket is open").unwrap() {
-            alchemy::http::Message::Text(t) => return t,
-            alchemy::http::Message::Ping(_) | alchemy::http::Message::Pong(_) => continue,
-            other => panic!("expected a text message, got {other:?}"),
-        }
-    }
 }
 
 async fn stats(client: &Client, room: &str) -> serde_json::Value {
@@ -448,5 +318,15 @@ async fn an_alarm_fires_after_the_dev_server_restarts() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    dev.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_fans_out_keeps_its_history_and_announces_by_alarm() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = Dev::start(dir.path(), &[]);
+    let client = Client::new(&dev.url).unwrap();
+    photos::chat_with_history(&client, &dev.url, "lobby").await;
+    photos::alarm_announcement(&client, &dev.url, "hall", 300).await;
     dev.stop();
 }

@@ -9,6 +9,7 @@ use alchemy_stream::ByteStream;
 use http::{Request, Response};
 
 use super::{ActorError, ActorId, Capabilities, MaybeSendSync, Result, WebSocketConnection};
+use crate::maybe::{single_threaded, single_threaded_send_sync};
 
 /// A namespace of actors as a provider reaches it: id issuing and request delivery.
 ///
@@ -82,6 +83,14 @@ impl<A> Clone for ActorNamespace<A> {
         }
     }
 }
+
+// SAFETY: without the `atomics` target feature a wasm32 module has one thread (see
+// `alchemy::maybe::SingleThreaded`).
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+unsafe impl<A> Send for ActorNamespace<A> {}
+// SAFETY: as for `Send`.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+unsafe impl<A> Sync for ActorNamespace<A> {}
 
 impl<A> fmt::Debug for ActorNamespace<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -159,6 +168,8 @@ pub struct ActorStub {
     id: ActorId,
 }
 
+single_threaded_send_sync!(ActorStub);
+
 impl fmt::Debug for ActorStub {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ActorStub")
@@ -178,7 +189,7 @@ impl ActorStub {
     ///
     /// An error returned by the handler arrives as [`ActorError::HandlerFailed`].
     pub async fn fetch(&self, req: Request<ByteStream>) -> Result<Response<ByteStream>> {
-        self.client.fetch(&self.id, req).await
+        single_threaded(self.client.fetch(&self.id, req)).await
     }
 
     /// Opens a WebSocket to the actor: `req` (its path and headers; the handshake headers are
@@ -194,6 +205,6 @@ impl ActorStub {
                 provider: self.client.provider(),
             });
         }
-        self.client.connect(&self.id, req).await
+        single_threaded(self.client.connect(&self.id, req)).await
     }
 }

@@ -11,6 +11,7 @@ use super::{
     validate_key, BucketError, BucketStore, ByteRange, Capabilities, GetOptions, GetResult,
     ListOptions, ListPage, ObjectMeta, PutMode, PutOptions, PutResult, Result,
 };
+use crate::maybe::{single_threaded, single_threaded_send_sync};
 
 /// A bucket to read and write: a cheap, cloneable handle on a shared [`BucketStore`].
 ///
@@ -80,7 +81,7 @@ impl BucketClient {
     /// Reads an object (or a range of it) with options.
     pub async fn get_with(&self, key: &str, options: GetOptions) -> Result<GetResult> {
         validate_key(key)?;
-        self.store.get(key, options).await
+        single_threaded(self.store.get(key, options)).await
     }
 
     /// Reads a range of an object, such as `0..1024`, `1024..` or
@@ -102,7 +103,7 @@ impl BucketClient {
     /// Reads an object's metadata.
     pub async fn head(&self, key: &str) -> Result<ObjectMeta> {
         validate_key(key)?;
-        self.store.head(key).await
+        single_threaded(self.store.head(key)).await
     }
 
     /// Whether an object has this key.
@@ -129,7 +130,7 @@ impl BucketClient {
         let body = body.into();
         validate_key(key)?;
         super::validate_metadata(&options.metadata)?;
-        self.store.put(key, body, options).await
+        single_threaded(self.store.put(key, body, options)).await
     }
 
     /// Writes an object only if no object has the key yet; otherwise fails with
@@ -153,7 +154,7 @@ impl BucketClient {
     /// Deletes an object; deleting a missing key succeeds.
     pub async fn delete(&self, key: &str) -> Result<()> {
         validate_key(key)?;
-        self.store.delete(key).await
+        single_threaded(self.store.delete(key)).await
     }
 
     /// Copies an object within the bucket, replacing any object at `to`.
@@ -165,12 +166,12 @@ impl BucketClient {
     pub async fn copy_with(&self, from: &str, to: &str, mode: PutMode) -> Result<PutResult> {
         validate_key(from)?;
         validate_key(to)?;
-        self.store.copy(from, to, mode).await
+        single_threaded(self.store.copy(from, to, mode)).await
     }
 
     /// Lists one page.
     pub async fn list(&self, options: ListOptions) -> Result<ListPage> {
-        self.store.list(options).await
+        single_threaded(self.store.list(options)).await
     }
 
     /// Every object whose key starts with `prefix` (all of them for `""`), in key order,
@@ -206,22 +207,24 @@ impl BucketClient {
             ..ListOptions::default()
         };
         let store = Arc::clone(&self.store);
-        stream::try_unfold(Some(first), move |options| {
-            let store = Arc::clone(&store);
-            async move {
-                let Some(options) = options else {
-                    return Ok(None);
-                };
-                let page = store.list(options.clone()).await?;
-                let next = page.next.map(|token| ListOptions {
-                    continuation: Some(token),
-                    ..options
-                });
-                let objects = stream::iter(page.objects.into_iter().map(Ok));
-                Ok::<_, BucketError>(Some((objects, next)))
-            }
-        })
-        .try_flatten()
+        single_threaded(
+            stream::try_unfold(Some(first), move |options| {
+                let store = Arc::clone(&store);
+                async move {
+                    let Some(options) = options else {
+                        return Ok(None);
+                    };
+                    let page = store.list(options.clone()).await?;
+                    let next = page.next.map(|token| ListOptions {
+                        continuation: Some(token),
+                        ..options
+                    });
+                    let objects = stream::iter(page.objects.into_iter().map(Ok));
+                    Ok::<_, BucketError>(Some((objects, next)))
+                }
+            })
+            .try_flatten(),
+        )
     }
 
     /// Uploads a stream of any size with bounded memory: in one `put` when it fits in one
@@ -255,9 +258,11 @@ impl BucketClient {
         let body = body.into();
         validate_key(key)?;
         super::validate_metadata(&options.put.metadata)?;
-        upload::upload(self.store.as_ref(), key, body, options).await
+        single_threaded(upload::upload(self.store.as_ref(), key, body, options)).await
     }
 }
+
+single_threaded_send_sync!(BucketClient);
 
 impl fmt::Debug for BucketClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

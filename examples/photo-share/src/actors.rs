@@ -1,6 +1,6 @@
 //! The app's actors: a chat room per room, a view counter per photo.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use alchemy::actor::{
     is_websocket_upgrade, Actor, ActorContext, ActorError, Actors, ByteStream, Message, Result,
@@ -125,7 +125,7 @@ impl Actor for Room {
                 let text = String::from_utf8_lossy(&text).into_owned();
                 self.ctx.storage().put("announcement", &text).await?;
                 self.ctx
-                    .set_alarm(SystemTime::now() + Duration::from_millis(in_ms))
+                    .set_alarm(self.ctx.now() + Duration::from_millis(in_ms))
                     .await?;
                 json_response(StatusCode::ACCEPTED, json!({ "announce_in_ms": in_ms }))
             }

@@ -2,7 +2,11 @@
 //!
 //! The service binds the `photos` bucket in its init phase; the same code plans the bucket and
 //! its binding at deploy time and gets a live client when it runs. Unit tests put a
-//! [`MockBucketStore`](alchemy::bucket::MockBucketStore) behind the client (see `tests`).
+//! `MockBucketStore` (feature `mock` of `alchemy`) behind the client (see `tests`).
+//!
+//! The library is also a Cloudflare Worker: built for `wasm32-unknown-unknown`, it exports the
+//! API as the fetch handler and the Durable Object classes `RoomObject` (for [`actors::ROOMS`])
+//! and `CounterObject` (for [`actors::COUNTERS`]).
 
 pub mod actors;
 pub mod http;
@@ -10,14 +14,24 @@ pub mod http;
 use alchemy::bucket::{
     Bucket, BucketClient, BucketError, ByteRange, GetOptions, GetResult, PutResult,
 };
-use alchemy::{App, Init, Service};
+#[cfg(not(target_arch = "wasm32"))]
+use alchemy::App;
+use alchemy::{Init, Service};
 use alchemy_stream::ByteStream;
 use futures::TryStreamExt;
 
 /// Every photo, by name.
 pub static PHOTOS: Bucket = Bucket::new("photos");
 
-/// The app: its services and what they bind.
+// The Worker (built for wasm32 with `alchemy_cloudflare::build::build_worker`): the API as its
+// fetch handler, and a Durable Object class per actor namespace. On the host these only check
+// their arguments.
+alchemy_cloudflare::serve!(Api, "api");
+alchemy_cloudflare::durable_object!(RoomObject, actors::ROOMS);
+alchemy_cloudflare::durable_object!(CounterObject, actors::COUNTERS);
+
+/// The app: its services and what they bind (on the host, where it is planned and deployed).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn app() -> App {
     alchemy::app("photo-share")
         .service::<Api>("api")

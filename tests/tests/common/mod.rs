@@ -87,6 +87,7 @@ impl Sandbox {
 pub mod aws;
 pub mod dev;
 pub mod links;
+pub mod photos;
 
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
