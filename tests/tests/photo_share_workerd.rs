@@ -1,78 +1,115 @@
-//! photo-share as a Cloudflare Worker: the library built to wasm with `build_worker`, run in
-//! real workerd (`wrangler dev` on a loopback port) with its bucket and both actor namespaces,
-//! and driven over real sockets with the same checks as `photo-share dev` (`common::photos`).
+//! photo-share on the local Cloudflare target: `photo-share deploy --stage cloudflare` (the
+//! stage its `alchemy.toml` ships) builds the library to wasm and deploys it through the
+//! Cloudflare control plane to a `LocalCloudflare` (the checking v4 API server joined with real
+//! workerd); the Worker is then driven over real sockets with the same checks as
+//! `photo-share dev` (`common::photos`), deployed again without change, and destroyed.
 //!
 //! Needs the wasm toolchain: `bash scripts/wasm-toolchain.sh`.
 
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::process::{Command, Output, Stdio};
 
 use alchemy::http::client::Client;
-use alchemy_cloudflare::build::{build_worker, BuildOptions, WorkerBundle};
-use alchemy_cloudflare::testing::{WorkerConfig, Workerd};
-use common::photos;
+use alchemy_cloudflare::testing::LocalCloudflare;
+use common::{photos, text};
+use serde_json::Value;
 
-/// photo-share's Worker, built once per test run.
-fn bundle() -> WorkerBundle {
-    static BUNDLE: Mutex<Option<WorkerBundle>> = Mutex::new(None);
-    let mut slot = BUNDLE
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(bundle) = slot.as_ref() {
-        return bundle.clone();
+const PHOTO_SHARE: &str = env!("CARGO_BIN_EXE_photo-share-app");
+
+/// photo-share's directory: its `alchemy.toml` names the crate as `.`.
+fn example_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/photo-share")
+}
+
+/// Runs photo-share with `args` against `cloudflare`, its state under `state`.
+fn run(cloudflare: &LocalCloudflare, state: &Path, args: &[&str]) -> Output {
+    let mut command = Command::new(PHOTO_SHARE);
+    command
+        .current_dir(example_dir())
+        .env("ALCHEMY_STATE_DIR", state)
+        .env_remove("ALCHEMY_CONFIG")
+        .env_remove("ALCHEMY_STAGE")
+        .env_remove("ALCHEMY_PASSPHRASE")
+        .env_remove("ALCHEMY_SECRET_KEY")
+        .args(args)
+        .stdin(Stdio::null());
+    for (name, value) in cloudflare.env() {
+        command.env(name, value);
     }
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/photo-share");
-    let bundle = build_worker(&crate_dir, &BuildOptions::default())
-        .unwrap_or_else(|error| panic!("building photo-share's Worker failed: {error}"));
-    println!("photo-share Worker: {}", bundle.size);
-    *slot = Some(bundle.clone());
-    bundle
+    command.output().expect("photo-share runs")
 }
 
-/// workerd running photo-share, persisting under a fresh directory (kept by the returned guard).
-fn start() -> (tempfile::TempDir, Workerd) {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let persist: PathBuf = dir.path().join("state");
-    let config = WorkerConfig::new("photo-share")
-        .bucket("photos")
-        .actors("rooms", "RoomObject")
-        .actors("counters", "CounterObject");
-    let workerd = Workerd::start(&bundle(), &config, &persist)
-        .unwrap_or_else(|error| panic!("starting workerd failed: {error}"));
-    (dir, workerd)
+fn ok(cloudflare: &LocalCloudflare, state: &Path, args: &[&str]) -> String {
+    let out = run(cloudflare, state, args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed with {}:\n{}\n{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn photos_stream_up_and_down_with_ranges_lists_deletes_and_bad_input() {
-    let (_dir, workerd) = start();
-    let client = Client::new(&workerd.url()).expect("client");
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn photo_share_deploys_to_the_cloudflare_stage_and_serves_the_same_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let cloudflare = LocalCloudflare::start(dir.path().join("cloudflare"))
+        .await
+        .expect("the local Cloudflare target starts");
+
+    let deployed: Value = serde_json::from_str(&ok(
+        &cloudflare,
+        &state,
+        &["deploy", "--yes", "--stage", "cloudflare", "--json"],
+    ))
+    .expect("the deploy report is JSON");
+    let url = deployed["outputs"]["api"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no workers.dev URL in {deployed}"));
+    let base = cloudflare
+        .resolve(url)
+        .unwrap_or_else(|| panic!("{url} does not resolve to a running Worker"));
+    let base = base.trim_end_matches('/').to_owned();
+    let client = Client::new(&base).expect("client");
+
     photos::upload_and_download(&client, "big.bin", 6 << 20).await;
     photos::ranges_list_delete_and_bad_names(&client, "set-").await;
-    workerd.stop();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sixteen_clients_count_four_hundred_views_of_one_photo() {
-    let (_dir, workerd) = start();
-    let client = Client::new(&workerd.url()).expect("client");
     photos::concurrent_views(&client, "cat.jpg", 16, 25).await;
-    workerd.stop();
-}
+    photos::chat_with_history(&client, &base, "lobby").await;
+    photos::alarm_announcement(&client, &base, "hall", 300).await;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_chat_fans_out_and_keeps_its_history_for_a_newcomer() {
-    let (_dir, workerd) = start();
-    let client = Client::new(&workerd.url()).expect("client");
-    photos::chat_with_history(&client, &workerd.url(), "lobby").await;
-    workerd.stop();
-}
+    // The same sources again: the same bundle, nothing to change, the Worker left running.
+    let script = cloudflare
+        .running()
+        .into_keys()
+        .next()
+        .expect("one Worker runs");
+    let starts = cloudflare.starts(&script);
+    let again = run(
+        &cloudflare,
+        &state,
+        &["plan", "--stage", "cloudflare", "--detailed-exitcode"],
+    );
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}{}",
+        text(&again.stdout),
+        text(&again.stderr)
+    );
+    assert_eq!(cloudflare.starts(&script), starts);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rooms_alarm_announces() {
-    let (_dir, workerd) = start();
-    let client = Client::new(&workerd.url()).expect("client");
-    photos::alarm_announcement(&client, &workerd.url(), "hall", 300).await;
-    workerd.stop();
+    ok(
+        &cloudflare,
+        &state,
+        &["destroy", "--yes", "--stage", "cloudflare"],
+    );
+    assert!(cloudflare.running().is_empty());
+    assert!(cloudflare.api().cloud().scripts.is_empty());
+    let violations = cloudflare.api().violations();
+    assert!(violations.is_empty(), "{violations:#?}");
 }

@@ -3,15 +3,16 @@
 use std::time::Duration;
 
 use alchemy::actor::{
-    is_websocket_upgrade, Actor, ActorContext, ActorError, Actors, ByteStream, Message, Result,
-    WebSocket,
+    is_websocket_upgrade, Actor, ActorContext, ActorError, Actors, ByteStream, Capability, Message,
+    Result, WebSocket,
 };
 use http::{Method, Request, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-/// Chat rooms, one actor per room.
-pub static ROOMS: Actors<Room> = Actors::new("rooms");
+/// Chat rooms, one actor per room: members talk over WebSockets, and an alarm announces.
+pub static ROOMS: Actors<Room> =
+    Actors::new("rooms").uses(&[Capability::WebSockets, Capability::Alarms]);
 
 /// View counters, one actor per photo.
 pub static COUNTERS: Actors<Counter> = Actors::new("counters");

@@ -1,5 +1,8 @@
 //! The photo-share example app, built inside the test package so tests can run it as a process.
 
 fn main() -> std::process::ExitCode {
-    photo_share::app().cloud(alchemy_aws::Aws).run()
+    photo_share::app()
+        .cloud(alchemy_aws::Aws)
+        .cloud(alchemy_cloudflare::Cloudflare)
+        .run()
 }
