@@ -204,7 +204,7 @@ async fn a_local_service_stores_its_photos_in_a_bucket_placed_on_aws() {
     std::fs::write(
         dir.join("alchemy.toml"),
         format!(
-            "[stages.split]\nprovider = \"local\"\n\n[stages.split.place]\nrooms = \"aws\"\n\n[stages.split.providers.aws]\nendpoint_url = \"{}\"\n",
+            "[stages.split]\nprovider = \"local\"\n\n[stages.split.place]\ncounters = \"aws\"\n\n[stages.split.providers.aws]\nendpoint_url = \"{}\"\n",
             emulator.endpoint()
         ),
     )
@@ -218,7 +218,7 @@ async fn a_local_service_stores_its_photos_in_a_bucket_placed_on_aws() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
     assert_eq!(
         text(&out.stderr).trim_end(),
-        "error: service `api` runs locally and binds `rooms` (actors) on provider `aws`, which a local service can reach only for buckets: place `rooms` on `local` for stage `split`, or place the service on `aws` too"
+        "error: service `api` runs locally and binds `counters` (actors) on provider `aws`, which a local service can reach only for buckets: place `counters` on `local` for stage `split`, or place the service on `aws` too"
     );
     ok(
         PHOTO_SHARE,
@@ -282,10 +282,10 @@ fn a_placement_on_an_unregistered_provider_names_the_registered_ones_and_the_fix
         PHOTO_SHARE,
         "[stages.hybrid]\nprovider = \"local\"\n[stages.hybrid.place]\nphotos = \"azure\"\n",
         &["plan", "--stage", "hybrid"],
-        "stage `hybrid` in alchemy.toml places `photos` on provider `azure`, which this app does not register (registered: local, aws): register a cloud named `azure` with `.cloud(...)`, or use one of the registered providers",
+        "stage `hybrid` in alchemy.toml places `photos` on provider `azure`, which this app does not register (registered: local, aws, cloudflare): register a cloud named `azure` with `.cloud(...)`, or use one of the registered providers",
     );
     refused_with(
-        PHOTO_SHARE,
+        env!("CARGO_BIN_EXE_links-app"),
         "[stages.hybrid]\nprovider = \"aws\"\n[stages.hybrid.place]\nactors = \"cloudflare\"\n",
         &["deploy", "--yes", "--stage", "hybrid"],
         "stage `hybrid` in alchemy.toml places `actors` on provider `cloudflare`, which this app does not register (registered: local, aws): add `.cloud(alchemy_cloudflare::Cloudflare)` to the app",
