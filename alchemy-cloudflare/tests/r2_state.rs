@@ -113,7 +113,34 @@ async fn the_state_backend_runs_on_r2_through_the_worker() {
         );
         winner.unlock(&lease).await.expect("unlock");
     }
+
+    // The same bucket as a stage configures it: `[stages.NAME.state] provider = "cloudflare"`.
+    std::env::set_var("R2_STATE_TEST_TOKEN", TOKEN);
+    let configured = alchemy::cloud::Cloud::state_bucket(
+        &alchemy_cloudflare::Cloudflare,
+        &serde_json::json!({ "url": workerd.url(), "token_env": "R2_STATE_TEST_TOKEN" }),
+    )
+    .await
+    .expect("the configured state bucket connects");
+    assert_eq!(configured.provider(), "r2");
+    let backend = BucketBackend::new(configured, "app", "configured");
+    let lease = backend
+        .lock(&owner("configured"), ttl)
+        .await
+        .expect("a lease");
+    assert!(matches!(
+        first_stage_lock(&clients[3]).await,
+        Err(alchemy::Error::Locked { .. })
+    ));
+    backend.unlock(&lease).await.expect("unlock");
     workerd.stop();
+}
+
+/// Tries to lock stage `configured` of `app` through `client`.
+async fn first_stage_lock(client: &BucketClient) -> alchemy::Result<alchemy::state::Lease> {
+    BucketBackend::new(client.clone(), "app", "configured")
+        .lock(&LeaseOwner::current(), Duration::from_secs(60))
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
