@@ -261,11 +261,13 @@ impl Provider<FunctionUrlProps> for FunctionUrlProvider {
             .send()
             .await
         {
+            // Gone already: the function with it, or an earlier delete whose answer was
+            // lost, which may have left the public permissions behind.
             Ok(_) => {}
-            // The function, and its URL with it, is gone already.
-            Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(()),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => {}
             Err(e) => return Err(failed("delete the URL of", function, e)),
         }
+        // Removing the permissions of a function that is gone finds nothing to remove.
         self.remove_public(function).await
     }
 }
