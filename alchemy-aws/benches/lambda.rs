@@ -24,8 +24,8 @@ use aws_sdk_lambda::types::LogType;
 use base64::Engine as _;
 use serde_json::json;
 
-const ROUNDS: usize = 5;
-const WARM: usize = 5;
+const ROUNDS: usize = 3;
+const WARM: usize = 3;
 
 /// One function under test: its release binary and what it needs to serve.
 struct Subject {
@@ -45,13 +45,13 @@ struct Measured {
     init_ms: Vec<f64>,
 }
 
-/// `target/release`, the directory this bench binary was built in.
+/// `target/release`, beside the profile directory this bench binary was built in.
 fn release_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the bench binary");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("the bench binary is in target/release/deps")
-        .to_owned()
+    exe.ancestors()
+        .nth(3)
+        .expect("the bench binary is in target/<profile>/deps")
+        .join("release")
 }
 
 /// `path`, built with `cargo build --release ARGS` first if it is missing; the build's

@@ -31,7 +31,7 @@ const PART: usize = 8 * MIB;
 /// Parts each side holds at once: both upload one part after the other.
 const PARTS_IN_FLIGHT: usize = 1;
 const SLACK: usize = 16 * MIB;
-const ROUNDS: usize = 2;
+const ROUNDS: usize = 1;
 
 /// The system allocator, counting live bytes and their peak.
 struct Counting;
@@ -215,7 +215,9 @@ async fn main() {
     for round in 0..ROUNDS {
         // The sides take turns, so both see the same emulator and the same machine.
         let key = format!("neutral-{round}");
+        eprintln!("round {round}: neutral upload");
         samples[0].push(measure(neutral(&neutral_bucket, &key)).await);
+        eprintln!("round {round}: raw SDK upload");
         s3.delete_object()
             .bucket(&name)
             .key(&key)
