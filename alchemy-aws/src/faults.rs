@@ -21,11 +21,14 @@
 //! let flaky = emulator.sdk_config().to_builder().endpoint_url(proxy.endpoint()).build();
 //! // ... deploy with `flaky`, then:
 //! assert!(proxy.stats().injected() > 0);
-//! proxy.set_faults(Faults::always(Fault::ServerError));
+//! assert!(proxy.service_stats("s3").injected() > 0);
+//! // From now on, every Lambda request fails; the others go through.
+//! proxy.set_faults(Faults::always(Fault::ServerError).only("lambda"));
 //! # Ok(())
 //! # }
 //! ```
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::fmt;
 use std::net::SocketAddr;
@@ -81,6 +84,7 @@ pub struct Faults {
     rate: f64,
     kinds: Vec<Fault>,
     seed: u64,
+    service: Option<String>,
 }
 
 impl Faults {
@@ -90,6 +94,7 @@ impl Faults {
             rate: 0.0,
             kinds: Vec::new(),
             seed: 1,
+            service: None,
         }
     }
 
@@ -113,6 +118,7 @@ impl Faults {
             rate,
             kinds,
             seed: 0x9E37_79B9_7F4A_7C15,
+            service: None,
         }
     }
 
@@ -139,6 +145,13 @@ impl Faults {
     /// requests.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed.max(1);
+        self
+    }
+
+    /// The same faults on the requests for `service` alone (its signing name, such as `s3`,
+    /// `iam` or `lambda`: see [`FaultProxy::service_stats`]); other requests go through.
+    pub fn only(mut self, service: &str) -> Self {
+        self.service = Some(service.to_owned());
         self
     }
 }
@@ -183,6 +196,43 @@ impl fmt::Display for FaultStats {
     }
 }
 
+/// The first state of the sequence of draws for `service`: never zero, where xorshift stays.
+fn stream_seed(seed: u64, service: &str) -> u64 {
+    let hash = service.bytes().fold(0xCBF2_9CE4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3)
+    });
+    (seed ^ hash).max(1)
+}
+
+/// Counts for one service, as [`FaultStats`] reports them.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    requests: u64,
+    forwarded: u64,
+    injected: [u64; 5],
+}
+
+impl Counts {
+    fn stats(&self) -> FaultStats {
+        FaultStats {
+            requests: self.requests,
+            forwarded: self.forwarded,
+            by_kind: LABELS.iter().copied().zip(self.injected).collect(),
+        }
+    }
+}
+
+/// The service a request is for: the signing name in its SigV4 credential scope
+/// (`Credential=KEY/DATE/REGION/SERVICE/aws4_request`), or `unsigned`.
+fn service_of<B>(req: &Request<B>) -> String {
+    req.headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split("Credential=").nth(1))
+        .and_then(|scope| scope.split('/').nth(3))
+        .map_or_else(|| "unsigned".to_owned(), str::to_owned)
+}
+
 const LABELS: [&str; 5] = [
     "throttle",
     "server-error",
@@ -193,21 +243,30 @@ const LABELS: [&str; 5] = [
 
 struct Shared {
     upstream: Uri,
-    faults: Mutex<(Faults, u64)>,
+    /// The faults, and the state of each service's sequence of draws.
+    faults: Mutex<(Faults, BTreeMap<String, u64>)>,
     requests: AtomicU64,
     forwarded: AtomicU64,
     injected: [AtomicU64; 5],
+    by_service: Mutex<BTreeMap<String, Counts>>,
     client: Client<HttpConnector, Incoming>,
 }
 
 impl Shared {
-    /// Draws the fault for the next request, if any (xorshift64*: deterministic for a seed).
-    fn draw(&self) -> Option<Fault> {
+    /// Draws the fault for the next request for `service`, if any. Each service has its
+    /// own sequence (xorshift64* from the seed and the service's name), so the n-th request
+    /// for a service meets the same fault for a seed however requests for other services
+    /// interleave with it.
+    fn draw(&self, service: &str) -> Option<Fault> {
         let mut guard = self.faults.lock().unwrap_or_else(PoisonError::into_inner);
-        let (faults, state) = &mut *guard;
-        if faults.rate == 0.0 {
+        let (faults, states) = &mut *guard;
+        if faults.rate == 0.0 || faults.service.as_deref().is_some_and(|s| s != service) {
             return None;
         }
+        let seed = faults.seed;
+        let state = states
+            .entry(service.to_owned())
+            .or_insert_with(|| stream_seed(seed, service));
         let mut next = || {
             *state ^= *state >> 12;
             *state ^= *state << 25;
@@ -222,12 +281,33 @@ impl Shared {
         Some(faults.kinds[pick])
     }
 
-    fn count(&self, fault: &Fault) {
-        let index = LABELS
-            .iter()
-            .position(|l| *l == fault.label())
-            .expect("every fault has a label");
-        self.injected[index].fetch_add(1, Ordering::Relaxed);
+    /// Counts a request for `service`, and the fault it met.
+    fn count(&self, service: &str, fault: Option<&Fault>) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let mut by_service = self
+            .by_service
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let counts = by_service.entry(service.to_owned()).or_default();
+        counts.requests += 1;
+        if let Some(fault) = fault {
+            let index = LABELS
+                .iter()
+                .position(|l| *l == fault.label())
+                .expect("every fault has a label");
+            self.injected[index].fetch_add(1, Ordering::Relaxed);
+            counts.injected[index] += 1;
+        }
+    }
+
+    /// Counts an answer of the upstream that reached the client.
+    fn count_forwarded(&self, service: &str) {
+        self.forwarded.fetch_add(1, Ordering::Relaxed);
+        let mut by_service = self
+            .by_service
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        by_service.entry(service.to_owned()).or_default().forwarded += 1;
     }
 }
 
@@ -281,13 +361,13 @@ impl FaultProxy {
         }
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
-        let seed = faults.seed;
         let shared = Arc::new(Shared {
             upstream,
-            faults: Mutex::new((faults, seed)),
+            faults: Mutex::new((faults, BTreeMap::new())),
             requests: AtomicU64::new(0),
             forwarded: AtomicU64::new(0),
             injected: Default::default(),
+            by_service: Mutex::default(),
             client: Client::builder(TokioExecutor::new()).build_http(),
         });
         let (stop, mut stopped) = watch::channel(false);
@@ -327,12 +407,11 @@ impl FaultProxy {
 
     /// Replaces the faults injected from the next request on.
     pub fn set_faults(&self, faults: Faults) {
-        let seed = faults.seed;
         *self
             .shared
             .faults
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = (faults, seed);
+            .unwrap_or_else(PoisonError::into_inner) = (faults, BTreeMap::new());
     }
 
     /// Counts of what the proxy has seen and done.
@@ -347,6 +426,20 @@ impl FaultProxy {
                 .collect(),
         }
     }
+
+    /// Counts of what the proxy has seen and done for requests to `service`, named as
+    /// requests sign it (the service of their SigV4 credential scope: `s3`, `iam`, `lambda`,
+    /// `dynamodb`, `sts`; `unsigned` for requests without a signature).
+    pub fn service_stats(&self, service: &str) -> FaultStats {
+        self.shared
+            .by_service
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(service)
+            .copied()
+            .unwrap_or_default()
+            .stats()
+    }
 }
 
 impl Drop for FaultProxy {
@@ -356,11 +449,9 @@ impl Drop for FaultProxy {
 }
 
 async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Response<ProxyBody>, Dropped> {
-    shared.requests.fetch_add(1, Ordering::Relaxed);
-    let fault = shared.draw();
-    if let Some(fault) = &fault {
-        shared.count(fault);
-    }
+    let service = service_of(&req);
+    let fault = shared.draw(&service);
+    shared.count(&service, fault.as_ref());
     match fault {
         Some(Fault::Throttle) => return Ok(throttle(&req)),
         Some(Fault::ServerError) => return Ok(server_error(&req)),
@@ -378,7 +469,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Response<Prox
     }
     match response {
         Ok(response) => {
-            shared.forwarded.fetch_add(1, Ordering::Relaxed);
+            shared.count_forwarded(&service);
             Ok(response.map(BodyExt::boxed))
         }
         Err(e) => Ok(answer(
@@ -572,18 +663,19 @@ mod tests {
     fn draws_follow_the_rate_and_the_seed() {
         let shared = |faults: Faults| Shared {
             upstream: "http://127.0.0.1:1".parse().unwrap(),
-            faults: Mutex::new((faults.clone(), faults.seed)),
+            faults: Mutex::new((faults, BTreeMap::new())),
             requests: AtomicU64::new(0),
             forwarded: AtomicU64::new(0),
             injected: Default::default(),
+            by_service: Mutex::default(),
             client: Client::builder(TokioExecutor::new()).build_http(),
         };
         let none = shared(Faults::none());
-        assert!((0..1000).all(|_| none.draw().is_none()));
+        assert!((0..1000).all(|_| none.draw("s3").is_none()));
         let always = shared(Faults::always(Fault::ServerError));
-        assert!((0..1000).all(|_| always.draw() == Some(Fault::ServerError)));
+        assert!((0..1000).all(|_| always.draw("s3") == Some(Fault::ServerError)));
         let mixed = shared(Faults::mixed(0.3));
-        let draws: Vec<Option<Fault>> = (0..10_000).map(|_| mixed.draw()).collect();
+        let draws: Vec<Option<Fault>> = (0..10_000).map(|_| mixed.draw("s3")).collect();
         let faulted = draws.iter().filter(|d| d.is_some()).count();
         assert!(
             (2_700..3_300).contains(&faulted),
@@ -594,7 +686,35 @@ mod tests {
             assert!(n > 400, "{kind} drawn {n} times of {faulted}");
         }
         let again = shared(Faults::mixed(0.3));
-        let replay: Vec<Option<Fault>> = (0..10_000).map(|_| again.draw()).collect();
+        let replay: Vec<Option<Fault>> = (0..10_000).map(|_| again.draw("s3")).collect();
         assert_eq!(draws, replay, "the same seed draws the same faults");
+        let interleaved = shared(Faults::mixed(0.3));
+        let replay: Vec<Option<Fault>> = (0..10_000)
+            .map(|_| {
+                interleaved.draw("iam");
+                interleaved.draw("s3")
+            })
+            .collect();
+        assert_eq!(
+            draws, replay,
+            "other services do not change a service's draws"
+        );
+        let lambda_only = shared(Faults::always(Fault::Throttle).only("lambda"));
+        assert!((0..100).all(|_| lambda_only.draw("iam").is_none()));
+        assert!((0..100).all(|_| lambda_only.draw("lambda") == Some(Fault::Throttle)));
+    }
+
+    #[test]
+    fn the_service_is_the_one_the_request_is_signed_for() {
+        let signed = request(
+            "/2015-03-31/functions/f",
+            &[(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=AKID/20261204/us-east-1/lambda/aws4_request, \
+                 SignedHeaders=host;x-amz-date, Signature=00",
+            )],
+        );
+        assert_eq!(service_of(&signed), "lambda");
+        assert_eq!(service_of(&request("/", &[])), "unsigned");
     }
 }

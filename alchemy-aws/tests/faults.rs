@@ -3,18 +3,19 @@
 //! no duplicate resources, and stop with a clear error while faults persist.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
-use alchemy::apply::{Engine, Outcome, Report};
-use alchemy::plan::{plan, Plan, PlanOptions};
+use alchemy::apply::Outcome;
 use alchemy::provider::{Context, Providers};
 use alchemy::stack::Stack;
-use alchemy::state::{LeaseOwner, MemoryBackend, Snapshot, StateBackend};
+use alchemy::state::MemoryBackend;
 use alchemy_aws::control::bucket_name;
 use alchemy_aws::faults::{Fault, FaultProxy, Faults};
 use alchemy_aws::testing::Emulator;
 use alchemy_aws::{CorsRule, LifecycleRule, S3BucketProps, S3BucketProvider};
 use aws_sdk_s3::types::BucketVersioningStatus;
+
+mod support;
+use support::{deploy, FAULT_KINDS};
 
 const APP: &str = "faults";
 const STAGE: &str = "test";
@@ -70,30 +71,6 @@ fn providers_via(emulator: &Emulator, endpoint: String) -> Providers {
     providers
 }
 
-async fn deploy(
-    stack: &Stack,
-    providers: &Providers,
-    backend: &MemoryBackend,
-    destroy: bool,
-) -> Result<(Plan, Report), alchemy::Error> {
-    let mut state = backend
-        .load()
-        .await?
-        .unwrap_or_else(|| Snapshot::new(stack.app(), stack.stage()));
-    let options = PlanOptions {
-        destroy,
-        ..PlanOptions::default()
-    };
-    let plan = plan(stack, &state, providers, &options).await?;
-    let lease = backend
-        .lock(&LeaseOwner::current(), Duration::from_secs(60))
-        .await?;
-    let engine = Engine::new(providers, backend, lease.clone(), Duration::from_secs(60));
-    let report = engine.apply(stack, &plan, &mut state).await;
-    backend.unlock(&lease).await?;
-    Ok((plan, report?))
-}
-
 /// The buckets of this app that exist, asked of the emulator directly (not through the proxy).
 async fn buckets(s3: &aws_sdk_s3::Client) -> BTreeSet<String> {
     s3.list_buckets()
@@ -137,13 +114,7 @@ async fn deploys_converge_through_faults_without_duplicates() {
     }
     let stats = proxy.stats();
     eprintln!("converged after {runs} deploys ({failed_runs} failed): {stats}");
-    for kind in [
-        "throttle",
-        "server-error",
-        "drop-before",
-        "drop-after",
-        "latency",
-    ] {
+    for kind in FAULT_KINDS {
         assert!(stats.of(kind) > 0, "no {kind} fault was injected: {stats}");
     }
 

@@ -318,6 +318,11 @@ impl LambdaFunctionProvider {
     }
 }
 
+/// Whether `live` runs the code of `props` with its settings.
+fn matches(live: &FunctionConfiguration, props: &LambdaFunctionProps) -> bool {
+    live.code_sha256() == Some(props.code_sha256.as_str()) && configured(live, props)
+}
+
 /// Whether everything but the code of `live` is as `props` asks.
 fn configured(live: &FunctionConfiguration, props: &LambdaFunctionProps) -> bool {
     let env = live
@@ -377,10 +382,21 @@ impl Provider<LambdaFunctionProps> for LambdaFunctionProvider {
     async fn read(
         &self,
         ctx: &Context,
-        _props: &LambdaFunctionProps,
+        props: &LambdaFunctionProps,
         output: Option<LambdaFunctionOutput>,
     ) -> Result<Option<LambdaFunctionOutput>> {
-        let name = output.map_or_else(|| function_name(&ctx.physical_name()), |o| o.name);
+        let Some(output) = output else {
+            // No output recorded (a create that was interrupted, or `--adopt`): a function
+            // that exists with other code or settings counts as not made yet, so creating
+            // again adopts it and sets it to `props`.
+            let name = function_name(&ctx.physical_name());
+            return Ok(self
+                .configuration(&name)
+                .await?
+                .filter(|config| matches(config, props))
+                .map(|config| self::output(&config, &name)));
+        };
+        let name = output.name;
         Ok(self
             .configuration(&name)
             .await?

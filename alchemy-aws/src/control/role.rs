@@ -311,6 +311,21 @@ impl IamRoleProvider {
         }
     }
 
+    /// Whether the role `name` has the inline policy and the managed policies of `props`.
+    async fn set_up(&self, name: &str, props: &IamRoleProps) -> Result<bool> {
+        let permissions: Vec<Permission> = props.permissions.iter().map(Into::into).collect();
+        let document = policy_document(&permissions);
+        let empty = document["Statement"].as_array().is_none_or(Vec::is_empty);
+        let inline = self.inline_policy(name).await?;
+        let policy_ok = if empty {
+            inline.is_none()
+        } else {
+            inline.as_ref() == Some(&document)
+        };
+        let managed: BTreeSet<String> = props.managed_policies.iter().cloned().collect();
+        Ok(policy_ok && self.attached(name).await? == managed)
+    }
+
     /// The role `name`, or `None` if there is none.
     async fn get(&self, name: &str) -> Result<Option<IamRoleOutput>> {
         match self.client.get_role().role_name(name).send().await {
@@ -342,14 +357,24 @@ impl IamRoleProvider {
 
 #[async_trait]
 impl Provider<IamRoleProps> for IamRoleProvider {
+    /// With no output recorded (a create that was interrupted, or `--adopt`), a role that
+    /// exists but lacks the policies of `props` counts as not made yet: a create that stopped
+    /// between making the role and setting its policies is then finished by creating again,
+    /// which adopts the role.
     async fn read(
         &self,
         ctx: &Context,
-        _props: &IamRoleProps,
+        props: &IamRoleProps,
         output: Option<IamRoleOutput>,
     ) -> Result<Option<IamRoleOutput>> {
-        let name = output.map_or_else(|| role_name(&ctx.physical_name()), |o| o.name);
-        self.get(&name).await
+        let Some(output) = output else {
+            let name = role_name(&ctx.physical_name());
+            let Some(found) = self.get(&name).await? else {
+                return Ok(None);
+            };
+            return Ok(self.set_up(&name, props).await?.then_some(found));
+        };
+        self.get(&output.name).await
     }
 
     async fn create(&self, ctx: &Context, props: &IamRoleProps) -> Result<IamRoleOutput> {

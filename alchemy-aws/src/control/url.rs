@@ -110,6 +110,47 @@ impl FunctionUrlProvider {
         }
     }
 
+    /// The URL of `props`'s function, if it exists as `props` asks: its auth type, and the
+    /// public permissions exactly when its auth type is `NONE`.
+    async fn lookup(&self, props: &FunctionUrlProps) -> Result<Option<FunctionUrlOutput>> {
+        let function = props.function_name.get();
+        let config = match self
+            .client
+            .get_function_url_config()
+            .function_name(function)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(None),
+            Err(e) => return Err(failed("read the URL of", function, e)),
+        };
+        if config.auth_type() != &props.auth.sdk() {
+            return Ok(None);
+        }
+        let policy = match self
+            .client
+            .get_policy()
+            .function_name(function)
+            .send()
+            .await
+        {
+            Ok(out) => out.policy().unwrap_or_default().to_owned(),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => String::new(),
+            Err(e) => return Err(failed("read the permissions of", function, e)),
+        };
+        let public = [PUBLIC_URL_STATEMENT, PUBLIC_INVOKE_STATEMENT]
+            .iter()
+            .all(|sid| policy.contains(&format!("\"{sid}\"")));
+        if public != (props.auth == UrlAuth::None) {
+            return Ok(None);
+        }
+        Ok(Some(FunctionUrlOutput {
+            url: config.function_url().to_owned(),
+            function_name: function.clone(),
+        }))
+    }
+
     /// Makes or changes the URL of `function` to `props`, and its public permissions.
     async fn apply(&self, props: &FunctionUrlProps) -> Result<FunctionUrlOutput> {
         let function = props.function_name.get();
@@ -209,8 +250,13 @@ impl Provider<FunctionUrlProps> for FunctionUrlProvider {
         props: &FunctionUrlProps,
         output: Option<FunctionUrlOutput>,
     ) -> Result<Option<FunctionUrlOutput>> {
-        let function =
-            output.map_or_else(|| props.function_name.get().clone(), |o| o.function_name);
+        let Some(output) = output else {
+            // No output recorded (a create that was interrupted, or `--adopt`): a URL whose
+            // auth type or public permissions are not yet those of `props` counts as not made
+            // yet, so creating again finishes it.
+            return self.lookup(props).await;
+        };
+        let function = output.function_name;
         Ok(self.get(&function).await?.map(|url| FunctionUrlOutput {
             url,
             function_name: function,
@@ -261,11 +307,13 @@ impl Provider<FunctionUrlProps> for FunctionUrlProvider {
             .send()
             .await
         {
+            // Gone already: the function with it, or an earlier delete whose answer was
+            // lost, which may have left the public permissions behind.
             Ok(_) => {}
-            // The function, and its URL with it, is gone already.
-            Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(()),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => {}
             Err(e) => return Err(failed("delete the URL of", function, e)),
         }
+        // Removing the permissions of a function that is gone finds nothing to remove.
         self.remove_public(function).await
     }
 }
