@@ -14,7 +14,8 @@ use crate::wire::WireBody;
 /// An HTTP client that sends `Request<ByteStream>` and streams the response back as a
 /// `Response<ByteStream>`, over pooled keep-alive connections.
 ///
-/// Requests may carry a path only (`/echo?x=1`): they go to the client's base URL. Bodies
+/// Requests may carry a path only (`/echo?x=1`): they go to the client's base URL, after its
+/// path if it has one (a client of `http://host:port/api` sends `/echo` to `/api/echo`). Bodies
 /// stream both ways; a request body with a known length is sent with a `Content-Length`, and a
 /// response's `Content-Length` becomes its body's [`len`](ByteStream::len). `http://` only.
 ///
@@ -35,6 +36,8 @@ pub struct Client {
     inner: hyper_util::client::legacy::Client<HttpConnector, WireBody<ByteStream>>,
     scheme: Scheme,
     authority: Authority,
+    /// The base URL's path, without a trailing `/` (empty for none).
+    prefix: String,
 }
 
 impl Client {
@@ -60,6 +63,10 @@ impl Client {
         if uri.scheme() != Some(&Scheme::HTTP) {
             return Err(invalid("only http:// URLs are supported (no TLS)"));
         }
+        if uri.query().is_some() {
+            return Err(invalid("a base URL has no query"));
+        }
+        let prefix = uri.path().trim_end_matches('/').to_owned();
         let authority = uri
             .authority()
             .cloned()
@@ -73,6 +80,7 @@ impl Client {
             inner,
             scheme: Scheme::HTTP,
             authority,
+            prefix,
         })
     }
 
@@ -83,11 +91,16 @@ impl Client {
         mut request: Request<ByteStream>,
     ) -> Result<Response<ByteStream>, ClientError> {
         if request.uri().authority().is_none() {
-            let path = request
+            let mut path = request
                 .uri()
                 .path_and_query()
                 .cloned()
                 .unwrap_or_else(|| PathAndQuery::from_static("/"));
+            if !self.prefix.is_empty() {
+                path = format!("{}{path}", self.prefix)
+                    .parse()
+                    .map_err(|error: http::uri::InvalidUri| self.failed(&request, error.into()))?;
+            }
             *request.uri_mut() = Uri::builder()
                 .scheme(self.scheme.clone())
                 .authority(self.authority.clone())
@@ -115,7 +128,7 @@ impl fmt::Debug for Client {
         f.debug_struct("Client")
             .field(
                 "base",
-                &format_args!("{}://{}", self.scheme, self.authority),
+                &format_args!("{}://{}{}", self.scheme, self.authority, self.prefix),
             )
             .finish()
     }

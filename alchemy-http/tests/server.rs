@@ -40,6 +40,33 @@ async fn port_zero_picks_a_free_port_and_the_url_names_it() {
 }
 
 #[tokio::test]
+async fn a_base_url_with_a_path_puts_it_before_every_request_path() {
+    let echo = handler_fn(|req: Request<ByteStream>| async move {
+        Response::new(ByteStream::from(req.uri().to_string()))
+    });
+    let server = serve("127.0.0.1:0", echo).await.unwrap();
+    for base in [
+        format!("{}/_aws/lambda-url/abc", server.url()),
+        format!("{}/_aws/lambda-url/abc/", server.url()),
+    ] {
+        let client = Client::new(&base).unwrap();
+        let response = client.send(get("/photos/a.jpg?x=1")).await.unwrap();
+        assert_eq!(
+            response.into_body().collect(256).await.unwrap(),
+            "/_aws/lambda-url/abc/photos/a.jpg?x=1"
+        );
+    }
+    let plain = Client::new(&server.url()).unwrap();
+    let response = plain.send(get("/photos")).await.unwrap();
+    assert_eq!(response.into_body().collect(256).await.unwrap(), "/photos");
+    let error = Client::new(&format!("{}/api?x=1", server.url()))
+        .err()
+        .expect("a base URL with a query is refused")
+        .to_string();
+    assert!(error.contains("a base URL has no query"), "{error}");
+}
+
+#[tokio::test]
 async fn a_port_in_use_is_a_clear_error() {
     let first = serve("127.0.0.1:0", hello()).await.unwrap();
     let taken = first.local_addr();

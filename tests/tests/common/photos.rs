@@ -1,5 +1,6 @@
 //! Checks of photo-share's HTTP API over real sockets, for every place it runs: `photo-share
-//! dev` (`photo_share.rs`) and a Worker in workerd (`photo_share_workerd.rs`). Each takes a
+//! dev` (`photo_share.rs`), the Cloudflare stage in workerd (`photo_share_workerd.rs`) and the
+//! AWS stage's function URL in MiniStack (`photo_share_aws.rs`, all but the chat). Each takes a
 //! client on the server's base URL and names its own photos and rooms, so that one server can
 //! take several checks.
 
