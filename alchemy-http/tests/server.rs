@@ -60,8 +60,7 @@ async fn a_base_url_with_a_path_puts_it_before_every_request_path() {
     let response = plain.send(get("/photos")).await.unwrap();
     assert_eq!(response.into_body().collect(256).await.unwrap(), "/photos");
     let error = Client::new(&format!("{}/api?x=1", server.url()))
-        .err()
-        .expect("a base URL with a query is refused")
+        .expect_err("a base URL with a query is refused")
         .to_string();
     assert!(error.contains("a base URL has no query"), "{error}");
 }
