@@ -1,11 +1,11 @@
-//! links: short links that redirect, with a click counter per link, deployable to every
-//! provider.
+//! links: short links that redirect, with a click counter per link.
 //!
 //! Written only against the neutral traits: the links live in a bucket (`links/<code>`, one
 //! small JSON object each, created with a create-only write so that two links never share a
 //! code), and each link's clicks are counted by an actor of its own (one writer per link, no
-//! lost increments, no locks). The same code runs on the local provider, on AWS and on
-//! Cloudflare; unit tests put mocks behind both (see `tests`).
+//! lost increments, no locks). The same code runs on the local provider and on AWS (stage
+//! `aws` of its `alchemy.toml`); a Cloudflare build waits for the library to build for wasm,
+//! as photo-share's does. Unit tests put mocks behind both (see `tests`).
 
 pub mod clicks;
 pub mod http;
