@@ -21,7 +21,7 @@ RUSTFLAGS="-D warnings" cargo check -p alchemy-stream --no-default-features
 RUSTFLAGS="-D warnings" cargo check -p alchemy-http --no-default-features
 # What runs inside a Worker may not depend on a native runtime, a server, SQLite or the CLI.
 native=$(cargo tree -p alchemy --no-default-features -e normal --prefix none \
-  | grep -E '^(tokio|mio|hyper|rusqlite|libsqlite3-sys|clap|aws-|reqwest) ' | sort -u || true)
+  | grep -E '^(tokio|mio|hyper|rusqlite|libsqlite3-sys|clap|aws-|reqwest|rustls|ring) ' | sort -u || true)
 if [ -n "$native" ]; then
   echo "the runtime side of alchemy depends on native-only crates:"; echo "$native"; exit 1
 fi

@@ -17,7 +17,12 @@ use crate::wire::WireBody;
 /// Requests may carry a path only (`/echo?x=1`): they go to the client's base URL, after its
 /// path if it has one (a client of `http://host:port/api` sends `/echo` to `/api/echo`). Bodies
 /// stream both ways; a request body with a known length is sent with a `Content-Length`, and a
-/// response's `Content-Length` becomes its body's [`len`](ByteStream::len). `http://` only.
+/// response's `Content-Length` becomes its body's [`len`](ByteStream::len).
+///
+/// `https://` base URLs need the `tls` feature: the server is then checked against the
+/// system's root certificates (`SSL_CERT_FILE` names a file of more), or against the ones given
+/// to [`Client::with_roots`] (a private CA, a self-signed test server). HTTP/2 is negotiated by
+/// ALPN over TLS.
 ///
 /// ```no_run
 /// use alchemy_http::client::Client;
@@ -33,26 +38,134 @@ use crate::wire::WireBody;
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    inner: hyper_util::client::legacy::Client<HttpConnector, WireBody<ByteStream>>,
+    inner: hyper_util::client::legacy::Client<Connector, WireBody<ByteStream>>,
     scheme: Scheme,
     authority: Authority,
     /// The base URL's path, without a trailing `/` (empty for none).
     prefix: String,
 }
 
+/// How the client connects: plain TCP, or TCP and TLS for `https://` (feature `tls`).
+#[cfg(not(feature = "tls"))]
+type Connector = HttpConnector;
+#[cfg(feature = "tls")]
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+
+/// The certificates a TLS client trusts.
+#[cfg(feature = "tls")]
+enum Roots {
+    /// The system's, as rustls-native-certs finds them (honouring `SSL_CERT_FILE`).
+    Native,
+    /// These only.
+    Given(rustls::RootCertStore),
+}
+
 impl Client {
-    /// A client of `base_url` (`http://host:port`) over HTTP/1.1.
+    /// A client of `base_url` (`http://host:port`, or `https://` with the `tls` feature)
+    /// over HTTP/1.1 (or HTTP/2 when a TLS server offers it).
     pub fn new(base_url: &str) -> Result<Self, ClientError> {
-        Self::build(base_url, false)
+        Self::build(base_url, false, None)
     }
 
     /// A client of `base_url` over HTTP/2 without TLS (h2c, with prior knowledge), as the
     /// local server accepts it.
     pub fn http2(base_url: &str) -> Result<Self, ClientError> {
-        Self::build(base_url, true)
+        Self::build(base_url, true, None)
     }
 
-    fn build(base_url: &str, http2: bool) -> Result<Self, ClientError> {
+    /// A client of the `https://` `base_url` that trusts only the certificates in `pem` (one
+    /// or more PEM `CERTIFICATE` blocks): a private CA, or a test server's own certificate.
+    #[cfg(feature = "tls")]
+    pub fn with_roots(base_url: &str, pem: &[u8]) -> Result<Self, ClientError> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::CertificateDer;
+
+        let invalid = |reason: String| ClientError::InvalidUrl {
+            url: base_url.to_owned(),
+            reason,
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert =
+                cert.map_err(|e| invalid(format!("the root certificates are not PEM: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| invalid(format!("a root certificate is unusable: {e}")))?;
+        }
+        if roots.is_empty() {
+            return Err(invalid(
+                "no root certificate was given: pass PEM `CERTIFICATE` blocks".to_owned(),
+            ));
+        }
+        Self::build(base_url, false, Some(Roots::Given(roots)))
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn connector(
+        base_url: &str,
+        scheme: &Scheme,
+        _roots: Option<()>,
+    ) -> Result<Connector, ClientError> {
+        if *scheme != Scheme::HTTP {
+            return Err(ClientError::InvalidUrl {
+                url: base_url.to_owned(),
+                reason: "only http:// URLs are supported without TLS: enable the `tls` feature \
+                         of alchemy-http for https://"
+                    .to_owned(),
+            });
+        }
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        Ok(connector)
+    }
+
+    #[cfg(feature = "tls")]
+    fn connector(
+        base_url: &str,
+        scheme: &Scheme,
+        roots: Option<Roots>,
+    ) -> Result<Connector, ClientError> {
+        let invalid = |reason: String| ClientError::InvalidUrl {
+            url: base_url.to_owned(),
+            reason,
+        };
+        if *scheme != Scheme::HTTP && *scheme != Scheme::HTTPS {
+            return Err(invalid(
+                "only http:// and https:// URLs are supported".to_owned(),
+            ));
+        }
+        let mut tcp = HttpConnector::new();
+        tcp.set_nodelay(true);
+        tcp.enforce_http(false);
+        // The provider is named, not taken from the process default: with several rustls
+        // providers compiled in, there is no default.
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let builder = hyper_rustls::HttpsConnectorBuilder::new();
+        let builder = match roots.unwrap_or(Roots::Native) {
+            Roots::Native => builder
+                .with_provider_and_native_roots(provider)
+                .map_err(|e| invalid(format!("the system's root certificates: {e}")))?,
+            Roots::Given(roots) => builder.with_tls_config(
+                rustls::ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .map_err(|e| invalid(format!("TLS: {e}")))?
+                    .with_root_certificates(roots)
+                    .with_no_client_auth(),
+            ),
+        };
+        Ok(builder
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(tcp))
+    }
+
+    fn build(
+        base_url: &str,
+        http2: bool,
+        #[cfg(feature = "tls")] roots: Option<Roots>,
+        #[cfg(not(feature = "tls"))] roots: Option<()>,
+    ) -> Result<Self, ClientError> {
         let invalid = |reason: &str| ClientError::InvalidUrl {
             url: base_url.to_owned(),
             reason: reason.to_owned(),
@@ -60,9 +173,10 @@ impl Client {
         let uri: Uri = base_url
             .parse()
             .map_err(|error: http::uri::InvalidUri| invalid(&error.to_string()))?;
-        if uri.scheme() != Some(&Scheme::HTTP) {
-            return Err(invalid("only http:// URLs are supported (no TLS)"));
-        }
+        let scheme = uri
+            .scheme()
+            .cloned()
+            .ok_or_else(|| invalid("the URL has no scheme"))?;
         if uri.query().is_some() {
             return Err(invalid("a base URL has no query"));
         }
@@ -71,14 +185,13 @@ impl Client {
             .authority()
             .cloned()
             .ok_or_else(|| invalid("the URL has no host"))?;
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
+        let connector = Self::connector(base_url, &scheme, roots)?;
         let inner = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
             .http2_only(http2)
             .build(connector);
         Ok(Self {
             inner,
-            scheme: Scheme::HTTP,
+            scheme,
             authority,
             prefix,
         })

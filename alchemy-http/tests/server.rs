@@ -355,7 +355,7 @@ async fn client_errors_name_the_url_and_the_cause() {
     assert!(text.contains(&format!("{url}/path")), "{text}");
     assert!(text.to_lowercase().contains("refused"), "{text}");
 
-    let error = Client::new("https://127.0.0.1:1").unwrap_err();
+    let error = Client::new("ftp://127.0.0.1:1").unwrap_err();
     assert!(error.to_string().contains("only http://"), "{error}");
 }
 

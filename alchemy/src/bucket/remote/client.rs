@@ -59,8 +59,9 @@ pub struct RemoteBucket {
 }
 
 impl RemoteBucket {
-    /// Connects to the bucket server at `base_url` (`http://host:port`), sending `token` as
-    /// its bearer token, and learns the provider and capabilities of the bucket it serves.
+    /// Connects to the bucket server at `base_url` (`http://host:port`, or `https://` with
+    /// the `tls` feature, against the system's root certificates), sending `token` as its
+    /// bearer token, and learns the provider and capabilities of the bucket it serves.
     ///
     /// Fails when the URL is unusable, the server cannot be reached or refuses the token.
     pub async fn connect(base_url: &str, token: &str) -> Result<RemoteBucket> {
