@@ -2,20 +2,20 @@
 //! MiniStack and moto, checked through the SDK directly rather than through the project's
 //! state.
 
-use std::time::Duration;
-
 use alchemy::actor::conformance::ConformanceActor;
 use alchemy::actor::{Actors, ByteStream};
-use alchemy::apply::{Engine, Report};
-use alchemy::plan::{plan, Action, Plan, PlanOptions};
+use alchemy::plan::{Action, Plan};
 use alchemy::provider::Providers;
 use alchemy::stack::Stack;
-use alchemy::state::{LeaseOwner, MemoryBackend, Snapshot, StateBackend};
+use alchemy::state::{MemoryBackend, StateBackend};
 use alchemy_aws::actor::{ActorTableOutput, ActorTableProps, ActorTableProvider, DynamoActors};
 use alchemy_aws::testing::Emulator;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
 };
+
+mod support;
+use support::run;
 
 const APP: &str = "tables";
 const STAGE: &str = "test";
@@ -35,35 +35,6 @@ fn stack_of(id: &str, props: ActorTableProps) -> Stack {
     let mut stack = Stack::new(APP, STAGE);
     stack.add(id, props).expect("add the table");
     stack
-}
-
-/// Plans `stack` against the backend's state and applies the plan.
-async fn run(
-    stack: &Stack,
-    providers: &Providers,
-    backend: &MemoryBackend,
-    destroy: bool,
-) -> (Plan, Report) {
-    let mut state = backend
-        .load()
-        .await
-        .expect("load state")
-        .unwrap_or_else(|| Snapshot::new(stack.app(), stack.stage()));
-    let options = PlanOptions {
-        destroy,
-        ..PlanOptions::default()
-    };
-    let plan = plan(stack, &state, providers, &options)
-        .await
-        .expect("plan");
-    let lease = backend
-        .lock(&LeaseOwner::current(), Duration::from_secs(60))
-        .await
-        .expect("lock");
-    let engine = Engine::new(providers, backend, lease.clone(), Duration::from_secs(60));
-    let report = engine.apply(stack, &plan, &mut state).await.expect("apply");
-    backend.unlock(&lease).await.expect("unlock");
-    (plan, report)
 }
 
 fn actions(plan: &Plan) -> Vec<(String, Action)> {

@@ -4,16 +4,19 @@
 
 use std::time::Duration;
 
-use alchemy::apply::{Engine, Outcome, Report};
+use alchemy::apply::{Engine, Outcome};
 use alchemy::plan::{plan, Action, Plan, PlanOptions};
 use alchemy::provider::{Context, Providers};
 use alchemy::stack::Stack;
-use alchemy::state::{LeaseOwner, MemoryBackend, Snapshot, StateBackend};
+use alchemy::state::{LeaseOwner, MemoryBackend, StateBackend};
 use alchemy_aws::control::bucket_name;
 use alchemy_aws::testing::Emulator;
 use alchemy_aws::{CorsRule, LifecycleRule, S3BucketOutput, S3BucketProps, S3BucketProvider};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::BucketVersioningStatus;
+
+mod support;
+use support::run;
 
 const APP: &str = "control";
 const STAGE: &str = "test";
@@ -37,35 +40,6 @@ fn stack_of(id: &str, props: S3BucketProps) -> Stack {
     let mut stack = Stack::new(APP, STAGE);
     stack.add(id, props).expect("add the bucket");
     stack
-}
-
-/// Plans `stack` against the backend's state and applies the plan.
-async fn run(
-    stack: &Stack,
-    providers: &Providers,
-    backend: &MemoryBackend,
-    destroy: bool,
-) -> (Plan, Report) {
-    let mut state = backend
-        .load()
-        .await
-        .expect("load state")
-        .unwrap_or_else(|| Snapshot::new(stack.app(), stack.stage()));
-    let options = PlanOptions {
-        destroy,
-        ..PlanOptions::default()
-    };
-    let plan = plan(stack, &state, providers, &options)
-        .await
-        .expect("plan");
-    let lease = backend
-        .lock(&LeaseOwner::current(), Duration::from_secs(60))
-        .await
-        .expect("lock");
-    let engine = Engine::new(providers, backend, lease.clone(), Duration::from_secs(60));
-    let report = engine.apply(stack, &plan, &mut state).await.expect("apply");
-    backend.unlock(&lease).await.expect("unlock");
-    (plan, report)
 }
 
 fn actions(plan: &Plan) -> Vec<(String, Action)> {

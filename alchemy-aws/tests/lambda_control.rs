@@ -27,7 +27,9 @@ use aws_sdk_lambda::primitives::Blob;
 use serde_json::{json, Value};
 
 mod lambda;
-use lambda::{actions, all, bootstrap_in, output, run, scratch, Reader, Writer, STAGE};
+mod support;
+use lambda::{actions, all, bootstrap_in, output, scratch, Reader, Writer, STAGE};
+use support::run;
 
 fn physical(app: &str, id: &str) -> String {
     Context {

@@ -12,7 +12,9 @@ use alchemy_aws::testing::Emulator;
 use serde_json::json;
 
 mod lambda;
-use lambda::{actions, all, bootstrap_in, output, run, scratch, Writer, STAGE};
+mod support;
+use lambda::{actions, all, bootstrap_in, output, scratch, Writer, STAGE};
+use support::run;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_platform_from_stage_settings_deploys_through_the_standard_environment() {

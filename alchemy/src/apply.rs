@@ -15,12 +15,13 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::plan::{context, resolve, Action, Change, Plan, Step};
+use crate::plan::{context, plan, resolve, Action, Change, Plan, PlanOptions, Step};
 use crate::provider::{Context, Diff, ErasedProvider, Providers};
 use crate::secret::Cipher;
 use crate::stack::Stack;
 use crate::state::{
-    JournalEntry, Lease, ResourceState, Retired, SecretsHeader, Snapshot, StateBackend, Status,
+    JournalEntry, Lease, LeaseOwner, ResourceState, Retired, SecretsHeader, Snapshot, StateBackend,
+    Status,
 };
 
 /// How a step ended.
@@ -166,6 +167,61 @@ impl<'a> Engine<'a> {
     pub fn lease(&self) -> Arc<Lease> {
         self.lease.lock().expect("lease lock").clone()
     }
+}
+
+/// How long the lease of a [`deploy`] lasts between renewals.
+const DEPLOY_LEASE_TTL: Duration = Duration::from_secs(60);
+
+/// One deploy of `stack` to `backend`'s stage, as the CLI runs one without asking: loads the
+/// state (or starts it), plans (a destroy with `options.destroy`), takes the stage's lease,
+/// applies with the engine's defaults and releases the lease, also when the apply fails.
+///
+/// For programs and tests that drive the engine themselves; a stack with secrets needs an
+/// [`Engine`] with a [`Keyring`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use alchemy::apply::deploy;
+/// use alchemy::local::{LocalBucketProps, LocalPlatform};
+/// use alchemy::plan::{Action, PlanOptions};
+/// use alchemy::platform::Platform;
+/// use alchemy::stack::Stack;
+/// use alchemy::state::MemoryBackend;
+///
+/// # let dir = tempfile::tempdir()?;
+/// let providers = LocalPlatform::new(dir.path()).providers();
+/// let mut stack = Stack::new("app", "dev");
+/// stack.add("photos", LocalBucketProps::default())?;
+/// let backend = MemoryBackend::new();
+///
+/// let (plan, report) = deploy(&stack, &providers, &backend, &PlanOptions::default()).await?;
+/// assert_eq!(plan.changes[0].action, Action::Create);
+/// assert!(report.succeeded());
+///
+/// let (again, _) = deploy(&stack, &providers, &backend, &PlanOptions::default()).await?;
+/// assert!(!again.has_changes());
+/// # Ok(())
+/// # }
+/// ```
+pub async fn deploy(
+    stack: &Stack,
+    providers: &Providers,
+    backend: &dyn StateBackend,
+    options: &PlanOptions,
+) -> Result<(Plan, Report)> {
+    let mut state = backend
+        .load()
+        .await?
+        .unwrap_or_else(|| Snapshot::new(stack.app(), stack.stage()));
+    let plan = plan(stack, &state, providers, options).await?;
+    let lease = backend
+        .lock(&LeaseOwner::current(), DEPLOY_LEASE_TTL)
+        .await?;
+    let engine = Engine::new(providers, backend, lease, DEPLOY_LEASE_TTL);
+    let report = engine.apply(stack, &plan, &mut state).await;
+    backend.unlock(&engine.lease()).await?;
+    Ok((plan, report?))
 }
 
 enum Node<'p> {

@@ -1,19 +1,15 @@
 //! What the Lambda control-plane tests share: an app whose service binds a bucket, the echo
-//! function's binary, and a plan-and-apply round through the real engine.
+//! function's binary, and its actions and outputs.
 //!
 //! Each test binary uses a part of it.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use alchemy::apply::{Engine, Report};
 use alchemy::bucket::Bucket;
 use alchemy::http::{handler_fn, BoxHandler, ByteStream};
-use alchemy::plan::{plan, Action, Plan, PlanOptions};
-use alchemy::provider::Providers;
-use alchemy::stack::Stack;
-use alchemy::state::{LeaseOwner, MemoryBackend, Snapshot, StateBackend};
+use alchemy::plan::{Action, Plan};
+use alchemy::state::{MemoryBackend, StateBackend};
 use alchemy::{Init, Service};
 
 pub const STAGE: &str = "test";
@@ -89,35 +85,6 @@ pub fn bootstrap_in(dir: &Path, extra: &[u8]) -> PathBuf {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     path
-}
-
-/// Plans `stack` against the backend's state and applies the plan.
-pub async fn run(
-    stack: &Stack,
-    providers: &Providers,
-    backend: &MemoryBackend,
-    destroy: bool,
-) -> (Plan, Report) {
-    let mut state = backend
-        .load()
-        .await
-        .expect("load state")
-        .unwrap_or_else(|| Snapshot::new(stack.app(), stack.stage()));
-    let options = PlanOptions {
-        destroy,
-        ..PlanOptions::default()
-    };
-    let plan = plan(stack, &state, providers, &options)
-        .await
-        .expect("plan");
-    let lease = backend
-        .lock(&LeaseOwner::current(), Duration::from_secs(60))
-        .await
-        .expect("lock");
-    let engine = Engine::new(providers, backend, lease.clone(), Duration::from_secs(60));
-    let report = engine.apply(stack, &plan, &mut state).await.expect("apply");
-    backend.unlock(&lease).await.expect("unlock");
-    (plan, report)
 }
 
 pub fn actions(plan: &Plan) -> Vec<(String, Action)> {

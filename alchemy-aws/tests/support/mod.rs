@@ -1,14 +1,13 @@
-//! What the fault tests share: a plan-and-apply round that reports failures instead of
-//! panicking, as a deploy through faults must.
+//! What the control-plane tests share: a plan-and-apply round through the real engine (one
+//! that reports failures, as a deploy through faults must, and one that panics on them), and
+//! the fault kinds.
 #![allow(dead_code)]
 
-use std::time::Duration;
-
-use alchemy::apply::{Engine, Report};
-use alchemy::plan::{plan, Plan, PlanOptions};
+use alchemy::apply::Report;
+use alchemy::plan::{Plan, PlanOptions};
 use alchemy::provider::Providers;
 use alchemy::stack::Stack;
-use alchemy::state::{LeaseOwner, MemoryBackend, Snapshot, StateBackend};
+use alchemy::state::MemoryBackend;
 
 /// Plans `stack` (or its destruction) against the backend's state and applies the plan:
 /// one deploy, as a user runs it.
@@ -18,22 +17,23 @@ pub async fn deploy(
     backend: &MemoryBackend,
     destroy: bool,
 ) -> Result<(Plan, Report), alchemy::Error> {
-    let mut state = backend
-        .load()
-        .await?
-        .unwrap_or_else(|| Snapshot::new(stack.app(), stack.stage()));
     let options = PlanOptions {
         destroy,
         ..PlanOptions::default()
     };
-    let plan = plan(stack, &state, providers, &options).await?;
-    let lease = backend
-        .lock(&LeaseOwner::current(), Duration::from_secs(60))
-        .await?;
-    let engine = Engine::new(providers, backend, lease.clone(), Duration::from_secs(60));
-    let report = engine.apply(stack, &plan, &mut state).await;
-    backend.unlock(&lease).await?;
-    Ok((plan, report?))
+    alchemy::apply::deploy(stack, providers, backend, &options).await
+}
+
+/// [`deploy`], for a deploy that must not fail as a whole (its steps may).
+pub async fn run(
+    stack: &Stack,
+    providers: &Providers,
+    backend: &MemoryBackend,
+    destroy: bool,
+) -> (Plan, Report) {
+    deploy(stack, providers, backend, destroy)
+        .await
+        .expect("plan and apply")
 }
 
 /// The fault kinds, as [`FaultStats`](alchemy_aws::faults::FaultStats) labels them.
