@@ -63,7 +63,7 @@ async fn links_deploys_to_the_cloudflare_stage_and_serves_every_click() {
         prefix: String::new(),
     };
     refuse_bad_input(&target).await;
-    make_follow_count_list_and_delete(&target, 32).await;
+    make_follow_count_list_and_delete(&target, 50).await;
 
     // The same sources again: the same bundle, nothing to change, the Worker left running.
     plan_changes_nothing(LINKS, &example, &cloudflare, &state, "cloudflare");

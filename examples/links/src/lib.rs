@@ -5,8 +5,8 @@
 //! code), and each link's clicks are counted by an actor of its own (one writer per link, no
 //! lost increments, no locks). The same code runs on the local provider (`dev`), on AWS (stage
 //! `aws` of its `alchemy.toml`: S3, DynamoDB-backed actors, a Lambda function) and on Cloudflare
-//! (stage `cloudflare`: R2, Durable Objects, a Worker). Unit tests put mocks behind both (see
-//! `tests`).
+//! (stage `cloudflare`: R2, Durable Objects, a Worker). Unit tests put a mock bucket behind
+//! [`Links`] (see `tests`).
 //!
 //! The library is also a Cloudflare Worker: built for `wasm32-unknown-unknown`, it exports the
 //! API as the fetch handler and the Durable Object class `ClicksObject` (for
