@@ -9,12 +9,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use alchemy::http::client::Client;
 use alchemy_cloudflare::testing::LocalCloudflare;
 use common::{photos, text};
-use serde_json::Value;
 
 const PHOTO_SHARE: &str = env!("CARGO_BIN_EXE_photo-share-app");
 
@@ -25,32 +24,11 @@ fn example_dir() -> PathBuf {
 
 /// Runs photo-share with `args` against `cloudflare`, its state under `state`.
 fn run(cloudflare: &LocalCloudflare, state: &Path, args: &[&str]) -> Output {
-    let mut command = Command::new(PHOTO_SHARE);
-    command
-        .current_dir(example_dir())
-        .env("ALCHEMY_STATE_DIR", state)
-        .env_remove("ALCHEMY_CONFIG")
-        .env_remove("ALCHEMY_STAGE")
-        .env_remove("ALCHEMY_PASSPHRASE")
-        .env_remove("ALCHEMY_SECRET_KEY")
-        .args(args)
-        .stdin(Stdio::null());
-    for (name, value) in cloudflare.env() {
-        command.env(name, value);
-    }
-    command.output().expect("photo-share runs")
+    common::cloudflare::run(PHOTO_SHARE, &example_dir(), cloudflare, state, args)
 }
 
 fn ok(cloudflare: &LocalCloudflare, state: &Path, args: &[&str]) -> String {
-    let out = run(cloudflare, state, args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed with {}:\n{}\n{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
+    common::cloudflare::ok(PHOTO_SHARE, &example_dir(), cloudflare, state, args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -61,19 +39,14 @@ async fn photo_share_deploys_to_the_cloudflare_stage_and_serves_the_same_checks(
         .await
         .expect("the local Cloudflare target starts");
 
-    let deployed: Value = serde_json::from_str(&ok(
+    let base = common::cloudflare::deploy(
+        PHOTO_SHARE,
+        &example_dir(),
         &cloudflare,
         &state,
-        &["deploy", "--yes", "--stage", "cloudflare", "--json"],
-    ))
-    .expect("the deploy report is JSON");
-    let url = deployed["outputs"]["api"]["url"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no workers.dev URL in {deployed}"));
-    let base = cloudflare
-        .resolve(url)
-        .unwrap_or_else(|| panic!("{url} does not resolve to a running Worker"));
-    let base = base.trim_end_matches('/').to_owned();
+        "cloudflare",
+        "api",
+    );
     let client = Client::new(&base).expect("client");
 
     photos::upload_and_download(&client, "big.bin", 6 << 20).await;

@@ -285,10 +285,10 @@ fn a_placement_on_an_unregistered_provider_names_the_registered_ones_and_the_fix
         "stage `hybrid` in alchemy.toml places `photos` on provider `azure`, which this app does not register (registered: local, aws, cloudflare): register a cloud named `azure` with `.cloud(...)`, or use one of the registered providers",
     );
     refused_with(
-        env!("CARGO_BIN_EXE_links-app"),
-        "[stages.hybrid]\nprovider = \"aws\"\n[stages.hybrid.place]\nactors = \"cloudflare\"\n",
+        CRASH_APP,
+        "[stages.hybrid]\nprovider = \"local\"\n[stages.hybrid.place]\nthing = \"cloudflare\"\n",
         &["deploy", "--yes", "--stage", "hybrid"],
-        "stage `hybrid` in alchemy.toml places `actors` on provider `cloudflare`, which this app does not register (registered: local, aws): add `.cloud(alchemy_cloudflare::Cloudflare)` to the app",
+        "stage `hybrid` in alchemy.toml places `thing` on provider `cloudflare`, which this app does not register (registered: local): add `.cloud(alchemy_cloudflare::Cloudflare)` to the app",
     );
 }
 

@@ -54,10 +54,10 @@ fn a_provider_the_app_does_not_register_names_the_fix() {
         "stage `prod` in alchemy.toml uses provider `aws`, which this app does not register (registered: local): add `.cloud(alchemy_aws::Aws)` to the app",
     );
     refused_with(
-        env!("CARGO_BIN_EXE_links-app"),
+        CRASH_APP,
         "[stages.edge]\nprovider = \"cloudflare\"\n",
         &["deploy", "--yes", "--stage", "edge"],
-        "stage `edge` in alchemy.toml uses provider `cloudflare`, which this app does not register (registered: local, aws): add `.cloud(alchemy_cloudflare::Cloudflare)` to the app",
+        "stage `edge` in alchemy.toml uses provider `cloudflare`, which this app does not register (registered: local): add `.cloud(alchemy_cloudflare::Cloudflare)` to the app",
     );
 }
 

@@ -3,21 +3,35 @@
 //! Written only against the neutral traits: the links live in a bucket (`links/<code>`, one
 //! small JSON object each, created with a create-only write so that two links never share a
 //! code), and each link's clicks are counted by an actor of its own (one writer per link, no
-//! lost increments, no locks). The same code runs on the local provider and on AWS (stage
-//! `aws` of its `alchemy.toml`); a Cloudflare build waits for the library to build for wasm,
-//! as photo-share's does. Unit tests put mocks behind both (see `tests`).
+//! lost increments, no locks). The same code runs on the local provider (`dev`), on AWS (stage
+//! `aws` of its `alchemy.toml`: S3, DynamoDB-backed actors, a Lambda function) and on Cloudflare
+//! (stage `cloudflare`: R2, Durable Objects, a Worker). Unit tests put a mock bucket behind
+//! [`Links`] (see `tests`).
+//!
+//! The library is also a Cloudflare Worker: built for `wasm32-unknown-unknown`, it exports the
+//! API as the fetch handler and the Durable Object class `ClicksObject` (for
+//! [`clicks::CLICKS`]).
 
 pub mod clicks;
 pub mod http;
 
 use alchemy::bucket::{Bucket, BucketClient, BucketError, ListOptions};
-use alchemy::{App, Init, Service};
+#[cfg(not(target_arch = "wasm32"))]
+use alchemy::App;
+use alchemy::{Init, Service};
 use serde::{Deserialize, Serialize};
 
 /// Every link, by code.
 pub static LINKS: Bucket = Bucket::new("links");
 
-/// The app: its service and what it binds.
+// The Worker (built for wasm32 with `alchemy_cloudflare::build::build_worker`): the API as its
+// fetch handler, and the click counters' Durable Object class. On the host these only check
+// their arguments.
+alchemy_cloudflare::serve!(Api, "api");
+alchemy_cloudflare::durable_object!(ClicksObject, clicks::CLICKS);
+
+/// The app: its service and what it binds (on the host, where it is planned and deployed).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn app() -> App {
     alchemy::app("links")
         .service::<Api>("api")
@@ -146,10 +160,19 @@ fn fresh_code() -> String {
         .collect()
 }
 
+/// Milliseconds since the Unix epoch, from the system clock.
+#[cfg(not(target_arch = "wasm32"))]
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Milliseconds since the Unix epoch, from JS: `SystemTime::now()` panics in
+/// `wasm32-unknown-unknown`.
+#[cfg(target_arch = "wasm32")]
+fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
 }
 
 /// The links, in a bucket.

@@ -85,6 +85,7 @@ impl Sandbox {
 }
 
 pub mod aws;
+pub mod cloudflare;
 pub mod dev;
 pub mod links;
 pub mod photos;
