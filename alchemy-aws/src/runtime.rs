@@ -116,6 +116,11 @@ impl Runtime for AwsRuntime {
         Phase::Run
     }
 
+    /// The function's environment (the AWS settings' `environment`, besides the bindings').
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+
     fn provider(&self) -> &str {
         "aws"
     }

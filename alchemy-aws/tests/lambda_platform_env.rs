@@ -40,6 +40,7 @@ async fn a_platform_from_stage_settings_deploys_through_the_standard_environment
         "bootstrap": exe,
         "memory_mb": 256,
         "timeout_s": 10,
+        "environment": { "GREETING": "hello" },
     }))
     .expect("valid settings");
     let platform = AwsPlatform::new(options, dir.join("state"));
@@ -75,6 +76,16 @@ async fn a_platform_from_stage_settings_deploys_through_the_standard_environment
     let config = live.configuration().unwrap();
     assert_eq!(config.memory_size(), Some(256));
     assert_eq!(config.timeout(), Some(10));
+    // The settings' variables are in the function's environment beside the bindings'.
+    let variables = config
+        .environment()
+        .and_then(|e| e.variables())
+        .expect("the function has an environment");
+    assert_eq!(variables.get("GREETING").map(String::as_str), Some("hello"));
+    assert!(
+        variables.contains_key("ALCHEMY_BUCKET_PHOTOS"),
+        "{variables:?}"
+    );
 
     let (plan, report) = run(&stack, &providers, &backend, true).await;
     assert_eq!(

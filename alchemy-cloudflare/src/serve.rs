@@ -52,6 +52,11 @@ impl Runtime for CloudflareRuntime {
         Ok(BucketClient::new(bucket))
     }
 
+    /// A plain or secret text binding (the Cloudflare settings' `vars` and `secrets`).
+    fn var(&self, name: &str) -> Option<String> {
+        self.env.var(name).ok().map(|value| value.to_string())
+    }
+
     fn custom(&self, declaration: &Declaration) -> alchemy::Result<Box<dyn Any>> {
         if declaration.kind != alchemy::actor::Actors::<()>::KIND {
             return Err(alchemy::Error::Config(format!(

@@ -46,6 +46,10 @@ pub struct AwsPlatformOptions {
     pub memory_mb: u32,
     /// How long one request may run, in seconds (default 30).
     pub timeout_s: u32,
+    /// Variables of every service, as its function's environment (read with
+    /// [`Init::var`](alchemy::Init::var)). Lambda keeps them in plain text in the function's
+    /// configuration: no secrets here.
+    pub environment: BTreeMap<String, String>,
 }
 
 impl Default for AwsPlatformOptions {
@@ -56,6 +60,7 @@ impl Default for AwsPlatformOptions {
             bootstrap: None,
             memory_mb: 128,
             timeout_s: 30,
+            environment: BTreeMap::new(),
         }
     }
 }
@@ -83,7 +88,8 @@ impl AwsPlatformOptions {
         let options = Self::deserialize(settings).map_err(|e| {
             Error::Config(format!(
                 "invalid settings for the `aws` platform: {e}. The settings are `region`, \
-                 `endpoint_url`, `bootstrap` (a path), `memory_mb` and `timeout_s`"
+                 `endpoint_url`, `bootstrap` (a path), `memory_mb`, `timeout_s` and \
+                 `environment` (a table of strings)"
             ))
         })?;
         if !(128..=10_240).contains(&options.memory_mb) {
@@ -307,7 +313,18 @@ impl Platform for AwsPlatform {
         );
         function.memory_mb = self.options.memory_mb;
         function.timeout_s = self.options.timeout_s;
+        for (key, value) in &self.options.environment {
+            function
+                .environment
+                .insert(key.clone(), Input::Value(value.clone()));
+        }
         for (key, value) in bindings.iter().flat_map(|b| &b.contribution.env) {
+            if self.options.environment.contains_key(key) {
+                return Err(Error::Config(format!(
+                    "the variable `{key}` of the aws `environment` setting is also what a \
+                     binding of `{service}` sets: rename it in `environment`"
+                )));
+            }
             let value = serde_json::from_value(value.clone()).map_err(|e| {
                 Error::Config(format!(
                     "the environment variable `{key}` of `{service}` is neither a string nor \
@@ -347,6 +364,7 @@ mod tests {
             "bootstrap": "target/lambda/api/bootstrap",
             "memory_mb": 256,
             "timeout_s": 10,
+            "environment": { "GREETING": "hello" },
         }))
         .unwrap();
         assert_eq!(
@@ -357,6 +375,7 @@ mod tests {
                 bootstrap: Some("target/lambda/api/bootstrap".into()),
                 memory_mb: 256,
                 timeout_s: 10,
+                environment: BTreeMap::from([("GREETING".into(), "hello".into())]),
             }
         );
     }

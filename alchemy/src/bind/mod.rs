@@ -85,6 +85,14 @@ pub trait Runtime {
             declaration.kind
         )))
     }
+
+    /// The value of the service's variable `name`, if it has one: an environment variable
+    /// of the process locally and on Lambda, a plain or secret text binding in a Worker. The
+    /// default: none.
+    fn var(&self, name: &str) -> Option<String> {
+        let _ = name;
+        None
+    }
 }
 
 /// Something a service can bind: a neutral resource that yields a typed client.
@@ -173,6 +181,57 @@ impl<'r> Init<'r> {
         }
     }
 
+    /// The value of the service's variable `name` on the provider it runs on, the same way
+    /// everywhere: an environment variable under `dev` and on Lambda (the AWS settings'
+    /// `environment`), a plain or secret text binding in a Worker (the Cloudflare settings'
+    /// `vars` and `secrets`). While planning, the planning process's environment.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> alchemy::Result<()> {
+    /// use alchemy::bind::{Init, Planning};
+    ///
+    /// std::env::set_var("GREETING_DOC_EXAMPLE", "hello");
+    /// let init = Init::new("api", &Planning);
+    /// assert_eq!(init.var("GREETING_DOC_EXAMPLE").as_deref(), Some("hello"));
+    /// assert_eq!(init.var("NOT_SET_DOC_EXAMPLE"), None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn var(&self, name: &str) -> Option<String> {
+        self.runtime.var(name)
+    }
+
+    /// [`Init::var`] parsed as a `T`, or `default` when the service has no such variable. A
+    /// value that does not parse is an error naming the variable, the value and the type.
+    ///
+    /// ```
+    /// use alchemy::bind::{Init, Planning};
+    ///
+    /// std::env::set_var("MAX_BYTES_DOC_EXAMPLE", "lots");
+    /// let init = Init::new("api", &Planning);
+    /// assert_eq!(init.var_or("UNSET_MAX_BYTES_DOC_EXAMPLE", 1024_u64).unwrap(), 1024);
+    /// let error = init.var_or("MAX_BYTES_DOC_EXAMPLE", 1024_u64).unwrap_err();
+    /// assert!(error.to_string().contains("`MAX_BYTES_DOC_EXAMPLE` = \"lots\""), "{error}");
+    /// ```
+    pub fn var_or<T>(&self, name: &str, default: T) -> Result<T>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+    {
+        match self.var(name) {
+            None => Ok(default),
+            Some(value) => value.trim().parse().map_err(|error| {
+                Error::Config(format!(
+                    "the variable `{name}` = {value:?} of service `{}` is not a valid {}: \
+                     {error}; set it to one, or unset it for the default",
+                    self.service,
+                    std::any::type_name::<T>()
+                ))
+            }),
+        }
+    }
+
     /// The bindings requested so far.
     pub fn requests(&self) -> &[Request] {
         &self.requests
@@ -204,5 +263,10 @@ impl Runtime for Planning {
 
     fn provider(&self) -> &str {
         "plan"
+    }
+
+    /// The planning process's environment.
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
     }
 }

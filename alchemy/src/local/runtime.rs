@@ -147,6 +147,11 @@ impl Runtime for LocalRuntime {
         Phase::Run
     }
 
+    /// The environment of the `dev` process.
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+
     fn provider(&self) -> &str {
         "local"
     }

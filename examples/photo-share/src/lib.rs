@@ -39,7 +39,9 @@ pub fn app() -> App {
         .actors(&actors::COUNTERS)
 }
 
-/// The largest photo accepted unless `PHOTO_SHARE_MAX_PHOTO_BYTES` says otherwise: 4 GiB.
+/// The largest photo accepted unless the service's variable `PHOTO_SHARE_MAX_PHOTO_BYTES`
+/// says otherwise ([`Init::var_or`]: the environment under `dev`, the AWS settings'
+/// `environment`, the Cloudflare settings' `vars`): 4 GiB.
 pub const DEFAULT_MAX_PHOTO_BYTES: u64 = 4 << 30;
 
 /// The API service.
@@ -49,10 +51,7 @@ impl Service for Api {
     type Handler = axum::Router;
 
     async fn init(ctx: &mut Init<'_>) -> alchemy::Result<axum::Router> {
-        let max = std::env::var("PHOTO_SHARE_MAX_PHOTO_BYTES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(DEFAULT_MAX_PHOTO_BYTES);
+        let max = ctx.var_or("PHOTO_SHARE_MAX_PHOTO_BYTES", DEFAULT_MAX_PHOTO_BYTES)?;
         let photos = Photos::new(ctx.bind(&PHOTOS).await?).with_max_bytes(max);
         let rooms = ctx.bind(&actors::ROOMS).await?;
         let counters = ctx.bind(&actors::COUNTERS).await?;
