@@ -95,10 +95,12 @@
 //! lists every request the documents do not describe (`tests/local_target.rs`).
 
 mod bindings;
+mod capabilities;
 mod macros;
 pub mod names;
 
 pub use bindings::binding_name;
+pub use capabilities::{actor_capabilities, MAX_ATTACHMENT_BYTES};
 
 #[cfg(feature = "deploy")]
 pub mod api;

@@ -341,6 +341,15 @@ impl Platform for CloudflarePlatform {
         p
     }
 
+    fn hosts(&self, kind: &str) -> bool {
+        matches!(kind, "bucket" | "actors" | "service")
+    }
+
+    /// Durable Objects: SQL, alarms, WebSockets with hibernation ([`crate::actor_capabilities`]).
+    fn actor_capabilities(&self) -> Option<alchemy::actor::Capabilities> {
+        Some(crate::actor_capabilities())
+    }
+
     fn declare(&self, stack: &mut Stack, declaration: &Declaration) -> Result<()> {
         let id = &declaration.id;
         match declaration.kind.as_str() {
@@ -498,6 +507,36 @@ mod tests {
         assert!(
             wrong.contains("unknown field `feature`") && wrong.contains("\"crate\""),
             "{wrong}"
+        );
+    }
+
+    #[test]
+    fn durable_objects_host_every_actor_capability_and_other_kinds_are_refused_at_plan_time() {
+        let client = Client::new(crate::api::Config::new("account", "token")).unwrap();
+        let options =
+            CloudflarePlatformOptions::from_settings(&json!({ "bundle": { "crate": "." } }))
+                .unwrap();
+        let platform = CloudflarePlatform::new(client, options);
+        let rooms = Declaration {
+            id: "rooms".into(),
+            kind: "actors".into(),
+            config: json!({ "uses": ["sql", "alarms", "websockets", "hibernation"] }),
+        };
+        platform
+            .check("edge", std::slice::from_ref(&rooms), &["api".into()])
+            .expect("Durable Objects have every capability");
+        let queue = Declaration {
+            id: "jobs".into(),
+            kind: "queue".into(),
+            config: serde_json::Value::Null,
+        };
+        let error = platform
+            .check("edge", &[rooms, queue], &["api".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("`jobs`") && error.contains("queue"),
+            "{error}"
         );
     }
 

@@ -16,15 +16,9 @@ use super::socket::{DoSocket, MAX_ATTACHMENT_BYTES};
 use super::sql::DoSql;
 use super::storage::{storage_error, DoStorage, PROVIDER};
 
-/// What Durable Objects support.
+/// What Durable Objects support ([`crate::actor_capabilities`]).
 pub fn capabilities() -> Capabilities {
-    let mut capabilities = Capabilities::default();
-    capabilities.sql = true;
-    capabilities.alarms = true;
-    capabilities.websockets = true;
-    capabilities.hibernation = true;
-    capabilities.max_attachment_bytes = MAX_ATTACHMENT_BYTES;
-    capabilities
+    crate::actor_capabilities()
 }
 
 /// The host side of one Durable Object instance.

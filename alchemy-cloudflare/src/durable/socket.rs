@@ -13,9 +13,7 @@ use worker::worker_sys::DurableObjectState;
 use super::storage::PROVIDER;
 use crate::js::describe;
 
-/// The largest application attachment: the runtime's limit is 2,048 bytes for the whole
-/// serialized attachment, which also holds the socket's id.
-pub const MAX_ATTACHMENT_BYTES: usize = 1900;
+pub use crate::capabilities::MAX_ATTACHMENT_BYTES;
 
 /// One hibernatable WebSocket of a Durable Object.
 pub struct DoSocket {
