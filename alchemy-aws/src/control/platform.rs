@@ -19,7 +19,8 @@ use tokio::sync::OnceCell;
 use super::bootstrap::{self, Package};
 use super::sdk::{Lazy, LoadConfig};
 use super::{
-    bucket_permissions, FunctionUrlProps, FunctionUrlProvider, IamRoleProps, IamRoleProvider,
+    bucket_permissions, FunctionUrlProps, FunctionUrlProvider, IamAccessKeyProps,
+    IamAccessKeyProvider, IamRoleProps, IamRoleProvider, IamUserProps, IamUserProvider,
     LambdaFunctionProps, LambdaFunctionProvider, RolePermission, S3BucketProps, S3BucketProvider,
     UrlAuth,
 };
@@ -220,6 +221,8 @@ impl Platform for AwsPlatform {
         );
         p.register::<FunctionUrlProps>("aws", self.lazy(FunctionUrlProvider::from_sdk_config));
         p.register::<ActorTableProps>("aws", self.lazy(ActorTableProvider::from_sdk_config));
+        p.register::<IamUserProps>("aws", self.lazy(IamUserProvider::from_sdk_config));
+        p.register::<IamAccessKeyProps>("aws", self.lazy(IamAccessKeyProvider::from_sdk_config));
         p
     }
 
