@@ -191,6 +191,50 @@ impl AwsPlatform {
         }
     }
 
+    /// The region a service outside AWS signs for: the `region` setting, else that of the SDK
+    /// configuration given, else `AWS_REGION` or `AWS_DEFAULT_REGION` of the deploying
+    /// process.
+    fn region(&self, service: &str) -> Result<String> {
+        let from_env = || {
+            ["AWS_REGION", "AWS_DEFAULT_REGION"]
+                .into_iter()
+                .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+        };
+        self.options
+            .region
+            .clone()
+            .or_else(|| {
+                self.config
+                    .get()
+                    .and_then(|c| c.region().map(|r| r.to_string()))
+            })
+            .or_else(from_env)
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "`{service}` runs outside AWS and binds resources on AWS, so it needs to be                      told their region: set `region` in the stage's aws settings                      (`[stages.NAME.providers.aws]`), or AWS_REGION when planning"
+                ))
+            })
+    }
+
+    /// The endpoint every AWS service is reached at, when it is not AWS's own (an emulator):
+    /// the `endpoint_url` setting, else that of the SDK configuration given, else
+    /// `AWS_ENDPOINT_URL` of the deploying process.
+    fn endpoint(&self) -> Option<String> {
+        self.options
+            .endpoint_url
+            .clone()
+            .or_else(|| {
+                self.config
+                    .get()
+                    .and_then(|c| c.endpoint_url().map(str::to_owned))
+            })
+            .or_else(|| {
+                std::env::var("AWS_ENDPOINT_URL")
+                    .ok()
+                    .filter(|v| !v.is_empty())
+            })
+    }
+
     fn lazy<P>(&self, make: fn(&SdkConfig) -> P) -> Lazy<P> {
         let options = self.options.clone();
         let load: LoadConfig = Arc::new(move || {
@@ -261,6 +305,7 @@ impl Platform for AwsPlatform {
                 let name = output_ref(id, "name");
                 Ok(Contribution {
                     env: BTreeMap::from([(AwsRuntime::bucket_env(id), name.clone())]),
+                    secrets: BTreeMap::new(),
                     metadata: json!({
                         "type": "bucket",
                         "name": id,
@@ -274,6 +319,7 @@ impl Platform for AwsPlatform {
                 let table = output_ref(id, "name");
                 Ok(Contribution {
                     env: BTreeMap::from([(AwsRuntime::actors_env(id), table.clone())]),
+                    secrets: BTreeMap::new(),
                     metadata: json!({
                         "type": "actors",
                         "name": id,
@@ -286,6 +332,68 @@ impl Platform for AwsPlatform {
                 "the aws provider cannot bind `{id}` (kind {other}) to `{service}`"
             ))),
         }
+    }
+
+    /// For a service on a provider without ambient credentials (a Cloudflare Worker): the IAM
+    /// user `SERVICE-aws-user`, whose inline policy is exactly the permissions of `bindings`
+    /// (the statements a Lambda role would get for them), and its access key
+    /// `SERVICE-aws-key`. The binding (kind `credentials`, resource the key) hands the service
+    /// `AWS_REGION`, `AWS_ENDPOINT_URL` when the provider has an endpoint, and the key's halves
+    /// as the secrets `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`.
+    fn reach(
+        &self,
+        stack: &mut Stack,
+        service: &str,
+        bindings: &[Binding],
+    ) -> Result<Option<Binding>> {
+        if bindings.is_empty() {
+            return Ok(None);
+        }
+        let user = format!("{service}-aws-user");
+        let key = format!("{service}-aws-key");
+        let permissions = bindings
+            .iter()
+            .flat_map(|b| &b.contribution.permissions)
+            .map(RolePermission::from)
+            .collect();
+        stack.add(&user, IamUserProps { permissions })?;
+        stack.add(
+            &key,
+            IamAccessKeyProps {
+                user: serde_json::from_value(output_ref(&user, "name"))?,
+            },
+        )?;
+        let mut env = BTreeMap::from([("AWS_REGION".to_owned(), json!(self.region(service)?))]);
+        if let Some(endpoint) = self.endpoint() {
+            env.insert("AWS_ENDPOINT_URL".to_owned(), json!(endpoint));
+        }
+        let secrets = BTreeMap::from([
+            (
+                "AWS_ACCESS_KEY_ID".to_owned(),
+                output_ref(&key, "access_key_id"),
+            ),
+            (
+                "AWS_SECRET_ACCESS_KEY".to_owned(),
+                output_ref(&key, "secret_access_key"),
+            ),
+        ]);
+        let access = bindings
+            .iter()
+            .map(|b| b.access)
+            .max()
+            .unwrap_or(alchemy::Access::ReadOnly);
+        Ok(Some(Binding {
+            service: service.to_owned(),
+            resource: key.clone(),
+            kind: "credentials".to_owned(),
+            access,
+            contribution: Contribution {
+                env,
+                secrets,
+                metadata: json!({ "type": "credentials", "user": output_ref(&user, "name") }),
+                permissions: Vec::new(),
+            },
+        }))
     }
 
     fn service(&self, stack: &mut Stack, service: &str, bindings: &[Binding]) -> Result<()> {

@@ -328,9 +328,54 @@ impl CloudflarePlatform {
     }
 }
 
+/// The provider of a binding contributed by another provider than Cloudflare (a placed
+/// resource's, or the credentials to reach it), as placement marks it.
+fn foreign(binding: &Binding) -> Option<&str> {
+    binding
+        .contribution
+        .metadata
+        .get("provider")
+        .and_then(Value::as_str)
+        .filter(|provider| *provider != "cloudflare")
+}
+
+/// A binding of `provider` as Worker bindings: its env as plain text, its secrets as secret
+/// text.
+fn passed_on(service: &str, provider: &str, binding: &Binding) -> Result<Vec<WorkerBinding>> {
+    let invalid = |key: &str, what: &str, e: serde_json::Error| {
+        Error::Config(format!(
+            "the {what} `{key}` that `{}` on {provider} contributes to `{service}` is neither a              string nor a reference to one: {e}",
+            binding.resource
+        ))
+    };
+    let mut out = Vec::new();
+    for (name, value) in &binding.contribution.env {
+        let text = serde_json::from_value(value.clone())
+            .map_err(|e| invalid(name, "environment variable", e))?;
+        out.push(WorkerBinding::PlainText {
+            name: name.clone(),
+            text,
+        });
+    }
+    for (name, value) in &binding.contribution.secrets {
+        let text = serde_json::from_value(value.clone()).map_err(|e| invalid(name, "secret", e))?;
+        out.push(WorkerBinding::SecretText {
+            name: name.clone(),
+            text,
+        });
+    }
+    Ok(out)
+}
+
 impl Platform for CloudflarePlatform {
     fn name(&self) -> &str {
         "cloudflare"
+    }
+
+    /// A Worker has no credential chain of its own: whatever it reaches on another provider,
+    /// that provider's platform hands it credentials for ([`Platform::reach`]).
+    fn ambient_credentials(&self) -> bool {
+        false
     }
 
     fn providers(&self) -> Providers {
@@ -392,6 +437,7 @@ impl Platform for CloudflarePlatform {
         };
         Ok(Contribution {
             env: BTreeMap::new(),
+            secrets: BTreeMap::new(),
             metadata: serde_json::to_value(metadata)?,
             permissions: Vec::new(),
         })
@@ -421,10 +467,14 @@ impl Platform for CloudflarePlatform {
             })?;
             all.push(WorkerBinding::SecretText {
                 name: name.clone(),
-                text,
+                text: Input::Value(text),
             });
         }
         for b in bindings {
+            if let Some(provider) = foreign(b) {
+                all.extend(passed_on(service, provider, b)?);
+                continue;
+            }
             all.push(
                 serde_json::from_value(b.contribution.metadata.clone()).map_err(|e| {
                     Error::Config(format!(
