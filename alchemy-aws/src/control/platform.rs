@@ -449,6 +449,76 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_service_outside_aws_reaches_its_bucket_with_a_user_of_exactly_its_permissions() {
+        let options = AwsPlatformOptions {
+            region: Some("eu-west-1".into()),
+            endpoint_url: Some("http://127.0.0.1:4566".into()),
+            ..AwsPlatformOptions::default()
+        };
+        let platform = AwsPlatform::new(options, std::env::temp_dir());
+        let mut stack = Stack::new("app", "dev");
+        let declaration = Declaration {
+            id: "photos".into(),
+            kind: "bucket".into(),
+            config: Value::Null,
+        };
+        platform.declare(&mut stack, &declaration).unwrap();
+        let request = Request {
+            declaration,
+            access: alchemy::Access::ReadOnly,
+        };
+        let bound = Binding {
+            service: "api".into(),
+            resource: "photos".into(),
+            kind: "bucket".into(),
+            access: request.access,
+            contribution: platform.bind(&stack, "api", &request).unwrap(),
+        };
+        let reach = platform
+            .reach(&mut stack, "api", std::slice::from_ref(&bound))
+            .unwrap()
+            .expect("credentials");
+        let user: IamUserProps =
+            serde_json::from_value(stack.get("api-aws-user").unwrap().props.clone()).unwrap();
+        let granted: Vec<_> = user
+            .permissions
+            .iter()
+            .map(alchemy::stack::Permission::from)
+            .collect();
+        assert_eq!(granted, bound.contribution.permissions);
+        assert_eq!(
+            stack.get("api-aws-key").unwrap().props,
+            json!({ "user": { "$ref": "api-aws-user.name" } })
+        );
+        assert_eq!(reach.resource, "api-aws-key");
+        assert_eq!(reach.access, alchemy::Access::ReadOnly);
+        assert_eq!(
+            reach.contribution.env,
+            BTreeMap::from([
+                (
+                    "AWS_ENDPOINT_URL".to_owned(),
+                    json!("http://127.0.0.1:4566")
+                ),
+                ("AWS_REGION".to_owned(), json!("eu-west-1")),
+            ])
+        );
+        assert_eq!(
+            reach.contribution.secrets,
+            BTreeMap::from([
+                (
+                    "AWS_ACCESS_KEY_ID".to_owned(),
+                    json!({ "$ref": "api-aws-key.access_key_id" })
+                ),
+                (
+                    "AWS_SECRET_ACCESS_KEY".to_owned(),
+                    json!({ "$ref": "api-aws-key.secret_access_key" })
+                ),
+            ])
+        );
+        assert_eq!(platform.reach(&mut stack, "other", &[]).unwrap(), None);
+    }
+
+    #[test]
     fn settings_default_and_override() {
         let options = AwsPlatformOptions::from_settings(&Value::Null).unwrap();
         assert_eq!(options, AwsPlatformOptions::default());

@@ -528,6 +528,50 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn a_binding_of_another_provider_is_passed_on_as_plain_and_secret_text() {
+        let binding = Binding {
+            service: "api".into(),
+            resource: "api-aws-key".into(),
+            kind: "credentials".into(),
+            access: alchemy::Access::ReadWrite,
+            contribution: Contribution {
+                env: BTreeMap::from([("AWS_REGION".into(), json!("us-east-1"))]),
+                secrets: BTreeMap::from([(
+                    "AWS_SECRET_ACCESS_KEY".into(),
+                    json!({ "$ref": "api-aws-key.secret_access_key" }),
+                )]),
+                metadata: json!({ "type": "credentials", "provider": "aws" }),
+                permissions: Vec::new(),
+            },
+        };
+        assert_eq!(foreign(&binding), Some("aws"));
+        let passed = passed_on("api", "aws", &binding).unwrap();
+        assert_eq!(
+            passed,
+            [
+                WorkerBinding::PlainText {
+                    name: "AWS_REGION".into(),
+                    text: Input::Value("us-east-1".into()),
+                },
+                WorkerBinding::SecretText {
+                    name: "AWS_SECRET_ACCESS_KEY".into(),
+                    text: Input::Ref {
+                        id: "api-aws-key".into(),
+                        path: "secret_access_key".into(),
+                    },
+                },
+            ]
+        );
+        let mut wrong = binding.clone();
+        wrong.contribution.env.insert("N".into(), json!(3));
+        let error = passed_on("api", "aws", &wrong).unwrap_err().to_string();
+        assert!(
+            error.contains("`N`") && error.contains("api-aws-key"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn a_crate_source_is_parsed_and_its_mistakes_are_named() {
         let options = CloudflarePlatformOptions::from_settings(&json!({
             "bundle": { "crate": "examples/photo-share", "features": ["edge"] },
