@@ -162,6 +162,13 @@ async fn photo_share_deploys_across_cloudflare_and_aws_in_one_plan() {
         credentials["contribution"]["env"]["AWS_ENDPOINT_URL"],
         clouds.aws.endpoint()
     );
+    let human = clouds.ok(&["plan", "--stage", STAGE]);
+    assert!(
+        human.contains("api-aws-key (credentials, read-write)")
+            && human
+                .contains("secrets AWS_ACCESS_KEY_ID = [secret], AWS_SECRET_ACCESS_KEY = [secret]"),
+        "{human}"
+    );
     let worker = plan["changes"]
         .as_array()
         .unwrap()
