@@ -52,8 +52,9 @@ impl Resource for IamUserProps {
 ///
 /// Both halves are [`Secret`]s in its output, so they are sealed in state and never shown.
 /// IAM tells the secret half only when the key is made: a create whose answer was lost leaves
-/// a key nobody can use, so the next create deletes every key of the user that state does
-/// not hold and makes a new one. A change of user replaces the key.
+/// a key nobody can use, so a create first deletes the keys the user already has (a user
+/// holds one key, made for its service; a key being created is one state does not hold) and
+/// then makes a new one. A change of user replaces the key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IamAccessKeyProps {
@@ -441,8 +442,9 @@ impl Provider<IamAccessKeyProps> for IamAccessKeyProvider {
         })
     }
 
-    /// Deletes the keys of the user that state does not hold (left by a create whose answer
-    /// was lost: their secrets are unknowable), then makes a new one.
+    /// Deletes the keys the user already has (left by a create whose answer was lost: their
+    /// secrets are unknowable, and state holds none of them while this key is created), then
+    /// makes a new one.
     async fn create(
         &self,
         _ctx: &Context,
