@@ -97,6 +97,7 @@
 mod bindings;
 mod macros;
 pub mod names;
+pub mod s3;
 
 pub use bindings::binding_name;
 

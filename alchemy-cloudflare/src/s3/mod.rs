@@ -1,0 +1,3 @@
+//! S3 over plain HTTP, for Workers: [`sigv4`] signs requests in plain Rust.
+
+pub mod sigv4;
