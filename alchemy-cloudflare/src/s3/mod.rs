@@ -1,7 +1,7 @@
 //! S3 as a neutral bucket over plain HTTP: [`S3Bucket`] implements
-//! [`BucketStore`](alchemy::bucket::BucketStore) by signing requests with SigV4 ([`sigv4`]) and
-//! sending them through a [`Transport`]: the Worker's `fetch` ([`FetchTransport`], on
-//! `wasm32`) or reqwest ([`ReqwestTransport`], feature `s3-native`). The AWS SDK does not run
+//! [`BucketStore`] by signing requests with SigV4 ([`sigv4`]) and
+//! sending them through a [`Transport`]: the Worker's `fetch` (`FetchTransport`, on
+//! `wasm32`) or reqwest (`ReqwestTransport`, feature `s3-native`). The AWS SDK does not run
 //! in a Worker; this does, so a Worker on Cloudflare can keep its bucket in S3.
 //!
 //! # What a Worker gets
@@ -114,6 +114,11 @@ const MAX_LIST_KEYS: u32 = 1000;
 /// The most bytes of an XML answer (an error, a listing) read into memory.
 const MAX_XML: usize = 16 * 1024 * 1024;
 
+/// The optional plain-text variable that names the S3 features an S3-compatible endpoint
+/// lacks, comma-separated (`copy_conditional` for MiniStack, which copies regardless of
+/// conditions): the client then refuses them with `NotSupported` instead of sending them.
+pub const UNSUPPORTED_VAR: &str = "ALCHEMY_S3_UNSUPPORTED";
+
 /// Where an S3 bucket is and how to reach it: its name, region, endpoint and credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Config {
@@ -126,6 +131,9 @@ pub struct S3Config {
     pub endpoint: Option<String>,
     /// The credentials requests are signed with.
     pub credentials: Credentials,
+    /// What the endpoint supports: S3's [`s3_capabilities`](Self::s3_capabilities) unless
+    /// the endpoint is an S3-compatible store or emulator that lacks some.
+    pub capabilities: Capabilities,
 }
 
 impl S3Config {
@@ -140,7 +148,67 @@ impl S3Config {
             region: region.into(),
             endpoint: None,
             credentials,
+            capabilities: Self::s3_capabilities(),
         }
+    }
+
+    /// What S3 itself supports: every flag of [`Capabilities`], parts of 5 MiB to 5 GiB, at
+    /// most 10 000 of them, single writes up to 5 GiB and objects up to 5 TiB.
+    pub fn s3_capabilities() -> Capabilities {
+        let mut capabilities = Capabilities::default();
+        capabilities.put_create = true;
+        capabilities.put_update = true;
+        capabilities.get_conditional = true;
+        capabilities.range = true;
+        capabilities.multipart = true;
+        capabilities.multipart_conditional = true;
+        capabilities.copy = true;
+        capabilities.copy_conditional = true;
+        capabilities.list_delimiter = true;
+        capabilities.list_start_after = true;
+        capabilities.content_type = true;
+        capabilities.user_metadata = true;
+        capabilities.max_object_size = Some(MAX_OBJECT_SIZE);
+        capabilities.max_put_size = Some(MAX_PUT_SIZE);
+        capabilities.min_part_size = MIN_PART_SIZE;
+        capabilities.max_part_size = Some(MAX_PUT_SIZE);
+        capabilities.max_parts = Some(MAX_PARTS);
+        capabilities
+    }
+
+    /// The same endpoint, declared without the features named in `unsupported` (the names of
+    /// the [`Capabilities`] flags: `copy_conditional`, `multipart`, …), as
+    /// [`UNSUPPORTED_VAR`] says for an S3-compatible endpoint. An unknown name is an error
+    /// that lists the known ones.
+    pub fn without(mut self, unsupported: &str) -> std::result::Result<Self, String> {
+        for name in unsupported
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            let flag = match name {
+                "put_create" => &mut self.capabilities.put_create,
+                "put_update" => &mut self.capabilities.put_update,
+                "get_conditional" => &mut self.capabilities.get_conditional,
+                "range" => &mut self.capabilities.range,
+                "multipart" => &mut self.capabilities.multipart,
+                "multipart_conditional" => &mut self.capabilities.multipart_conditional,
+                "copy" => &mut self.capabilities.copy,
+                "copy_conditional" => &mut self.capabilities.copy_conditional,
+                "list_delimiter" => &mut self.capabilities.list_delimiter,
+                "list_start_after" => &mut self.capabilities.list_start_after,
+                other => {
+                    return Err(format!(
+                        "`{UNSUPPORTED_VAR}` names `{other}`, which is no capability: use \
+                         put_create, put_update, get_conditional, range, multipart, \
+                         multipart_conditional, copy, copy_conditional, list_delimiter or \
+                         list_start_after, separated by commas"
+                    ))
+                }
+            };
+            *flag = false;
+        }
+        Ok(self)
     }
 
     /// The same bucket at another endpoint (an emulator, an S3-compatible store).
@@ -206,7 +274,10 @@ impl S3Config {
         credentials.session_token = get("AWS_SESSION_TOKEN");
         let mut config = S3Config::new(bucket, region, credentials);
         config.endpoint = get("AWS_ENDPOINT_URL");
-        Ok(Some(config))
+        match get(UNSUPPORTED_VAR) {
+            Some(unsupported) => config.without(&unsupported).map(Some),
+            None => Ok(Some(config)),
+        }
     }
 
     /// The URL requests go to, without a trailing `/`: the endpoint, or
@@ -237,14 +308,15 @@ pub struct S3Bucket<T> {
 type BodyFailure = Arc<Mutex<Option<StreamError>>>;
 
 impl<T: Transport> S3Bucket<T> {
-    /// The bucket `config` describes, reached through `transport`.
+    /// The bucket `config` describes, reached through `transport`, declaring
+    /// `config.capabilities`.
     pub fn new(transport: T, config: S3Config) -> Self {
         S3Bucket {
             transport,
             base_url: config.base_url(),
+            capabilities: config.capabilities,
             config: Arc::new(config),
             part_size: DEFAULT_PART_SIZE,
-            capabilities: Self::s3_capabilities(),
         }
     }
 
@@ -264,28 +336,9 @@ impl<T: Transport> S3Bucket<T> {
         self
     }
 
-    /// What S3 itself supports: every flag of [`Capabilities`], parts of 5 MiB to 5 GiB, at
-    /// most 10 000 of them, single writes up to 5 GiB and objects up to 5 TiB.
+    /// What S3 itself supports ([`S3Config::s3_capabilities`]).
     pub fn s3_capabilities() -> Capabilities {
-        let mut capabilities = Capabilities::default();
-        capabilities.put_create = true;
-        capabilities.put_update = true;
-        capabilities.get_conditional = true;
-        capabilities.range = true;
-        capabilities.multipart = true;
-        capabilities.multipart_conditional = true;
-        capabilities.copy = true;
-        capabilities.copy_conditional = true;
-        capabilities.list_delimiter = true;
-        capabilities.list_start_after = true;
-        capabilities.content_type = true;
-        capabilities.user_metadata = true;
-        capabilities.max_object_size = Some(MAX_OBJECT_SIZE);
-        capabilities.max_put_size = Some(MAX_PUT_SIZE);
-        capabilities.min_part_size = MIN_PART_SIZE;
-        capabilities.max_part_size = Some(MAX_PUT_SIZE);
-        capabilities.max_parts = Some(MAX_PARTS);
-        capabilities
+        S3Config::s3_capabilities()
     }
 
     /// The bucket's configuration.
@@ -1166,5 +1219,58 @@ impl<T: Transport> BucketStore for S3Bucket<T> {
                 Err(failure.backend(self.doing(format_args!("aborting the upload of `{key}`"))))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            vars.iter()
+                .find(|(known, _)| *known == name)
+                .map(|(_, value)| value.to_string())
+        }
+    }
+
+    #[test]
+    fn the_contract_variables_make_the_configuration() {
+        let vars = lookup(&[
+            ("ALCHEMY_BUCKET_USER_PHOTOS", "photos-3f9a"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566/"),
+            ("AWS_ACCESS_KEY_ID", "AKID"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "token"),
+            (UNSUPPORTED_VAR, "copy_conditional, multipart"),
+        ]);
+        let config = S3Config::from_vars("user-photos", vars)
+            .expect("valid")
+            .expect("placed in S3");
+        assert_eq!(config.bucket, "photos-3f9a");
+        assert_eq!(config.base_url(), "http://127.0.0.1:4566");
+        assert_eq!(config.credentials.session_token.as_deref(), Some("token"));
+        assert!(!config.capabilities.copy_conditional && !config.capabilities.multipart);
+        assert!(config.capabilities.put_create);
+    }
+
+    #[test]
+    fn missing_variables_are_named() {
+        let vars = lookup(&[
+            ("ALCHEMY_BUCKET_PHOTOS", "photos-3f9a"),
+            ("AWS_ACCESS_KEY_ID", "AKID"),
+        ]);
+        let error = S3Config::from_vars("photos", vars).expect_err("incomplete");
+        assert!(
+            error.contains("AWS_REGION, AWS_SECRET_ACCESS_KEY are not set"),
+            "{error}"
+        );
+        assert!(error.contains("`ALCHEMY_BUCKET_PHOTOS`"), "{error}");
+        assert_eq!(S3Config::from_vars("videos", lookup(&[])), Ok(None));
+        let unknown = S3Config::new("b", "r", Credentials::new("a", "s"))
+            .without("teleport")
+            .expect_err("no such capability");
+        assert!(unknown.contains("`teleport`") && unknown.contains("copy_conditional"));
     }
 }

@@ -1,5 +1,5 @@
-//! [`Transport`]: how the S3 client sends a signed request. [`FetchTransport`] is the Worker's
-//! `fetch` (on `wasm32`); [`ReqwestTransport`] is reqwest (feature `s3-native`), for tests and
+//! [`Transport`]: how the S3 client sends a signed request. `FetchTransport` is the Worker's
+//! `fetch` (on `wasm32`); `ReqwestTransport` is reqwest (feature `s3-native`), for tests and
 //! native programs.
 
 use alchemy::bucket::MaybeSendSync;
