@@ -3,7 +3,10 @@
 //! both providers, with the IAM user and access key the Worker signs with; one deploy applies
 //! both against MiniStack and a `LocalCloudflare` (the checking v4 API server joined with real
 //! workerd); one destroy removes both. The user's policy, the Worker's bindings and the bucket
-//! are checked through the AWS SDK and the Cloudflare API's records, not the project's state.
+//! are checked through the AWS SDK and the Cloudflare API's records, not the project's state. A
+//! photo uploaded through the Worker's URL is read back from S3 with the SDK, the shared photo
+//! checks (`common::photos`) pass through the Worker with its photos in S3, and chat stays on
+//! Durable Objects.
 //!
 //! Needs the wasm toolchain: `bash scripts/wasm-toolchain.sh`.
 
@@ -12,10 +15,12 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use alchemy::http::client::Client;
+use alchemy::http::ByteStream;
 use alchemy::Access;
 use alchemy_aws::testing::Emulator;
 use alchemy_cloudflare::testing::LocalCloudflare;
-use common::text;
+use common::{photos, text};
 use serde_json::{json, Value};
 
 const PHOTO_SHARE: &str = env!("CARGO_BIN_EXE_photo-share-app");
@@ -275,6 +280,42 @@ async fn photo_share_deploys_across_cloudflare_and_aws_in_one_plan() {
     let files = files_under(&clouds.state);
     assert!(!files.contains(&key_id), "the key id is sealed in state");
 
+    // A photo up through the Worker lands in the S3 bucket, the same bytes.
+    let url = outputs["api"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no workers.dev URL in {outputs}"));
+    let base = clouds
+        .cloudflare
+        .resolve(url)
+        .unwrap_or_else(|| panic!("{url} does not resolve to a running Worker"));
+    let base = base.trim_end_matches('/').to_owned();
+    let client = Client::new(&base).expect("client");
+    let photo: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 253) as u8).collect();
+    let (status, answer) = photos::text(
+        &client,
+        http::Request::put("/photos/cat.jpg")
+            .body(ByteStream::from(photo.clone()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, http::StatusCode::CREATED, "{answer}");
+    let stored = s3
+        .get_object()
+        .bucket(&bucket)
+        .key("photos/cat.jpg")
+        .send()
+        .await
+        .expect("the photo is in the S3 bucket");
+    let stored = stored.body.collect().await.unwrap().into_bytes();
+    assert!(stored[..] == photo[..], "the same bytes are in S3");
+
+    // The shared photo checks through the Worker, its photos in S3; chat stays on Durable
+    // Objects.
+    photos::upload_and_download(&client, "big.bin", 6 << 20).await;
+    photos::ranges_list_delete_and_bad_names(&client, "set-").await;
+    photos::concurrent_views(&client, "dog.jpg", 8, 10).await;
+    photos::chat_with_history(&client, &base, "lobby").await;
+
     // The same sources again: nothing to change on either cloud.
     let again = clouds.run(&["plan", "--stage", STAGE, "--detailed-exitcode"]);
     assert_eq!(
@@ -284,6 +325,18 @@ async fn photo_share_deploys_across_cloudflare_and_aws_in_one_plan() {
         text(&again.stdout),
         text(&again.stderr)
     );
+
+    // A bucket with photos is kept by a destroy (it is not `force_destroy`): empty it first.
+    let listed = s3.list_objects_v2().bucket(&bucket).send().await.unwrap();
+    assert!(!listed.contents().is_empty(), "the photos are in S3");
+    for object in listed.contents() {
+        s3.delete_object()
+            .bucket(&bucket)
+            .key(object.key().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
 
     // One destroy: both clouds.
     clouds.ok(&["destroy", "--yes", "--stage", STAGE]);
