@@ -550,7 +550,7 @@ async fn apply_locked(
         if json {
             println!(
                 "{}",
-                json!({ "plan": plan.to_json(), "steps": [], "outputs": outputs_json(&state) })
+                json!({ "plan": plan.to_json(), "steps": [], "apply_millis": 0, "outputs": outputs_json(&state) })
             );
         } else {
             println!();
@@ -581,7 +581,7 @@ async fn apply_locked(
     if json {
         println!(
             "{}",
-            json!({ "plan": plan.to_json(), "steps": report.steps, "outputs": outputs_json(&state) })
+            json!({ "plan": plan.to_json(), "steps": report.steps, "apply_millis": report.millis, "outputs": outputs_json(&state) })
         );
     } else {
         print_report(&report);
