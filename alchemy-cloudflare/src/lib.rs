@@ -4,6 +4,10 @@
 //!
 //! - [`binding_name`] and [`names`]: the names the control plane writes into a Worker's
 //!   metadata and the runtime reads from its `env`.
+//! - [`s3`]: S3 as a [`BucketStore`](alchemy::bucket::BucketStore) over SigV4-signed HTTP, on
+//!   both targets: over `fetch` in a Worker (`s3::FetchTransport`), over reqwest natively
+//!   (feature `s3-native`). A Worker whose bucket a stage places in S3 gets it from
+//!   `CloudflareRuntime::bucket`.
 //!
 //! # In a Worker (`wasm32-unknown-unknown`)
 //!
@@ -15,8 +19,9 @@
 //!   namespace's actors; `durable::DurableObjects` reaches them as an
 //!   [`ActorClient`](alchemy::actor::ActorClient).
 //! - `serve()` and [`serve!`]: a service as the Worker's fetch handler, with a
-//!   `CloudflareRuntime` that binds R2 buckets and Durable Object namespaces by name
-//!   ([`binding_name`]).
+//!   `CloudflareRuntime` that binds buckets (the R2 binding named [`binding_name`] of the id,
+//!   else the S3 bucket that `ALCHEMY_BUCKET_<ID>` names, see [`s3`]) and Durable Object
+//!   namespaces by name.
 //!
 //! ```text
 //! // src/lib.rs of an app crate, built with `alchemy_cloudflare::build::build_worker`:
@@ -98,6 +103,7 @@ mod bindings;
 mod capabilities;
 mod macros;
 pub mod names;
+pub mod s3;
 
 pub use bindings::binding_name;
 pub use capabilities::{actor_capabilities, MAX_ATTACHMENT_BYTES};

@@ -1,5 +1,5 @@
 //! An `alchemy-http` service as the Worker's fetch handler, and the [`CloudflareRuntime`] that
-//! hands a service its bound R2 buckets and Durable Object namespaces.
+//! hands a service its bound buckets (R2, or S3 over `fetch`) and Durable Object namespaces.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -15,10 +15,12 @@ use wasm_bindgen::JsValue;
 
 use crate::durable::DurableObjects;
 use crate::r2::R2Bucket;
+use crate::s3::{FetchTransport, S3Bucket, S3Config};
 use crate::{binding_name, js};
 
 /// The [`Runtime`] of a service in a Worker: a bound bucket is the R2 binding named after its
-/// logical id, a bound actor namespace the Durable Object binding named after its id (see
+/// logical id, or the S3 bucket its `ALCHEMY_BUCKET_<ID>` variable names (see
+/// [`crate::s3`]); a bound actor namespace the Durable Object binding named after its id (see
 /// [`binding_name`]).
 #[derive(Debug, Clone)]
 pub struct CloudflareRuntime {
@@ -35,6 +37,15 @@ impl CloudflareRuntime {
     pub fn env(&self) -> &worker::Env {
         &self.env
     }
+
+    /// The binding or variable `name` of the environment (a secret is a string too), if it
+    /// has one.
+    fn binding(&self, name: &str) -> Option<JsValue> {
+        let env: &JsValue = self.env.as_ref();
+        js_sys::Reflect::get(env, &JsValue::from_str(name))
+            .ok()
+            .filter(|value| !value.is_undefined() && !value.is_null())
+    }
 }
 
 impl Runtime for CloudflareRuntime {
@@ -46,10 +57,36 @@ impl Runtime for CloudflareRuntime {
         "cloudflare"
     }
 
+    /// The bucket `id`: the R2 binding [`binding_name(id)`](binding_name) when the Worker has
+    /// one, else the S3 bucket named by `ALCHEMY_BUCKET_<ID>` (with `AWS_REGION`, the
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` secrets, and optionally
+    /// `AWS_ENDPOINT_URL` and `AWS_SESSION_TOKEN`), reached over `fetch`.
     fn bucket(&self, id: &str) -> alchemy::Result<BucketClient> {
-        let bucket = R2Bucket::from_env(&self.env, &binding_name(id))
-            .map_err(|error| alchemy::Error::Config(format!("bucket `{id}`: {error}")))?;
-        Ok(BucketClient::new(bucket))
+        let binding = binding_name(id);
+        if self
+            .binding(&binding)
+            .is_some_and(|value| !value.is_string())
+        {
+            let bucket = R2Bucket::from_env(&self.env, &binding)
+                .map_err(|error| alchemy::Error::Config(format!("bucket `{id}`: {error}")))?;
+            return Ok(BucketClient::new(bucket));
+        }
+        let text = |name: &str| self.binding(name).and_then(|value| value.as_string());
+        match S3Config::from_vars(id, text) {
+            Ok(Some(config)) => Ok(BucketClient::new(S3Bucket::new(FetchTransport, config))),
+            Ok(None) => {
+                let var = S3Config::bucket_var(id);
+                Err(alchemy::Error::Config(format!(
+                    "bucket `{id}`: the Worker has neither the R2 binding `{binding}` nor the \
+                     S3 variable `{var}`. To keep it in R2, add an `r2_buckets` entry with \
+                     binding `{binding}`; to keep it in S3, set `{var}` to the bucket's name, \
+                     `AWS_REGION`, and the secrets `AWS_ACCESS_KEY_ID` and \
+                     `AWS_SECRET_ACCESS_KEY`. Deploying the stage sets whichever its \
+                     placement of the bucket needs"
+                )))
+            }
+            Err(message) => Err(alchemy::Error::Config(format!("bucket `{id}`: {message}"))),
+        }
     }
 
     /// A plain or secret text binding (the Cloudflare settings' `vars` and `secrets`).

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use alchemy_aws::testing::{Emulator, REGION};
 use alchemy_cloudflare::build::{build_worker, BuildOptions, WorkerBundle};
+use alchemy_cloudflare::s3::{S3Config, UNSUPPORTED_VAR};
 use alchemy_cloudflare::testing::{WorkerConfig, Workerd};
 use alchemy_http::client::Client;
 use alchemy_http::websocket::connect;
@@ -46,7 +48,12 @@ fn config() -> WorkerConfig {
 
 /// workerd running the test Worker, persisting under `dir`.
 fn start(dir: &Path) -> Workerd {
-    Workerd::start(&bundle(), &config(), dir)
+    start_with(dir, &config())
+}
+
+/// workerd running the test Worker bound as `config` says, persisting under `dir`.
+fn start_with(dir: &Path, config: &WorkerConfig) -> Workerd {
+    Workerd::start(&bundle(), config, dir)
         .unwrap_or_else(|error| panic!("starting workerd failed: {error}"))
 }
 
@@ -116,6 +123,77 @@ async fn bucket_conformance_suite_on_r2() {
         ["\"multipart_conditional\" (no \"multipart_conditional\")"]
     );
     assert_eq!(ran.len(), 27, "{ran:?}");
+    workerd.stop();
+}
+
+/// The bucket `s3-photos` placed in S3 (in MiniStack on loopback) as a stage on AWS places it:
+/// its name, region and endpoint as variables, the access key as secrets. The suite runs in
+/// the Worker, through `CloudflareRuntime::bucket`, SigV4 and `fetch`.
+///
+/// `wrangler dev` lets the Worker's `fetch` reach `127.0.0.1` (its local mode allows private
+/// addresses), so the generated configuration needs no setting for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_conformance_suite_on_s3_over_fetch() {
+    let emulator = Emulator::ministack().await.expect("start MiniStack");
+    let created = emulator
+        .create_bucket("workerd")
+        .await
+        .expect("create the test bucket");
+    let config = config()
+        .var(S3Config::bucket_var("s3-photos"), created.bucket())
+        .var("AWS_REGION", REGION)
+        .var("AWS_ENDPOINT_URL", emulator.endpoint())
+        // MiniStack copies regardless of conditions: the store is told so, and declares it.
+        .var(UNSUPPORTED_VAR, "copy_conditional")
+        .secret("AWS_ACCESS_KEY_ID", "test")
+        .secret("AWS_SECRET_ACCESS_KEY", "test");
+    let (_dir, persist) = scratch();
+    let workerd = start_with(&persist, &config);
+    let client = Client::new(&workerd.url()).expect("client");
+    let report = call_json(&workerd, &client, Method::POST, "/conformance/s3").await;
+    let ran = names(&report["ran"]);
+    let skipped = names(&report["skipped"]);
+    println!(
+        "s3 over fetch: {} tests ran: {ran:?}; skipped: {skipped:?}",
+        ran.len()
+    );
+    assert_eq!(report["provider"], "s3");
+    assert_eq!(skipped, ["\"copy_conditional\" (no \"copy_conditional\")"]);
+    assert_eq!(ran.len(), 27, "{ran:?}");
+    workerd.stop();
+}
+
+/// `CloudflareRuntime::bucket` takes the R2 binding when there is one, the S3 variables
+/// otherwise, and without either fails naming both ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buckets_bind_to_r2_or_s3_or_fail_naming_both() {
+    let config = config()
+        .var(S3Config::bucket_var("s3-photos"), "photos-in-s3")
+        .var("AWS_REGION", "eu-west-1")
+        .secret("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .secret("AWS_SECRET_ACCESS_KEY", "secret");
+    let (_dir, persist) = scratch();
+    let workerd = start_with(&persist, &config);
+    let client = Client::new(&workerd.url()).expect("client");
+    assert_eq!(
+        call(&client, Method::GET, "/buckets/conformance").await,
+        (StatusCode::OK, "r2".to_string())
+    );
+    assert_eq!(
+        call(&client, Method::GET, "/buckets/s3-photos").await,
+        (StatusCode::OK, "s3".to_string())
+    );
+    let (status, error) = call(&client, Method::GET, "/buckets/nowhere").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    for needle in [
+        "bucket `nowhere`",
+        "R2 binding `NOWHERE`",
+        "`r2_buckets`",
+        "`ALCHEMY_BUCKET_NOWHERE`",
+        "AWS_ACCESS_KEY_ID",
+    ] {
+        assert!(error.contains(needle), "{error:?} lacks {needle:?}");
+    }
     workerd.stop();
 }
 

@@ -64,6 +64,9 @@ pub struct StepReport {
 pub struct Report {
     /// Every step that was planned to do something, in the order they ended.
     pub steps: Vec<StepReport>,
+    /// How long the whole apply took, in milliseconds (against the steps' `millis`, how much
+    /// the engine adds to its longest dependency path).
+    pub millis: u64,
 }
 
 impl Report {
@@ -266,6 +269,7 @@ impl Engine<'_> {
             .collect();
         let mut failed_dep: HashMap<usize, String> = HashMap::new();
         let mut done = vec![false; nodes.len()];
+        let started = Instant::now();
         let mut report = Report::default();
         let mut running = FuturesUnordered::new();
         let mut renewed = Instant::now();
@@ -412,6 +416,7 @@ impl Engine<'_> {
         state.serial += 1;
         let sealed = self.seal_snapshot(state)?;
         self.backend.commit(&self.lease(), &sealed).await?;
+        report.millis = started.elapsed().as_millis() as u64;
         Ok(report)
     }
 

@@ -463,11 +463,7 @@ async fn load(stage: &Stage, app: &App, name: &str) -> Result<(Snapshot, Option<
             .resources
             .values()
             .any(|r| has_sealed(&serde_json::to_value(r).unwrap_or(Value::Null)))
-        || stage
-            .stack
-            .resources()
-            .iter()
-            .any(|d| has_secrets(&d.props));
+        || carries_secrets(&stage.stack);
     if !needs_key {
         return Ok((state, None));
     }
@@ -490,8 +486,18 @@ async fn load(stage: &Stage, app: &App, name: &str) -> Result<(Snapshot, Option<
     Ok((state, Some(Keyring { cipher, header })))
 }
 
+/// Whether `stack` puts secrets in state: secrets in its props, or bindings passing secret
+/// outputs (credentials made in the deploy) to a service.
+fn carries_secrets(stack: &Stack) -> bool {
+    stack.resources().iter().any(|d| has_secrets(&d.props))
+        || stack
+            .bindings()
+            .iter()
+            .any(|b| !b.contribution.secrets.is_empty())
+}
+
 fn check_secrets(stack: &Stack, keyring: Option<&Keyring>) -> Result<()> {
-    if keyring.is_none() && stack.resources().iter().any(|d| has_secrets(&d.props)) {
+    if keyring.is_none() && carries_secrets(stack) {
         return Err(Error::MissingSecretKey);
     }
     Ok(())
@@ -544,7 +550,7 @@ async fn apply_locked(
         if json {
             println!(
                 "{}",
-                json!({ "plan": plan.to_json(), "steps": [], "outputs": outputs_json(&state) })
+                json!({ "plan": plan.to_json(), "steps": [], "apply_millis": 0, "outputs": outputs_json(&state) })
             );
         } else {
             println!();
@@ -575,7 +581,7 @@ async fn apply_locked(
     if json {
         println!(
             "{}",
-            json!({ "plan": plan.to_json(), "steps": report.steps, "outputs": outputs_json(&state) })
+            json!({ "plan": plan.to_json(), "steps": report.steps, "apply_millis": report.millis, "outputs": outputs_json(&state) })
         );
     } else {
         print_report(&report);

@@ -179,13 +179,47 @@ impl Platform for PlacedPlatform {
         Ok(contribution)
     }
 
+    /// When the service's platform has no ambient credentials, each other provider it binds
+    /// first adds what the service needs to reach it ([`Platform::reach`]); that binding is
+    /// recorded, marked with its provider, and passed on with the others.
     fn service(&self, stack: &mut Stack, service: &str, bindings: &[Binding]) -> Result<()> {
         let provider = self.provider_of(service, SERVICE_KIND);
-        self.platform(provider)?.service(stack, service, bindings)
+        let host = self.platform(provider)?;
+        let mut all = bindings.to_vec();
+        if !host.ambient_credentials() {
+            let mut elsewhere: BTreeMap<&str, Vec<Binding>> = BTreeMap::new();
+            for b in bindings {
+                let other = self.provider_of(&b.resource, &b.kind);
+                if other != provider {
+                    elsewhere.entry(other).or_default().push(b.clone());
+                }
+            }
+            for (other, bound) in elsewhere {
+                let Some(mut reach) = self.platform(other)?.reach(stack, service, &bound)? else {
+                    continue;
+                };
+                let provider_name = Value::String(other.to_string());
+                match &mut reach.contribution.metadata {
+                    Value::Object(metadata) => {
+                        metadata.insert("provider".into(), provider_name);
+                    }
+                    metadata => {
+                        *metadata = serde_json::json!({ "provider": provider_name });
+                    }
+                }
+                stack.record_binding(reach.clone());
+                all.push(reach);
+            }
+        }
+        host.service(stack, service, &all)
     }
 
     fn hosts(&self, kind: &str) -> bool {
         self.platforms.values().any(|p| p.hosts(kind))
+    }
+
+    fn ambient_credentials(&self) -> bool {
+        self.platforms[&self.default].ambient_credentials()
     }
 
     fn actor_capabilities(&self) -> Option<Capabilities> {
@@ -432,6 +466,127 @@ mod tests {
         assert_eq!(placed.provider_of("photos", "bucket"), "y");
         assert_eq!(placed.provider_of("other", "bucket"), "x");
         assert_eq!(placed.provider_of("api", SERVICE_KIND), "local");
+    }
+
+    /// A platform recording what it is asked, with or without ambient credentials.
+    struct Recorder {
+        name: &'static str,
+        ambient: bool,
+        served: std::sync::Mutex<Vec<Binding>>,
+    }
+
+    impl Recorder {
+        fn new(name: &'static str, ambient: bool) -> Arc<Self> {
+            Arc::new(Recorder {
+                name,
+                ambient,
+                served: std::sync::Mutex::new(Vec::new()),
+            })
+        }
+    }
+
+    impl Platform for Recorder {
+        fn name(&self) -> &str {
+            self.name
+        }
+        fn providers(&self) -> Providers {
+            Providers::new()
+        }
+        fn declare(&self, _: &mut Stack, _: &Declaration) -> Result<()> {
+            Ok(())
+        }
+        fn bind(&self, _: &Stack, _: &str, request: &Request) -> Result<Contribution> {
+            Ok(Contribution {
+                metadata: serde_json::json!({ "name": request.declaration.id }),
+                ..Contribution::default()
+            })
+        }
+        fn service(&self, _: &mut Stack, _: &str, bindings: &[Binding]) -> Result<()> {
+            self.served.lock().unwrap().extend_from_slice(bindings);
+            Ok(())
+        }
+        fn ambient_credentials(&self) -> bool {
+            self.ambient
+        }
+        fn reach(
+            &self,
+            _: &mut Stack,
+            service: &str,
+            bound: &[Binding],
+        ) -> Result<Option<Binding>> {
+            Ok(Some(Binding {
+                service: service.into(),
+                resource: format!("{service}-key"),
+                kind: "credentials".into(),
+                access: crate::Access::ReadWrite,
+                contribution: Contribution {
+                    env: BTreeMap::from([("FOR".into(), serde_json::json!(bound.len()))]),
+                    secrets: BTreeMap::from([(
+                        "KEY".into(),
+                        serde_json::json!({"$ref": "k.secret"}),
+                    )]),
+                    ..Contribution::default()
+                },
+            }))
+        }
+    }
+
+    fn bucket_binding(resource: &str) -> Binding {
+        Binding {
+            service: "api".into(),
+            resource: resource.into(),
+            kind: "bucket".into(),
+            access: crate::Access::ReadWrite,
+            contribution: Contribution::default(),
+        }
+    }
+
+    #[test]
+    fn a_service_without_ambient_credentials_is_handed_those_of_each_other_provider() {
+        let (edge, cloud) = (Recorder::new("edge", false), Recorder::new("cloud", true));
+        let placed = PlacedPlatform::new("x", "alchemy.toml", edge.clone())
+            .with_platform("cloud", cloud.clone())
+            .place("photos", "cloud");
+        let mut stack = Stack::new("app", "x");
+        let bindings = [bucket_binding("photos"), bucket_binding("local-thing")];
+        placed.service(&mut stack, "api", &bindings).unwrap();
+        let served = edge.served.lock().unwrap();
+        assert_eq!(served.len(), 3, "{served:?}");
+        let reach = &served[2];
+        assert_eq!(reach.resource, "api-key");
+        assert_eq!(
+            reach.contribution.metadata,
+            serde_json::json!({ "provider": "cloud" })
+        );
+        assert_eq!(
+            reach.contribution.env["FOR"], 1,
+            "only the binding placed on `cloud`"
+        );
+        assert_eq!(
+            stack.bindings(),
+            std::slice::from_ref(reach),
+            "recorded for the plan"
+        );
+        // The plan shows the secrets, whatever they are, as `[secret]`.
+        let shown = serde_json::to_value(reach).unwrap();
+        assert_eq!(
+            shown["contribution"]["secrets"],
+            serde_json::json!({ "KEY": "[secret]" })
+        );
+    }
+
+    #[test]
+    fn a_service_with_ambient_credentials_is_handed_nothing_more() {
+        let (host, cloud) = (Recorder::new("host", true), Recorder::new("cloud", true));
+        let placed = PlacedPlatform::new("x", "alchemy.toml", host.clone())
+            .with_platform("cloud", cloud)
+            .place("photos", "cloud");
+        let mut stack = Stack::new("app", "x");
+        placed
+            .service(&mut stack, "api", &[bucket_binding("photos")])
+            .unwrap();
+        assert_eq!(host.served.lock().unwrap().len(), 1);
+        assert!(stack.bindings().is_empty());
     }
 
     #[test]

@@ -25,7 +25,38 @@ pub trait Platform: Send + Sync {
     fn bind(&self, stack: &Stack, service: &str, request: &Request) -> Result<Contribution>;
 
     /// Adds the resources that host `service` with its `bindings`.
+    ///
+    /// In a stage across providers, a binding whose resource is on another provider carries
+    /// that provider's name under `"provider"` in its metadata; a platform that cannot use
+    /// the other provider's metadata hands the service the binding's `env` and `secrets`.
     fn service(&self, stack: &mut Stack, service: &str, bindings: &[Binding]) -> Result<()>;
+
+    /// Whether a service hosted here reaches other providers with the credentials of the
+    /// machine it runs on (their standard chains: environment, profile files, instance
+    /// metadata). A process on this machine does; a Cloudflare Worker does not, and then
+    /// every other provider it binds adds the credentials it needs with [`Platform::reach`].
+    /// The default is yes.
+    fn ambient_credentials(&self) -> bool {
+        true
+    }
+
+    /// What `service`, hosted on another provider that has no
+    /// [ambient credentials](Platform::ambient_credentials), needs to reach the resources of
+    /// this platform it binds (`bindings`, each already holding this platform's
+    /// contribution): the credentials resources, which this adds to `stack` (for AWS, an IAM
+    /// user whose policy is exactly the bindings' permissions, and its access key), and the
+    /// binding that hands them to the service, whose contribution's `env` and `secrets`
+    /// (references to secret outputs) the service's platform passes on. `None` (the default):
+    /// nothing to add.
+    fn reach(
+        &self,
+        stack: &mut Stack,
+        service: &str,
+        bindings: &[Binding],
+    ) -> Result<Option<Binding>> {
+        let _ = (stack, service, bindings);
+        Ok(None)
+    }
 
     /// Whether this platform can host resources of the neutral `kind` (`bucket`, `actors`, or
     /// `service` for the services themselves). A stage that places something on a platform

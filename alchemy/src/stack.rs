@@ -24,12 +24,33 @@ pub struct Contribution {
     /// Environment variables of the service; values may be references to outputs.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, Value>,
+    /// Secret environment variables of the service: references to secret outputs (or
+    /// [`Secret`](crate::Secret)s), which the service's platform passes as secrets. A plan
+    /// shows each as `[secret]`.
+    #[serde(
+        skip_serializing_if = "BTreeMap::is_empty",
+        serialize_with = "redacted"
+    )]
+    pub secrets: BTreeMap<String, Value>,
     /// Provider binding metadata (for Cloudflare, the `bindings` entry of the script).
     #[serde(skip_serializing_if = "Value::is_null")]
     pub metadata: Value,
     /// The permissions the client needs, and no more.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub permissions: Vec<Permission>,
+}
+
+/// Every value shown as `[secret]`, whatever it is.
+fn redacted<S: serde::Serializer>(
+    secrets: &BTreeMap<String, Value>,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = serializer.serialize_map(Some(secrets.len()))?;
+    for name in secrets.keys() {
+        map.serialize_entry(name, crate::secret::REDACTED)?;
+    }
+    map.end()
 }
 
 /// A binding of a resource to a service, as recorded at plan time.

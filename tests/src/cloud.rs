@@ -351,6 +351,7 @@ impl Platform for DirPlatform {
                 format!("THING_{}", id.to_uppercase()),
                 json!({ "$ref": format!("{id}.name") }),
             )]),
+            secrets: BTreeMap::new(),
             metadata: json!({ "type": "thing", "name": id }),
             permissions: vec![Permission {
                 actions,

@@ -7,6 +7,9 @@
 //!   needs.
 //! - [`IamRoleProps`] / [`IamRoleProvider`]: the role a function runs as, its inline policy
 //!   [`policy_document`] of its bindings' permissions.
+//! - [`IamUserProps`] / [`IamUserProvider`] and [`IamAccessKeyProps`] /
+//!   [`IamAccessKeyProvider`]: the user and access key a service outside AWS (a Cloudflare
+//!   Worker) signs its requests with, the user's inline policy that of its bindings.
 //! - [`LambdaFunctionProps`] / [`LambdaFunctionProvider`]: a function on `provided.al2023`
 //!   whose code is a [`bootstrap`] package of the app's own executable.
 //! - [`FunctionUrlProps`] / [`FunctionUrlProvider`]: a function's public HTTPS endpoint.
@@ -48,10 +51,11 @@ mod platform;
 mod role;
 mod sdk;
 mod url;
+mod user;
 
 pub use bucket::{CorsRule, LifecycleRule, S3BucketOutput, S3BucketProps, S3BucketProvider};
 pub use function::{LambdaFunctionOutput, LambdaFunctionProps, LambdaFunctionProvider};
-pub use name::{bucket_name, function_name, role_name};
+pub use name::{bucket_name, function_name, role_name, user_name};
 pub use permissions::bucket_permissions;
 pub use platform::{AwsPlatform, AwsPlatformOptions};
 pub use role::{
@@ -59,3 +63,7 @@ pub use role::{
     RolePermission, BASIC_EXECUTION_POLICY, INLINE_POLICY_NAME,
 };
 pub use url::{FunctionUrlOutput, FunctionUrlProps, FunctionUrlProvider, UrlAuth};
+pub use user::{
+    IamAccessKeyOutput, IamAccessKeyProps, IamAccessKeyProvider, IamUserOutput, IamUserProps,
+    IamUserProvider,
+};

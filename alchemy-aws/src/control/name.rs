@@ -1,4 +1,4 @@
-//! AWS-valid names (S3 buckets, IAM roles, Lambda functions) from physical names.
+//! AWS-valid names (S3 buckets, IAM roles and users, Lambda functions) from physical names.
 
 /// The bucket name for `physical_name`: lower-cased, every character S3 does not allow made a
 /// `-`, runs of `-` and `.` collapsed, trimmed to start and end with a letter or digit, and
@@ -43,6 +43,12 @@ pub fn role_name(physical_name: &str) -> String {
     limited(physical_name, 64, |c| {
         c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)
     })
+}
+
+/// The IAM user name for `physical_name`: the same rules as [`role_name`] (IAM allows the
+/// same characters and length in both).
+pub fn user_name(physical_name: &str) -> String {
+    role_name(physical_name)
 }
 
 /// The Lambda function name for `physical_name`: every character Lambda does not allow

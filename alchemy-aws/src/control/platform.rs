@@ -19,7 +19,8 @@ use tokio::sync::OnceCell;
 use super::bootstrap::{self, Package};
 use super::sdk::{Lazy, LoadConfig};
 use super::{
-    bucket_permissions, FunctionUrlProps, FunctionUrlProvider, IamRoleProps, IamRoleProvider,
+    bucket_permissions, FunctionUrlProps, FunctionUrlProvider, IamAccessKeyProps,
+    IamAccessKeyProvider, IamRoleProps, IamRoleProvider, IamUserProps, IamUserProvider,
     LambdaFunctionProps, LambdaFunctionProvider, RolePermission, S3BucketProps, S3BucketProvider,
     UrlAuth,
 };
@@ -196,6 +197,50 @@ impl AwsPlatform {
         }
     }
 
+    /// The region a service outside AWS signs for: the `region` setting, else that of the SDK
+    /// configuration given, else `AWS_REGION` or `AWS_DEFAULT_REGION` of the deploying
+    /// process.
+    fn region(&self, service: &str) -> Result<String> {
+        let from_env = || {
+            ["AWS_REGION", "AWS_DEFAULT_REGION"]
+                .into_iter()
+                .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+        };
+        self.options
+            .region
+            .clone()
+            .or_else(|| {
+                self.config
+                    .get()
+                    .and_then(|c| c.region().map(|r| r.to_string()))
+            })
+            .or_else(from_env)
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "`{service}` runs outside AWS and binds resources on AWS, so it needs to be                      told their region: set `region` in the stage's aws settings                      (`[stages.NAME.providers.aws]`), or AWS_REGION when planning"
+                ))
+            })
+    }
+
+    /// The endpoint every AWS service is reached at, when it is not AWS's own (an emulator):
+    /// the `endpoint_url` setting, else that of the SDK configuration given, else
+    /// `AWS_ENDPOINT_URL` of the deploying process.
+    fn endpoint(&self) -> Option<String> {
+        self.options
+            .endpoint_url
+            .clone()
+            .or_else(|| {
+                self.config
+                    .get()
+                    .and_then(|c| c.endpoint_url().map(str::to_owned))
+            })
+            .or_else(|| {
+                std::env::var("AWS_ENDPOINT_URL")
+                    .ok()
+                    .filter(|v| !v.is_empty())
+            })
+    }
+
     fn lazy<P>(&self, make: fn(&SdkConfig) -> P) -> Lazy<P> {
         let options = self.options.clone();
         let load: LoadConfig = Arc::new(move || {
@@ -226,6 +271,8 @@ impl Platform for AwsPlatform {
         );
         p.register::<FunctionUrlProps>("aws", self.lazy(FunctionUrlProvider::from_sdk_config));
         p.register::<ActorTableProps>("aws", self.lazy(ActorTableProvider::from_sdk_config));
+        p.register::<IamUserProps>("aws", self.lazy(IamUserProvider::from_sdk_config));
+        p.register::<IamAccessKeyProps>("aws", self.lazy(IamAccessKeyProvider::from_sdk_config));
         p
     }
 
@@ -264,6 +311,7 @@ impl Platform for AwsPlatform {
                 let name = output_ref(id, "name");
                 Ok(Contribution {
                     env: BTreeMap::from([(AwsRuntime::bucket_env(id), name.clone())]),
+                    secrets: BTreeMap::new(),
                     metadata: json!({
                         "type": "bucket",
                         "name": id,
@@ -277,6 +325,7 @@ impl Platform for AwsPlatform {
                 let table = output_ref(id, "name");
                 Ok(Contribution {
                     env: BTreeMap::from([(AwsRuntime::actors_env(id), table.clone())]),
+                    secrets: BTreeMap::new(),
                     metadata: json!({
                         "type": "actors",
                         "name": id,
@@ -289,6 +338,68 @@ impl Platform for AwsPlatform {
                 "the aws provider cannot bind `{id}` (kind {other}) to `{service}`"
             ))),
         }
+    }
+
+    /// For a service on a provider without ambient credentials (a Cloudflare Worker): the IAM
+    /// user `SERVICE-aws-user`, whose inline policy is exactly the permissions of `bindings`
+    /// (the statements a Lambda role would get for them), and its access key
+    /// `SERVICE-aws-key`. The binding (kind `credentials`, resource the key) hands the service
+    /// `AWS_REGION`, `AWS_ENDPOINT_URL` when the provider has an endpoint, and the key's halves
+    /// as the secrets `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`.
+    fn reach(
+        &self,
+        stack: &mut Stack,
+        service: &str,
+        bindings: &[Binding],
+    ) -> Result<Option<Binding>> {
+        if bindings.is_empty() {
+            return Ok(None);
+        }
+        let user = format!("{service}-aws-user");
+        let key = format!("{service}-aws-key");
+        let permissions = bindings
+            .iter()
+            .flat_map(|b| &b.contribution.permissions)
+            .map(RolePermission::from)
+            .collect();
+        stack.add(&user, IamUserProps { permissions })?;
+        stack.add(
+            &key,
+            IamAccessKeyProps {
+                user: serde_json::from_value(output_ref(&user, "name"))?,
+            },
+        )?;
+        let mut env = BTreeMap::from([("AWS_REGION".to_owned(), json!(self.region(service)?))]);
+        if let Some(endpoint) = self.endpoint() {
+            env.insert("AWS_ENDPOINT_URL".to_owned(), json!(endpoint));
+        }
+        let secrets = BTreeMap::from([
+            (
+                "AWS_ACCESS_KEY_ID".to_owned(),
+                output_ref(&key, "access_key_id"),
+            ),
+            (
+                "AWS_SECRET_ACCESS_KEY".to_owned(),
+                output_ref(&key, "secret_access_key"),
+            ),
+        ]);
+        let access = bindings
+            .iter()
+            .map(|b| b.access)
+            .max()
+            .unwrap_or(alchemy::Access::ReadOnly);
+        Ok(Some(Binding {
+            service: service.to_owned(),
+            resource: key.clone(),
+            kind: "credentials".to_owned(),
+            access,
+            contribution: Contribution {
+                env,
+                secrets,
+                metadata: json!({ "type": "credentials", "user": output_ref(&user, "name") }),
+                permissions: Vec::new(),
+            },
+        }))
     }
 
     fn service(&self, stack: &mut Stack, service: &str, bindings: &[Binding]) -> Result<()> {
@@ -353,6 +464,76 @@ impl Platform for AwsPlatform {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_service_outside_aws_reaches_its_bucket_with_a_user_of_exactly_its_permissions() {
+        let options = AwsPlatformOptions {
+            region: Some("eu-west-1".into()),
+            endpoint_url: Some("http://127.0.0.1:4566".into()),
+            ..AwsPlatformOptions::default()
+        };
+        let platform = AwsPlatform::new(options, std::env::temp_dir());
+        let mut stack = Stack::new("app", "dev");
+        let declaration = Declaration {
+            id: "photos".into(),
+            kind: "bucket".into(),
+            config: Value::Null,
+        };
+        platform.declare(&mut stack, &declaration).unwrap();
+        let request = Request {
+            declaration,
+            access: alchemy::Access::ReadOnly,
+        };
+        let bound = Binding {
+            service: "api".into(),
+            resource: "photos".into(),
+            kind: "bucket".into(),
+            access: request.access,
+            contribution: platform.bind(&stack, "api", &request).unwrap(),
+        };
+        let reach = platform
+            .reach(&mut stack, "api", std::slice::from_ref(&bound))
+            .unwrap()
+            .expect("credentials");
+        let user: IamUserProps =
+            serde_json::from_value(stack.get("api-aws-user").unwrap().props.clone()).unwrap();
+        let granted: Vec<_> = user
+            .permissions
+            .iter()
+            .map(alchemy::stack::Permission::from)
+            .collect();
+        assert_eq!(granted, bound.contribution.permissions);
+        assert_eq!(
+            stack.get("api-aws-key").unwrap().props,
+            json!({ "user": { "$ref": "api-aws-user.name" } })
+        );
+        assert_eq!(reach.resource, "api-aws-key");
+        assert_eq!(reach.access, alchemy::Access::ReadOnly);
+        assert_eq!(
+            reach.contribution.env,
+            BTreeMap::from([
+                (
+                    "AWS_ENDPOINT_URL".to_owned(),
+                    json!("http://127.0.0.1:4566")
+                ),
+                ("AWS_REGION".to_owned(), json!("eu-west-1")),
+            ])
+        );
+        assert_eq!(
+            reach.contribution.secrets,
+            BTreeMap::from([
+                (
+                    "AWS_ACCESS_KEY_ID".to_owned(),
+                    json!({ "$ref": "api-aws-key.access_key_id" })
+                ),
+                (
+                    "AWS_SECRET_ACCESS_KEY".to_owned(),
+                    json!({ "$ref": "api-aws-key.secret_access_key" })
+                ),
+            ])
+        );
+        assert_eq!(platform.reach(&mut stack, "other", &[]).unwrap(), None);
+    }
 
     #[test]
     fn settings_default_and_override() {

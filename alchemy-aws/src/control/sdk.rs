@@ -91,6 +91,15 @@ impl<R: Resource, P: Provider<R>> Provider<R> for Lazy<P> {
         self.get().await.diff(ctx, old, new, output).await
     }
 
+    async fn refresh(
+        &self,
+        ctx: &Context,
+        props: &R,
+        output: &R::Output,
+    ) -> Result<Option<(R, R::Output)>> {
+        self.get().await.refresh(ctx, props, output).await
+    }
+
     async fn create(&self, ctx: &Context, props: &R) -> Result<R::Output> {
         self.get().await.create(ctx, props).await
     }

@@ -328,9 +328,54 @@ impl CloudflarePlatform {
     }
 }
 
+/// The provider of a binding contributed by another provider than Cloudflare (a placed
+/// resource's, or the credentials to reach it), as placement marks it.
+fn foreign(binding: &Binding) -> Option<&str> {
+    binding
+        .contribution
+        .metadata
+        .get("provider")
+        .and_then(Value::as_str)
+        .filter(|provider| *provider != "cloudflare")
+}
+
+/// A binding of `provider` as Worker bindings: its env as plain text, its secrets as secret
+/// text.
+fn passed_on(service: &str, provider: &str, binding: &Binding) -> Result<Vec<WorkerBinding>> {
+    let invalid = |key: &str, what: &str, e: serde_json::Error| {
+        Error::Config(format!(
+            "the {what} `{key}` that `{}` on {provider} contributes to `{service}` is neither a              string nor a reference to one: {e}",
+            binding.resource
+        ))
+    };
+    let mut out = Vec::new();
+    for (name, value) in &binding.contribution.env {
+        let text = serde_json::from_value(value.clone())
+            .map_err(|e| invalid(name, "environment variable", e))?;
+        out.push(WorkerBinding::PlainText {
+            name: name.clone(),
+            text,
+        });
+    }
+    for (name, value) in &binding.contribution.secrets {
+        let text = serde_json::from_value(value.clone()).map_err(|e| invalid(name, "secret", e))?;
+        out.push(WorkerBinding::SecretText {
+            name: name.clone(),
+            text,
+        });
+    }
+    Ok(out)
+}
+
 impl Platform for CloudflarePlatform {
     fn name(&self) -> &str {
         "cloudflare"
+    }
+
+    /// A Worker has no credential chain of its own: whatever it reaches on another provider,
+    /// that provider's platform hands it credentials for ([`Platform::reach`]).
+    fn ambient_credentials(&self) -> bool {
+        false
     }
 
     fn providers(&self) -> Providers {
@@ -401,6 +446,7 @@ impl Platform for CloudflarePlatform {
         };
         Ok(Contribution {
             env: BTreeMap::new(),
+            secrets: BTreeMap::new(),
             metadata: serde_json::to_value(metadata)?,
             permissions: Vec::new(),
         })
@@ -430,10 +476,14 @@ impl Platform for CloudflarePlatform {
             })?;
             all.push(WorkerBinding::SecretText {
                 name: name.clone(),
-                text,
+                text: Input::Value(text),
             });
         }
         for b in bindings {
+            if let Some(provider) = foreign(b) {
+                all.extend(passed_on(service, provider, b)?);
+                continue;
+            }
             all.push(
                 serde_json::from_value(b.contribution.metadata.clone()).map_err(|e| {
                     Error::Config(format!(
@@ -485,6 +535,50 @@ impl Platform for CloudflarePlatform {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_binding_of_another_provider_is_passed_on_as_plain_and_secret_text() {
+        let binding = Binding {
+            service: "api".into(),
+            resource: "api-aws-key".into(),
+            kind: "credentials".into(),
+            access: alchemy::Access::ReadWrite,
+            contribution: Contribution {
+                env: BTreeMap::from([("AWS_REGION".into(), json!("us-east-1"))]),
+                secrets: BTreeMap::from([(
+                    "AWS_SECRET_ACCESS_KEY".into(),
+                    json!({ "$ref": "api-aws-key.secret_access_key" }),
+                )]),
+                metadata: json!({ "type": "credentials", "provider": "aws" }),
+                permissions: Vec::new(),
+            },
+        };
+        assert_eq!(foreign(&binding), Some("aws"));
+        let passed = passed_on("api", "aws", &binding).unwrap();
+        assert_eq!(
+            passed,
+            [
+                WorkerBinding::PlainText {
+                    name: "AWS_REGION".into(),
+                    text: Input::Value("us-east-1".into()),
+                },
+                WorkerBinding::SecretText {
+                    name: "AWS_SECRET_ACCESS_KEY".into(),
+                    text: Input::Ref {
+                        id: "api-aws-key".into(),
+                        path: "secret_access_key".into(),
+                    },
+                },
+            ]
+        );
+        let mut wrong = binding.clone();
+        wrong.contribution.env.insert("N".into(), json!(3));
+        let error = passed_on("api", "aws", &wrong).unwrap_err().to_string();
+        assert!(
+            error.contains("`N`") && error.contains("api-aws-key"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn a_crate_source_is_parsed_and_its_mistakes_are_named() {

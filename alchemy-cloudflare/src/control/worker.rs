@@ -117,8 +117,9 @@ pub enum WorkerBinding {
     SecretText {
         /// The name the Worker's `env` has it under.
         name: String,
-        /// Its value.
-        text: Secret,
+        /// Its value, or a reference to a secret output of another resource (an access
+        /// key's, say), which a plan shows as `[secret]` once known.
+        text: Input<Secret>,
     },
 }
 
@@ -154,7 +155,7 @@ impl WorkerBinding {
                 json!({ "type": "plain_text", "name": name, "text": text.get() })
             }
             WorkerBinding::SecretText { name, text } => {
-                json!({ "type": "secret_text", "name": name, "text": text.expose() })
+                json!({ "type": "secret_text", "name": name, "text": text.get().expose() })
             }
         }
     }

@@ -87,6 +87,11 @@ pub struct WorkerConfig {
     pub buckets: Vec<String>,
     /// The actor namespaces it binds: logical id and the Durable Object class that hosts them.
     pub actors: Vec<(String, String)>,
+    /// Plain-text variables: name and value.
+    pub vars: Vec<(String, String)>,
+    /// Secrets: name and value, written to the `.dev.vars` file next to the configuration
+    /// (where `wrangler dev` reads secrets from), never into the configuration itself.
+    pub secrets: Vec<(String, String)>,
 }
 
 impl WorkerConfig {
@@ -108,6 +113,26 @@ impl WorkerConfig {
     pub fn actors(mut self, id: impl Into<String>, class: impl Into<String>) -> Self {
         self.actors.push((id.into(), class.into()));
         self
+    }
+
+    /// Sets the plain-text variable `name`.
+    pub fn var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.vars.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the secret `name`.
+    pub fn secret(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.secrets.push((name.into(), value.into()));
+        self
+    }
+
+    /// The `.dev.vars` file that gives `wrangler dev` the secrets: one `NAME="value"` a line.
+    pub fn dev_vars(&self) -> String {
+        self.secrets
+            .iter()
+            .map(|(name, value)| format!("{name}={}\n", serde_json::Value::from(value.as_str())))
+            .collect()
     }
 
     /// The wrangler configuration (`wrangler.json`) for `bundle`.
@@ -139,6 +164,14 @@ impl WorkerConfig {
             "r2_buckets": buckets,
             "durable_objects": { "bindings": objects },
         });
+        if !self.vars.is_empty() {
+            let vars: serde_json::Map<String, serde_json::Value> = self
+                .vars
+                .iter()
+                .map(|(name, value)| (name.clone(), value.as_str().into()))
+                .collect();
+            config["vars"] = vars.into();
+        }
         if !classes.is_empty() {
             config["migrations"] =
                 serde_json::json!([{ "tag": "v1", "new_sqlite_classes": classes }]);
@@ -213,6 +246,9 @@ impl Workerd {
             serde_json::to_vec_pretty(&json).unwrap_or_default(),
         )
         .map_err(io(format!("writing {}", config_path.display())))?;
+        let dev_vars = instance_dir.join(".dev.vars");
+        std::fs::write(&dev_vars, config.dev_vars())
+            .map_err(io(format!("writing {}", dev_vars.display())))?;
         Self::launch(&Launch {
             config: &config_path,
             dir: &instance_dir,
@@ -400,6 +436,20 @@ mod tests {
             json["migrations"],
             serde_json::json!([{ "tag": "v1", "new_sqlite_classes": ["RoomObject"] }])
         );
+    }
+
+    #[test]
+    fn vars_go_into_the_configuration_and_secrets_into_dev_vars() {
+        let config = WorkerConfig::new("app")
+            .var("AWS_REGION", "us-east-1")
+            .secret("AWS_SECRET_ACCESS_KEY", "s3cr\"et");
+        let json = config.wrangler_json(&bundle(&[])).unwrap();
+        assert_eq!(
+            json["vars"],
+            serde_json::json!({ "AWS_REGION": "us-east-1" })
+        );
+        assert!(!json.to_string().contains("s3cr"), "{json}");
+        assert_eq!(config.dev_vars(), "AWS_SECRET_ACCESS_KEY=\"s3cr\\\"et\"\n");
     }
 
     #[test]

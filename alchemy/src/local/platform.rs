@@ -155,6 +155,7 @@ impl Platform for LocalPlatform {
                 let path = json!({ "$ref": format!("{id}.path") });
                 Ok(Contribution {
                     env: BTreeMap::from([(Self::bucket_env(id), path.clone())]),
+                    secrets: BTreeMap::new(),
                     metadata: json!({ "type": "bucket", "name": id, "path": path, "access": request.access }),
                     // Local services run as the user: there is no permission system to configure.
                     permissions: Vec::new(),
@@ -168,6 +169,7 @@ impl Platform for LocalPlatform {
                     ),
                     json!({ "$ref": format!("{id}.namespace") }),
                 )]),
+                secrets: BTreeMap::new(),
                 metadata: json!({ "type": "actors", "name": id, "namespace": { "$ref": format!("{id}.namespace") } }),
                 permissions: Vec::new(),
             }),

@@ -88,6 +88,15 @@ pub fn render_human(plan: &Plan) -> String {
                 if !env.is_empty() {
                     let _ = write!(out, "  env {}", env.join(", "));
                 }
+                let secrets: Vec<String> = b
+                    .contribution
+                    .secrets
+                    .keys()
+                    .map(|name| format!("{name} = {}", crate::secret::REDACTED))
+                    .collect();
+                if !secrets.is_empty() {
+                    let _ = write!(out, "  secrets {}", secrets.join(", "));
+                }
                 let _ = writeln!(out);
                 for p in &b.contribution.permissions {
                     let on: Vec<String> = p.resources.iter().map(show).collect();

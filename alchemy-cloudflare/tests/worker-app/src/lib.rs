@@ -5,6 +5,10 @@
 //! - `POST /conformance/bucket` and `POST /conformance/actors` run the shared conformance
 //!   suites inside the Worker, against the R2 binding and the Durable Object namespace, and
 //!   answer with the report (which tests ran, which were skipped);
+//! - `POST /conformance/s3` runs the bucket suite against the bucket `s3-photos`, which the
+//!   Worker reaches in S3 over `fetch` when its `ALCHEMY_BUCKET_S3_PHOTOS` variable is set;
+//! - `GET /buckets/{id}` binds the bucket `id` and answers with its provider, or with the
+//!   error that binding it gave (`s3-photos`, `conformance`, `nowhere`);
 //! - `GET /hello` answers `hello` (for the benchmark);
 //! - `POST /counter/{name}` and `GET /counter/{name}` increment and read a counter actor;
 //! - `PUT /objects/{key}` stores the body in the bucket, `GET /objects/{key}` reads it back;
@@ -16,6 +20,7 @@ mod chat;
 
 use alchemy::actor::conformance::ConformanceActor;
 use alchemy::actor::{ActorNamespace, Actors};
+use alchemy::bind::Phase;
 use alchemy::bucket::{Bucket, BucketClient};
 use alchemy::{Init, Service};
 use alchemy_http::handler_fn;
@@ -30,6 +35,10 @@ pub static BUCKET: Bucket = Bucket::new("conformance");
 pub static SUITE: Actors<ConformanceActor> = Actors::new("suite");
 /// The chat rooms.
 pub static ROOMS: Actors<ChatRoom> = Actors::new("rooms");
+/// The bucket the tests place in S3.
+pub static S3_PHOTOS: Bucket = Bucket::new("s3-photos");
+/// A bucket the Worker is given no way to reach.
+pub static NOWHERE: Bucket = Bucket::new("nowhere");
 
 alchemy_cloudflare::serve!(TestApp, "test-app");
 alchemy_cloudflare::durable_object!(SuiteObject, SUITE);
@@ -44,6 +53,9 @@ struct State {
     bucket: BucketClient,
     suite: ActorNamespace<ConformanceActor>,
     rooms: ActorNamespace<ChatRoom>,
+    /// The buckets bound only when the Worker runs (a deploy of the test app plans none of
+    /// them), with the outcome of binding each: its client or the error's text.
+    optional: Vec<(&'static str, Result<BucketClient, String>)>,
 }
 
 fn text(status: StatusCode, body: impl Into<String>) -> Response<ByteStream> {
@@ -65,11 +77,18 @@ impl Service for TestApp {
     type Handler = alchemy_http::BoxHandler;
 
     async fn init(ctx: &mut Init<'_>) -> alchemy::Result<Self::Handler> {
-        let state = State {
+        let mut state = State {
             bucket: ctx.bind(&BUCKET).await?,
             suite: ctx.bind(&SUITE).await?,
             rooms: ctx.bind(&ROOMS).await?,
+            optional: Vec::new(),
         };
+        if ctx.phase() == Phase::Run {
+            for bucket in [&S3_PHOTOS, &NOWHERE] {
+                let bound = ctx.bind(bucket).await.map_err(|error| error.to_string());
+                state.optional.push((bucket.id(), bound));
+            }
+        }
         Ok(alchemy_http::BoxHandler::new(handler_fn(move |req| {
             let state = state.clone();
             async move { Ok::<_, std::convert::Infallible>(route(state, req).await) }
@@ -82,16 +101,21 @@ async fn route(state: State, req: Request<ByteStream>) -> Response<ByteStream> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = req.method().clone();
     let result = match (method, segments.as_slice()) {
-        (Method::POST, ["conformance", "bucket"]) => {
-            let report = alchemy::bucket::conformance::run_all(&state.bucket).await;
-            let skipped: Vec<serde_json::Value> = report
-                .skipped
-                .iter()
-                .map(|s| serde_json::json!({ "test": s.test, "missing": s.missing }))
-                .collect();
-            Ok(json(&serde_json::json!({
-                "provider": report.provider, "ran": report.ran, "skipped": skipped,
-            })))
+        (Method::POST, ["conformance", "bucket"]) => Ok(bucket_suite(&state.bucket).await),
+        (Method::POST, ["conformance", "s3"]) => match optional(&state, S3_PHOTOS.id()) {
+            Ok(bucket) => Ok(bucket_suite(&bucket).await),
+            Err(error) => Ok(text(StatusCode::INTERNAL_SERVER_ERROR, error)),
+        },
+        (Method::GET, ["buckets", id]) => {
+            let bound = if *id == BUCKET.id() {
+                Ok(state.bucket.clone())
+            } else {
+                optional(&state, id)
+            };
+            Ok(match bound {
+                Ok(bucket) => text(StatusCode::OK, bucket.provider()),
+                Err(error) => text(StatusCode::INTERNAL_SERVER_ERROR, error),
+            })
         }
         (Method::POST, ["conformance", "actors"]) => Ok(actor_suite(&state).await),
         (Method::GET, ["hello"]) => Ok(text(StatusCode::OK, "hello")),
@@ -132,6 +156,29 @@ async fn route(state: State, req: Request<ByteStream>) -> Response<ByteStream> {
         _ => Ok(text(StatusCode::NOT_FOUND, format!("no route for {path}"))),
     };
     result.unwrap_or_else(|error| text(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))
+}
+
+/// The optional bucket `id` as binding it turned out.
+fn optional(state: &State, id: &str) -> Result<BucketClient, String> {
+    state
+        .optional
+        .iter()
+        .find(|(bound, _)| *bound == id)
+        .map(|(_, bound)| bound.clone())
+        .unwrap_or_else(|| Err(format!("the test Worker binds no bucket `{id}`")))
+}
+
+/// Runs the bucket conformance suite against `bucket` and answers with the report.
+async fn bucket_suite(bucket: &BucketClient) -> Response<ByteStream> {
+    let report = alchemy::bucket::conformance::run_all(bucket).await;
+    let skipped: Vec<serde_json::Value> = report
+        .skipped
+        .iter()
+        .map(|s| serde_json::json!({ "test": s.test, "missing": s.missing }))
+        .collect();
+    json(&serde_json::json!({
+        "provider": report.provider, "ran": report.ran, "skipped": skipped,
+    }))
 }
 
 /// Sends `method path` to the suite actor `name`.

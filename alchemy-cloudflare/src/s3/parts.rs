@@ -1,0 +1,208 @@
+//! Multipart uploads on S3: the upload id that carries the write's condition, and the reader
+//! that cuts a body of unknown length into parts without holding more than one part.
+
+use alchemy::bucket::PutMode;
+use alchemy_stream::{ByteStream, Bytes, StreamError};
+use futures::StreamExt;
+
+/// Separates S3's upload id from the condition in the id Alchemy hands out. S3 upload ids are
+/// URL-safe base64 or UUIDs, so they never contain it.
+const SEPARATOR: char = '~';
+
+/// The upload id handed to callers: S3's id, plus the [`PutMode`] that
+/// `CompleteMultipartUpload` must check (S3 only takes conditions there, not when the upload
+/// is created).
+///
+/// Keeping the condition in the id keeps the store stateless: any process holding the id can
+/// complete the upload with the right condition.
+pub(crate) fn encode_upload_id(s3_id: &str, mode: &PutMode) -> String {
+    match mode {
+        PutMode::Overwrite => s3_id.to_owned(),
+        PutMode::Create => format!("{s3_id}{SEPARATOR}create"),
+        PutMode::Update(etag) => {
+            let hex: String = etag.bytes().map(|b| format!("{b:02x}")).collect();
+            format!("{s3_id}{SEPARATOR}update{SEPARATOR}{hex}")
+        }
+    }
+}
+
+/// S3's upload id and the condition, from an id [`encode_upload_id`] made. An id that was not
+/// made here is taken as S3's own, with no condition (S3 then says whether it knows it).
+pub(crate) fn decode_upload_id(id: &str) -> (&str, PutMode) {
+    let Some((s3_id, condition)) = id.split_once(SEPARATOR) else {
+        return (id, PutMode::Overwrite);
+    };
+    if condition == "create" {
+        return (s3_id, PutMode::Create);
+    }
+    let etag = condition
+        .strip_prefix("update")
+        .and_then(|rest| rest.strip_prefix(SEPARATOR))
+        .and_then(decode_hex);
+    match etag {
+        Some(etag) => (s3_id, PutMode::Update(etag)),
+        None => (id, PutMode::Overwrite),
+    }
+}
+
+fn decode_hex(hex: &str) -> Option<String> {
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    String::from_utf8(bytes).ok()
+}
+
+/// Cuts a body into parts of `part_size` bytes (the last may be shorter) without copying:
+/// a part is the body's own chunks, the one that straddles a boundary split between two parts.
+pub(crate) struct PartReader {
+    body: ByteStream,
+    part_size: usize,
+    /// A chunk's remainder that belongs to the next part.
+    carry: Option<Bytes>,
+    ended: bool,
+}
+
+/// One part of a body: its chunks and their total length.
+pub(crate) struct Part {
+    pub(crate) chunks: Vec<Bytes>,
+    pub(crate) len: usize,
+}
+
+impl Part {
+    /// The part as a body of exact length.
+    pub(crate) fn into_stream(self) -> ByteStream {
+        let len = self.len as u64;
+        ByteStream::from_stream(futures::stream::iter(
+            self.chunks.into_iter().map(Ok::<_, StreamError>),
+        ))
+        .with_exact_len(len)
+    }
+}
+
+impl PartReader {
+    /// A reader of `body` in parts of `part_size` bytes.
+    pub(crate) fn new(body: ByteStream, part_size: usize) -> Self {
+        PartReader {
+            body,
+            part_size: part_size.max(1),
+            carry: None,
+            ended: false,
+        }
+    }
+
+    /// The next part: `part_size` bytes, fewer at the end of the body, or `None` once the body
+    /// is used up.
+    pub(crate) async fn next_part(&mut self) -> Result<Option<Part>, StreamError> {
+        let mut part = Part {
+            chunks: Vec::new(),
+            len: 0,
+        };
+        while part.len < self.part_size {
+            let chunk = match self.carry.take() {
+                Some(chunk) => chunk,
+                None if self.ended => break,
+                None => match self.body.next().await {
+                    Some(chunk) => chunk?,
+                    None => {
+                        self.ended = true;
+                        break;
+                    }
+                },
+            };
+            let room = self.part_size - part.len;
+            let mut chunk = chunk;
+            if chunk.len() > room {
+                self.carry = Some(chunk.split_off(room));
+            }
+            part.len += chunk.len();
+            part.chunks.push(chunk);
+        }
+        Ok((part.len > 0).then_some(part))
+    }
+
+    /// Whether the body is used up: nothing is left to read after the parts handed out.
+    pub(crate) async fn is_done(&mut self) -> Result<bool, StreamError> {
+        if self.carry.is_some() {
+            return Ok(false);
+        }
+        if self.ended {
+            return Ok(true);
+        }
+        match self.body.next().await {
+            Some(chunk) => {
+                self.carry = Some(chunk?);
+                Ok(false)
+            }
+            None => {
+                self.ended = true;
+                Ok(true)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_ids_carry_the_condition() {
+        for mode in [
+            PutMode::Overwrite,
+            PutMode::Create,
+            PutMode::Update("\"5d41402abc4b2a76b9719d911017c592\"".into()),
+            PutMode::Update("\"abc-3\"".into()),
+        ] {
+            let id = encode_upload_id("VXBsb2FkIElE.ZWxldmVu_-", &mode);
+            assert_eq!(decode_upload_id(&id), ("VXBsb2FkIElE.ZWxldmVu_-", mode));
+        }
+        assert_eq!(
+            decode_upload_id("no-such-upload"),
+            ("no-such-upload", PutMode::Overwrite)
+        );
+        assert_eq!(
+            decode_upload_id("id~update~zz"),
+            ("id~update~zz", PutMode::Overwrite)
+        );
+    }
+
+    #[tokio::test]
+    async fn parts_split_chunks_without_copying() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(2500).collect();
+        let chunks: Vec<Result<Bytes, StreamError>> = data
+            .chunks(700)
+            .map(|chunk| Ok(Bytes::copy_from_slice(chunk)))
+            .collect();
+        let mut reader =
+            PartReader::new(ByteStream::from_stream(futures::stream::iter(chunks)), 1000);
+        let mut sizes = Vec::new();
+        let mut joined = Vec::new();
+        while let Some(part) = reader.next_part().await.expect("part") {
+            sizes.push(part.len);
+            let bytes = part
+                .into_stream()
+                .collect(usize::MAX)
+                .await
+                .expect("collect");
+            joined.extend_from_slice(&bytes);
+        }
+        assert_eq!(sizes, [1000, 1000, 500]);
+        assert_eq!(joined, data);
+        assert!(reader.is_done().await.expect("done"));
+    }
+
+    #[tokio::test]
+    async fn a_body_of_exactly_one_part_is_done_after_it() {
+        let mut reader = PartReader::new(ByteStream::from(vec![7u8; 1000]), 1000);
+        assert_eq!(
+            reader.next_part().await.expect("part").map(|p| p.len),
+            Some(1000)
+        );
+        assert!(reader.is_done().await.expect("done"));
+        assert!(reader.next_part().await.expect("end").is_none());
+    }
+}
