@@ -9,6 +9,8 @@
 //!   Worker reaches in S3 over `fetch` when its `ALCHEMY_BUCKET_S3_PHOTOS` variable is set;
 //! - `GET /buckets/{id}` binds the bucket `id` and answers with its provider, or with the
 //!   error that binding it gave (`s3-photos`, `conformance`, `nowhere`);
+//!   `PUT /buckets/{id}/objects/{key}` streams the body into that bucket and
+//!   `GET /buckets/{id}/objects/{key}` streams it back (for the benchmark);
 //! - `GET /hello` answers `hello` (for the benchmark);
 //! - `POST /counter/{name}` and `GET /counter/{name}` increment and read a counter actor;
 //! - `PUT /objects/{key}` stores the body in the bucket, `GET /objects/{key}` reads it back;
@@ -106,15 +108,28 @@ async fn route(state: State, req: Request<ByteStream>) -> Response<ByteStream> {
             Ok(bucket) => Ok(bucket_suite(&bucket).await),
             Err(error) => Ok(text(StatusCode::INTERNAL_SERVER_ERROR, error)),
         },
-        (Method::GET, ["buckets", id]) => {
-            let bound = if *id == BUCKET.id() {
-                Ok(state.bucket.clone())
-            } else {
-                optional(&state, id)
+        (Method::GET, ["buckets", id]) => Ok(match bucket(&state, id) {
+            Ok(bucket) => text(StatusCode::OK, bucket.provider()),
+            Err(error) => text(StatusCode::INTERNAL_SERVER_ERROR, error),
+        }),
+        (Method::PUT, ["buckets", id, "objects", key]) => {
+            let put = match bucket(&state, id) {
+                Ok(bucket) => bucket.put(key, req.into_body()).await,
+                Err(error) => return text(StatusCode::INTERNAL_SERVER_ERROR, error),
             };
-            Ok(match bound {
-                Ok(bucket) => text(StatusCode::OK, bucket.provider()),
-                Err(error) => text(StatusCode::INTERNAL_SERVER_ERROR, error),
+            Ok(match put {
+                Ok(put) => text(StatusCode::OK, put.etag),
+                Err(error) => text(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
+            })
+        }
+        (Method::GET, ["buckets", id, "objects", key]) => {
+            let got = match bucket(&state, id) {
+                Ok(bucket) => bucket.get(key).await,
+                Err(error) => return text(StatusCode::INTERNAL_SERVER_ERROR, error),
+            };
+            Ok(match got {
+                Ok(got) => Response::new(got.body),
+                Err(error) => text(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
             })
         }
         (Method::POST, ["conformance", "actors"]) => Ok(actor_suite(&state).await),
@@ -156,6 +171,15 @@ async fn route(state: State, req: Request<ByteStream>) -> Response<ByteStream> {
         _ => Ok(text(StatusCode::NOT_FOUND, format!("no route for {path}"))),
     };
     result.unwrap_or_else(|error| text(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))
+}
+
+/// The bucket `id`: the suite's R2 bucket, or an optional one.
+fn bucket(state: &State, id: &str) -> Result<BucketClient, String> {
+    if id == BUCKET.id() {
+        Ok(state.bucket.clone())
+    } else {
+        optional(state, id)
+    }
 }
 
 /// The optional bucket `id` as binding it turned out.
