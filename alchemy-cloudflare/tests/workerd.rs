@@ -164,10 +164,12 @@ async fn bucket_conformance_suite_on_s3_over_fetch() {
 }
 
 /// `CloudflareRuntime::bucket` takes the R2 binding when there is one, the S3 variables
-/// otherwise, and without either fails naming both ways.
+/// otherwise, and without either fails naming both ways; `Init::var` reads plain and secret
+/// text alike.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn buckets_bind_to_r2_or_s3_or_fail_naming_both() {
     let config = config()
+        .var("GREETING", "hello")
         .var(S3Config::bucket_var("s3-photos"), "photos-in-s3")
         .var("AWS_REGION", "eu-west-1")
         .secret("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
@@ -193,6 +195,23 @@ async fn buckets_bind_to_r2_or_s3_or_fail_naming_both() {
         "AWS_ACCESS_KEY_ID",
     ] {
         assert!(error.contains(needle), "{error:?} lacks {needle:?}");
+    }
+    for (name, answer) in [
+        ("GREETING", (StatusCode::OK, "hello".to_string())),
+        (
+            "AWS_ACCESS_KEY_ID",
+            (StatusCode::OK, "AKIDEXAMPLE".to_string()),
+        ),
+        (
+            "NEVER_SET",
+            (StatusCode::NOT_FOUND, "no variable NEVER_SET".to_string()),
+        ),
+    ] {
+        assert_eq!(
+            call(&client, Method::GET, &format!("/vars/{name}")).await,
+            answer,
+            "{name}"
+        );
     }
     workerd.stop();
 }

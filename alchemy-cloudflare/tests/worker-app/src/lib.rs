@@ -58,7 +58,12 @@ struct State {
     /// The buckets bound only when the Worker runs (a deploy of the test app plans none of
     /// them), with the outcome of binding each: its client or the error's text.
     optional: Vec<(&'static str, Result<BucketClient, String>)>,
+    /// The variables the tests look for, as `Init::var` read them.
+    vars: Vec<(&'static str, Option<String>)>,
 }
+
+/// The variables the Worker reports at `/vars/NAME`.
+const VARS: [&str; 3] = ["GREETING", "AWS_ACCESS_KEY_ID", "NEVER_SET"];
 
 fn text(status: StatusCode, body: impl Into<String>) -> Response<ByteStream> {
     let mut response = Response::new(ByteStream::from(body.into()));
@@ -84,6 +89,7 @@ impl Service for TestApp {
             suite: ctx.bind(&SUITE).await?,
             rooms: ctx.bind(&ROOMS).await?,
             optional: Vec::new(),
+            vars: VARS.iter().map(|name| (*name, ctx.var(name))).collect(),
         };
         if ctx.phase() == Phase::Run {
             for bucket in [&S3_PHOTOS, &NOWHERE] {
@@ -108,6 +114,12 @@ async fn route(state: State, req: Request<ByteStream>) -> Response<ByteStream> {
             Ok(bucket) => Ok(bucket_suite(&bucket).await),
             Err(error) => Ok(text(StatusCode::INTERNAL_SERVER_ERROR, error)),
         },
+        (Method::GET, ["vars", name]) => {
+            Ok(match state.vars.iter().find(|(known, _)| known == name) {
+                Some((_, Some(value))) => text(StatusCode::OK, value.clone()),
+                _ => text(StatusCode::NOT_FOUND, format!("no variable {name}")),
+            })
+        }
         (Method::GET, ["buckets", id]) => Ok(match bucket(&state, id) {
             Ok(bucket) => text(StatusCode::OK, bucket.provider()),
             Err(error) => text(StatusCode::INTERNAL_SERVER_ERROR, error),
