@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use alchemy::apply::{Engine, Outcome};
 use alchemy::plan::{plan, Action, Plan, PlanOptions};
-use alchemy::provider::{Context, Providers};
+use alchemy::provider::Providers;
 use alchemy::stack::Stack;
 use alchemy::state::{LeaseOwner, MemoryBackend, StateBackend};
 use alchemy_aws::control::bucket_name;
@@ -16,7 +16,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::BucketVersioningStatus;
 
 mod support;
-use support::run;
+use support::{context, physical, run};
 
 const APP: &str = "control";
 const STAGE: &str = "test";
@@ -50,13 +50,7 @@ fn actions(plan: &Plan) -> Vec<(String, Action)> {
 }
 
 fn name_of(id: &str) -> String {
-    let ctx = Context {
-        app: APP.into(),
-        stage: STAGE.into(),
-        id: id.into(),
-        generation: 0,
-    };
-    bucket_name(&ctx.physical_name())
+    bucket_name(&physical(APP, STAGE, id))
 }
 
 fn settings() -> S3BucketProps {
@@ -301,12 +295,7 @@ async fn read_finds_from_the_context_and_delete_is_idempotent(emulator: Emulator
 
     let s3 = emulator.s3_client();
     let provider = provider(&emulator);
-    let ctx = Context {
-        app: APP.into(),
-        stage: STAGE.into(),
-        id: "contract".into(),
-        generation: 0,
-    };
+    let ctx = context(APP, STAGE, "contract");
     let props = S3BucketProps::default();
     assert_eq!(provider.read(&ctx, &props, None).await.unwrap(), None);
 

@@ -12,15 +12,15 @@ use std::time::Duration;
 
 use alchemy::plan::Action;
 use alchemy::platform::Platform;
-use alchemy::provider::{Context, Provider};
+use alchemy::provider::Provider;
 use alchemy::state::{MemoryBackend, StateBackend};
 use alchemy::Access;
 use alchemy_aws::control::bootstrap::{self, Package};
 use alchemy_aws::control::{
-    bucket_permissions, function_name, policy_document, role_name, AwsPlatform, AwsPlatformOptions,
-    FunctionUrlOutput, FunctionUrlProps, FunctionUrlProvider, IamRoleOutput, IamRoleProps,
-    IamRoleProvider, LambdaFunctionOutput, LambdaFunctionProps, LambdaFunctionProvider,
-    RolePermission, BASIC_EXECUTION_POLICY,
+    bucket_permissions, function_name, lambda_trust_policy, policy_document, role_name,
+    AwsPlatform, AwsPlatformOptions, FunctionUrlOutput, FunctionUrlProps, FunctionUrlProvider,
+    IamRoleOutput, IamRoleProps, IamRoleProvider, LambdaFunctionOutput, LambdaFunctionProps,
+    LambdaFunctionProvider, RolePermission, BASIC_EXECUTION_POLICY,
 };
 use alchemy_aws::testing::Emulator;
 use aws_sdk_lambda::primitives::Blob;
@@ -29,16 +29,10 @@ use serde_json::{json, Value};
 mod lambda;
 mod support;
 use lambda::{actions, all, bootstrap_in, output, scratch, Reader, Writer, STAGE};
-use support::run;
+use support::{context, run};
 
 fn physical(app: &str, id: &str) -> String {
-    Context {
-        app: app.into(),
-        stage: STAGE.into(),
-        id: id.into(),
-        generation: 0,
-    }
-    .physical_name()
+    support::physical(app, STAGE, id)
 }
 
 fn platform(emulator: &Emulator, dir: &Path, bootstrap: &Path) -> AwsPlatform {
@@ -47,6 +41,20 @@ fn platform(emulator: &Emulator, dir: &Path, bootstrap: &Path) -> AwsPlatform {
         ..AwsPlatformOptions::default()
     };
     AwsPlatform::new(options, dir.join("state")).with_sdk_config(emulator.sdk_config())
+}
+
+/// Makes the IAM role `name`, which Lambda may assume, by hand; its ARN.
+async fn lambda_role(iam: &aws_sdk_iam::Client, name: &str) -> String {
+    iam.create_role()
+        .role_name(name)
+        .assume_role_policy_document(lambda_trust_policy())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create the role {name} by hand: {e:?}"))
+        .role()
+        .expect("a role")
+        .arn()
+        .to_owned()
 }
 
 fn iam(emulator: &Emulator) -> aws_sdk_iam::Client {
@@ -322,30 +330,14 @@ async fn a_function_made_before_it_was_recorded_is_adopted_on_ministack() {
 
     // A create that happened but was never recorded: the function exists, with other
     // settings and an older code; the state is empty.
-    let role = iam
-        .create_role()
-        .role_name("made-by-hand")
-        .assume_role_policy_document(
-            json!({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Effect": "Allow",
-                    "Principal": { "Service": "lambda.amazonaws.com" },
-                    "Action": "sts:AssumeRole",
-                }],
-            })
-            .to_string(),
-        )
-        .send()
-        .await
-        .expect("create a role by hand");
+    let role_arn = lambda_role(&iam, "made-by-hand").await;
     let old_dir = dir.join("old");
     std::fs::create_dir_all(&old_dir).unwrap();
     let old = bootstrap::package(&bootstrap_in(&old_dir, b"old"), &old_dir).unwrap();
     lambda
         .create_function()
         .function_name(&name)
-        .role(role.role().unwrap().arn())
+        .role(role_arn)
         .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
         .handler("bootstrap")
         .memory_size(256)
@@ -423,12 +415,7 @@ async fn the_role_function_and_url_providers_on_moto() {
     let config = emulator.sdk_config();
     let (iam, lambda) = (iam(&emulator), lambda(&emulator));
     let dir = scratch("moto");
-    let ctx = |id: &str| Context {
-        app: "moto".into(),
-        stage: STAGE.into(),
-        id: id.into(),
-        generation: 0,
-    };
+    let ctx = |id: &str| context("moto", STAGE, id);
 
     // The role, with the statements of a read-write binding of a bucket. moto has no AWS
     // managed policies unless told to load them, so a policy of the account stands in for
@@ -621,12 +608,7 @@ async fn a_create_waits_for_its_role_on_moto() {
     let iam = iam(&emulator);
     let dir = scratch("late-role");
     let code = bootstrap::package(&bootstrap_in(&dir, b""), &dir.join("out")).unwrap();
-    let ctx = |id: &str| Context {
-        app: "late".into(),
-        stage: STAGE.into(),
-        id: id.into(),
-        generation: 0,
-    };
+    let ctx = |id: &str| context("late", STAGE, id);
     // moto's account.
     let role_arn = |name: &str| format!("arn:aws:iam::123456789012:role/{name}");
 
@@ -645,22 +627,7 @@ async fn a_create_waits_for_its_role_on_moto() {
     // The role appears while the create is retrying.
     let late = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        iam.create_role()
-            .role_name("made-late")
-            .assume_role_policy_document(
-                json!({
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Effect": "Allow",
-                        "Principal": { "Service": "lambda.amazonaws.com" },
-                        "Action": "sts:AssumeRole",
-                    }],
-                })
-                .to_string(),
-            )
-            .send()
-            .await
-            .expect("create the role late")
+        lambda_role(&iam, "made-late").await
     });
     let patient = LambdaFunctionProvider::from_sdk_config(&emulator.sdk_config());
     let props = LambdaFunctionProps::new(role_arn("made-late"), &code);

@@ -14,15 +14,19 @@ use alchemy_aws::faults::{FaultProxy, FaultStats};
 use alchemy_aws::testing::Emulator;
 use aws_config::SdkConfig;
 
-/// The physical name of resource `id` of `app` in `stage`, first generation.
-pub fn physical(app: &str, stage: &str, id: &str) -> String {
+/// The context of resource `id` of `app` in `stage`, first generation.
+pub fn context(app: &str, stage: &str, id: &str) -> Context {
     Context {
         app: app.into(),
         stage: stage.into(),
         id: id.into(),
         generation: 0,
     }
-    .physical_name()
+}
+
+/// The physical name of resource `id` of `app` in `stage`, first generation.
+pub fn physical(app: &str, stage: &str, id: &str) -> String {
+    context(app, stage, id).physical_name()
 }
 
 /// The emulator's SDK configuration with every request sent to `endpoint` (a fault proxy in
