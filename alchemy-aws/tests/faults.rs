@@ -16,7 +16,7 @@ use aws_sdk_s3::types::BucketVersioningStatus;
 
 mod support;
 use support::{
-    assert_every_kind, assert_no_changes, converge, converge_destroy, deploy, deploy_ok, physical,
+    assert_every_kind, assert_no_changes, converge, converge_destroy, deploy, physical, run_ok,
     sdk_config_via,
 };
 
@@ -153,7 +153,7 @@ async fn deploys_converge_through_faults_without_duplicates() {
 
     // Faults gone: the next deploy completes what the failed one could not.
     proxy.set_faults(Faults::none());
-    deploy_ok(&grown, &providers, &backend).await;
+    run_ok(&grown, &providers, &backend, false).await;
     let mut grown_names = expected.clone();
     grown_names.insert(new_name);
     assert_eq!(buckets(&direct).await, grown_names);

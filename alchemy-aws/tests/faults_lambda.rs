@@ -25,7 +25,7 @@ mod lambda;
 mod support;
 use lambda::{bootstrap_in, scratch};
 use support::{
-    assert_every_kind, assert_no_changes, converge, converge_destroy, deploy, deploy_ok,
+    assert_every_kind, assert_no_changes, converge, converge_destroy, deploy, run_ok,
     sdk_config_via,
 };
 
@@ -307,7 +307,7 @@ async fn roles_functions_and_urls_converge_through_faults() {
 
     // Faults gone: the next deploy completes what the failed one could not.
     proxy.set_faults(Faults::none());
-    deploy_ok(&grown, &providers, &backend).await;
+    run_ok(&grown, &providers, &backend, false).await;
     assert_eq!(live(&iam, &lambda).await, Live::expected(FUNCTIONS + 1));
     assert_settings(&iam, &lambda, FUNCTIONS + 1, &code).await;
     assert_no_changes(&grown, &providers, &backend).await;

@@ -29,7 +29,7 @@ use serde_json::{json, Value};
 mod lambda;
 mod support;
 use lambda::{actions, all, bootstrap_in, output, scratch, Reader, Writer, STAGE};
-use support::{context, run};
+use support::{context, run, run_ok};
 
 fn physical(app: &str, id: &str) -> String {
     support::physical(app, STAGE, id)
@@ -137,12 +137,10 @@ async fn a_service_deploys_converges_and_is_destroyed_on_ministack() {
 
     // 1. The first deploy creates the bucket, the role, the function and its URL.
     let stack = writer.stack(STAGE, &platform).await.expect("the stack");
-    let (plan, report) = run(&stack, &providers, &backend, false).await;
     assert_eq!(
-        actions(&plan),
+        actions(&run_ok(&stack, &providers, &backend, false).await),
         all(&["photos", "api-role", "api", "api-url"], Action::Create)
     );
-    assert!(report.succeeded(), "{report:?}");
 
     let bucket: alchemy_aws::S3BucketOutput = output(&backend, "photos").await;
     let role: IamRoleOutput = output(&backend, "api-role").await;
@@ -239,9 +237,10 @@ async fn a_service_deploys_converges_and_is_destroyed_on_ministack() {
     let exe = bootstrap_in(&dir, b"version 2");
     assert_eq!(exe, platform.options().bootstrap.clone().unwrap());
     let stack = writer.stack(STAGE, &platform).await.unwrap();
-    let (plan, report) = run(&stack, &providers, &backend, false).await;
-    assert_eq!(actions(&plan), [("api".to_string(), Action::Update)]);
-    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(
+        actions(&run_ok(&stack, &providers, &backend, false).await),
+        [("api".to_string(), Action::Update)]
+    );
     let package2 = platform.package().unwrap();
     assert_ne!(package2.code_sha256, package.code_sha256);
     let config = lambda
@@ -270,9 +269,10 @@ async fn a_service_deploys_converges_and_is_destroyed_on_ministack() {
     // 4. The binding becomes read-only: only the role's policy changes.
     let reader = alchemy::app(app).service::<Reader>("api");
     let stack = reader.stack(STAGE, &platform).await.unwrap();
-    let (plan, report) = run(&stack, &providers, &backend, false).await;
-    assert_eq!(actions(&plan), [("api-role".to_string(), Action::Update)]);
-    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(
+        actions(&run_ok(&stack, &providers, &backend, false).await),
+        [("api-role".to_string(), Action::Update)]
+    );
     let read_only = policy_document(&bucket_permissions(&json!(bucket.arn), Access::ReadOnly));
     assert_eq!(inline_policy(&emulator, &role.name).await, read_only);
     let config = lambda
@@ -288,12 +288,10 @@ async fn a_service_deploys_converges_and_is_destroyed_on_ministack() {
     );
 
     // 5. Destroy removes everything.
-    let (plan, report) = run(&stack, &providers, &backend, true).await;
     assert_eq!(
-        actions(&plan),
+        actions(&run_ok(&stack, &providers, &backend, true).await),
         all(&["photos", "api-role", "api", "api-url"], Action::Delete)
     );
-    assert!(report.succeeded(), "{report:?}");
     let role_gone = iam.get_role().role_name(&role.name).send().await;
     assert!(role_gone.is_err(), "the role outlived the destroy");
     let function_gone = lambda
@@ -356,12 +354,10 @@ async fn a_function_made_before_it_was_recorded_is_adopted_on_ministack() {
         .stack(STAGE, &platform)
         .await
         .unwrap();
-    let (plan, report) = run(&stack, &providers, &backend, false).await;
     assert_eq!(
-        actions(&plan),
+        actions(&run_ok(&stack, &providers, &backend, false).await),
         all(&["photos", "api-role", "api", "api-url"], Action::Create)
     );
-    assert!(report.succeeded(), "{report:?}");
 
     let listed = lambda.list_functions().send().await.unwrap();
     let same: Vec<_> = listed
@@ -387,8 +383,7 @@ async fn a_function_made_before_it_was_recorded_is_adopted_on_ministack() {
 
     let (plan, _) = run(&stack, &providers, &backend, false).await;
     assert!(!plan.has_changes(), "{:?}", actions(&plan));
-    let (_, report) = run(&stack, &providers, &backend, true).await;
-    assert!(report.succeeded(), "{report:?}");
+    run_ok(&stack, &providers, &backend, true).await;
     std::fs::remove_dir_all(dir).unwrap();
 }
 

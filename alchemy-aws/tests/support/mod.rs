@@ -154,11 +154,16 @@ pub fn assert_every_kind(requests: &str, stats: &FaultStats) {
     }
 }
 
-/// A deploy of `stack` in which every step must succeed; its report.
-pub async fn deploy_ok(stack: &Stack, providers: &Providers, backend: &MemoryBackend) -> Report {
-    let (_, report) = run(stack, providers, backend, false).await;
+/// [`run`], for a deploy every step of which must succeed; its plan.
+pub async fn run_ok(
+    stack: &Stack,
+    providers: &Providers,
+    backend: &MemoryBackend,
+    destroy: bool,
+) -> Plan {
+    let (plan, report) = run(stack, providers, backend, destroy).await;
     assert!(report.succeeded(), "{report:?}");
-    report
+    plan
 }
 
 /// Asserts that the next plan of `stack` has nothing to change.
