@@ -24,6 +24,7 @@ use alchemy_aws::control::{
 };
 use alchemy_aws::testing::Emulator;
 use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::FunctionConfiguration;
 use serde_json::{json, Value};
 
 mod lambda;
@@ -55,6 +56,14 @@ async fn lambda_role(iam: &aws_sdk_iam::Client, name: &str) -> String {
         .expect("a role")
         .arn()
         .to_owned()
+}
+
+/// The configuration of the function `name`, asked of Lambda directly.
+async fn configuration(lambda: &aws_sdk_lambda::Client, name: &str) -> FunctionConfiguration {
+    let live = lambda.get_function().function_name(name).send().await;
+    live.unwrap_or_else(|e| panic!("get the function {name}: {e:?}"))
+        .configuration
+        .expect("a configuration")
 }
 
 fn iam(emulator: &Emulator) -> aws_sdk_iam::Client {
@@ -174,13 +183,7 @@ async fn a_service_deploys_converges_and_is_destroyed_on_ministack() {
 
     // The function, as Lambda has it.
     let package = platform.package().expect("the package");
-    let live = lambda
-        .get_function()
-        .function_name(&function.name)
-        .send()
-        .await
-        .unwrap();
-    let config = live.configuration().expect("a configuration");
+    let config = configuration(&lambda, &function.name).await;
     assert_eq!(
         config.runtime().map(|r| r.as_str()),
         Some("provided.al2023")
@@ -243,13 +246,7 @@ async fn a_service_deploys_converges_and_is_destroyed_on_ministack() {
     );
     let package2 = platform.package().unwrap();
     assert_ne!(package2.code_sha256, package.code_sha256);
-    let config = lambda
-        .get_function()
-        .function_name(&function.name)
-        .send()
-        .await
-        .unwrap();
-    let config = config.configuration().unwrap();
+    let config = configuration(&lambda, &function.name).await;
     assert_eq!(config.code_sha256(), Some(package2.code_sha256.as_str()));
     assert_eq!(config.role(), Some(role.arn.as_str()));
     assert_eq!(inline_policy(&emulator, &role.name).await, read_write);
@@ -275,14 +272,9 @@ async fn a_service_deploys_converges_and_is_destroyed_on_ministack() {
     );
     let read_only = policy_document(&bucket_permissions(&json!(bucket.arn), Access::ReadOnly));
     assert_eq!(inline_policy(&emulator, &role.name).await, read_only);
-    let config = lambda
-        .get_function()
-        .function_name(&function.name)
-        .send()
-        .await
-        .unwrap();
+    let config = configuration(&lambda, &function.name).await;
     assert_eq!(
-        config.configuration().unwrap().code_sha256(),
+        config.code_sha256(),
         Some(package2.code_sha256.as_str()),
         "the function was left alone"
     );
@@ -502,13 +494,7 @@ async fn the_role_function_and_url_providers_on_moto() {
             .unwrap(),
         Some(function.clone())
     );
-    let live = lambda
-        .get_function()
-        .function_name(&function.name)
-        .send()
-        .await
-        .unwrap();
-    let live = live.configuration().unwrap();
+    let live = configuration(&lambda, &function.name).await;
     assert_eq!(live.code_sha256(), Some(code.code_sha256.as_str()));
     assert_eq!(live.role(), Some(role.arn.as_str()));
     assert_eq!(live.handler(), Some("bootstrap"));
@@ -524,13 +510,7 @@ async fn the_role_function_and_url_providers_on_moto() {
         .update(&function_ctx, &function_props, &updated, &function)
         .await
         .expect("update the function");
-    let live = lambda
-        .get_function()
-        .function_name(&function.name)
-        .send()
-        .await
-        .unwrap();
-    let live = live.configuration().unwrap();
+    let live = configuration(&lambda, &function.name).await;
     assert_eq!(live.code_sha256(), Some(code2.code_sha256.as_str()));
     assert_eq!(live.memory_size(), Some(512));
 
