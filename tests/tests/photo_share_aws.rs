@@ -15,9 +15,10 @@ use std::path::{Path, PathBuf};
 use alchemy::http::client::Client;
 use aws_sdk_lambda::primitives::Blob;
 use base64::Engine as _;
-use common::aws::{environment, through_url, url_prefix, AwsApp};
+use common::aws::{environment, url_prefix, AwsApp};
 use common::photos;
 use common::text;
+use http::Method;
 use serde_json::{json, Value};
 
 /// The configuration photo-share ships: stage `aws` on AWS.
@@ -138,29 +139,17 @@ async fn photo_share_deploys_with_its_actors_and_counts_every_view_on_aws() {
     assert_eq!(app.function_url(&function).await, url);
 
     // A photo up and back down through the function URL.
-    let client = app.client();
+    let api = app.reach(&url);
     let photo: Vec<u8> = (0..40_000u32).map(|i| (i * 13 % 251) as u8).collect();
-    let (status, body) = through_url(
-        &client,
-        &url,
-        http::Method::PUT,
-        "/photos/cat.jpg",
-        photo.clone(),
-    )
-    .await;
+    let (status, body) = api
+        .send(Method::PUT, "/photos/cat.jpg", photo.clone())
+        .await;
     assert!(
         (200..300).contains(&status),
         "{status}: {}",
         String::from_utf8_lossy(&body)
     );
-    let (status, body) = through_url(
-        &client,
-        &url,
-        http::Method::GET,
-        "/photos/cat.jpg",
-        Vec::new(),
-    )
-    .await;
+    let (status, body) = api.send(Method::GET, "/photos/cat.jpg", Vec::new()).await;
     assert_eq!(status, 200);
     assert_eq!(body, photo);
 
@@ -174,18 +163,12 @@ async fn photo_share_deploys_with_its_actors_and_counts_every_view_on_aws() {
     // Many clients at once count views of one photo: one actor, every view counted once.
     let counting: Vec<_> = (0..CLIENTS)
         .map(|_| {
-            let client = client.clone();
-            let url = url.clone();
+            let api = api.clone();
             tokio::spawn(async move {
                 for _ in 0..VIEWS_PER_CLIENT {
-                    let (status, body) = through_url(
-                        &client,
-                        &url,
-                        http::Method::POST,
-                        "/photos/cat.jpg/views",
-                        Vec::new(),
-                    )
-                    .await;
+                    let (status, body) = api
+                        .send(Method::POST, "/photos/cat.jpg/views", Vec::new())
+                        .await;
                     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
                 }
             })
@@ -194,27 +177,21 @@ async fn photo_share_deploys_with_its_actors_and_counts_every_view_on_aws() {
     for task in counting {
         task.await.expect("a client counted its views");
     }
-    let (status, body) = through_url(
-        &client,
-        &url,
-        http::Method::GET,
-        "/photos/cat.jpg/views",
-        Vec::new(),
-    )
-    .await;
+    let (status, body) = api
+        .send(Method::GET, "/photos/cat.jpg/views", Vec::new())
+        .await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let views: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(views, json!({ "views": CLIENTS * VIEWS_PER_CLIENT }));
 
     // Chat rooms need alarms and WebSockets, which actors on AWS do not have: a clear error.
-    let (status, body) = through_url(
-        &client,
-        &url,
-        http::Method::POST,
-        "/rooms/lobby/announce?in_ms=10",
-        b"hello".to_vec(),
-    )
-    .await;
+    let (status, body) = api
+        .send(
+            Method::POST,
+            "/rooms/lobby/announce?in_ms=10",
+            b"hello".to_vec(),
+        )
+        .await;
     let body = String::from_utf8_lossy(&body);
     assert_eq!(status, 500, "{body}");
     assert!(body.contains("aws actors do not support"), "{body}");
@@ -230,14 +207,9 @@ async fn photo_share_deploys_with_its_actors_and_counts_every_view_on_aws() {
 
     // Destroy: the photos go through the API, then everything else.
     for photo in ["cat.jpg", "big.bin", "set-b.jpg"] {
-        let (status, _) = through_url(
-            &client,
-            &url,
-            http::Method::DELETE,
-            &format!("/photos/{photo}"),
-            Vec::new(),
-        )
-        .await;
+        let (status, _) = api
+            .send(Method::DELETE, &format!("/photos/{photo}"), Vec::new())
+            .await;
         assert!((200..300).contains(&status), "{photo}: {status}");
     }
     app.destroy();
@@ -323,14 +295,10 @@ async fn the_photo_api_deploys_serves_updates_and_is_destroyed_on_aws() {
         .expect("the photo is in S3");
     assert_eq!(stored.body.collect().await.unwrap().into_bytes(), photo);
 
-    let (status, body) = through_url(
-        &app.client(),
-        &url,
-        http::Method::GET,
-        "/photos/cat.jpg",
-        Vec::new(),
-    )
-    .await;
+    let (status, body) = app
+        .reach(&url)
+        .send(Method::GET, "/photos/cat.jpg", Vec::new())
+        .await;
     assert_eq!(status, 200);
     assert_eq!(body, photo);
     let (status, body) = invoke(lambda, &function, "GET", "/photos", b"").await;

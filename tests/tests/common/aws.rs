@@ -11,7 +11,7 @@ use alchemy_aws::testing::Emulator;
 use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput as FunctionConfiguration;
 use serde_json::Value;
 
-use super::text;
+use super::{succeeded, text};
 
 /// An example app's command line in a working directory of its own that holds the app's
 /// `alchemy.toml`, against a MiniStack of its own, with SDK clients to check what it deploys.
@@ -91,6 +91,14 @@ impl AwsApp {
     /// A client of the emulator's endpoint, through which function URLs are reached.
     pub fn client(&self) -> Client {
         Client::new(self.emulator.endpoint()).expect("a client of the emulator")
+    }
+
+    /// The function URL `url`, reached through the emulator.
+    pub fn reach(&self, url: &str) -> FunctionUrl {
+        FunctionUrl {
+            client: self.client(),
+            url: url.to_owned(),
+        }
     }
 
     /// Whether the bucket `name` exists.
@@ -177,6 +185,20 @@ impl AwsApp {
     }
 }
 
+/// A function URL, reached through the emulator that serves it.
+#[derive(Clone)]
+pub struct FunctionUrl {
+    client: Client,
+    url: String,
+}
+
+impl FunctionUrl {
+    /// Sends `method path` with `body` (see [`through_url`]); status and body bytes.
+    pub async fn send(&self, method: http::Method, path: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
+        through_url(&self.client, &self.url, method, path, body).await
+    }
+}
+
 /// The environment a function's configuration gives it.
 pub fn environment(config: &FunctionConfiguration) -> &HashMap<String, String> {
     config
@@ -226,15 +248,7 @@ pub fn run(exe: &str, dir: &Path, emulator: &Emulator, args: &[&str]) -> Output 
 
 /// [`run`], which must succeed; its standard output.
 pub fn ok(exe: &str, dir: &Path, emulator: &Emulator, args: &[&str]) -> String {
-    let out = run(exe, dir, emulator, args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed with {}:\n{}\n{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
+    succeeded(args, &run(exe, dir, emulator, args))
 }
 
 /// The outputs of stage `aws`, by resource id.
