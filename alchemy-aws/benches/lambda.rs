@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use alchemy::provider::{Context, Provider};
 use alchemy_aws::control::bootstrap::{self, Package};
-use alchemy_aws::control::{LambdaFunctionProps, LambdaFunctionProvider};
+use alchemy_aws::control::{lambda_trust_policy, LambdaFunctionProps, LambdaFunctionProvider};
 use alchemy_aws::testing::Emulator;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::LogType;
@@ -257,17 +257,7 @@ async fn main() {
     let role = iam
         .create_role()
         .role_name("bench-lambda")
-        .assume_role_policy_document(
-            json!({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Effect": "Allow",
-                    "Principal": { "Service": "lambda.amazonaws.com" },
-                    "Action": "sts:AssumeRole",
-                }],
-            })
-            .to_string(),
-        )
+        .assume_role_policy_document(lambda_trust_policy())
         .send()
         .await
         .expect("create the role");

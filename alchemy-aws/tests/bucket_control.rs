@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use alchemy::apply::{Engine, Outcome};
 use alchemy::plan::{plan, Action, Plan, PlanOptions};
-use alchemy::provider::{Context, Providers};
+use alchemy::provider::Providers;
 use alchemy::stack::Stack;
 use alchemy::state::{LeaseOwner, MemoryBackend, StateBackend};
 use alchemy_aws::control::bucket_name;
@@ -16,7 +16,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::BucketVersioningStatus;
 
 mod support;
-use support::run;
+use support::{context, physical, run, run_ok};
 
 const APP: &str = "control";
 const STAGE: &str = "test";
@@ -50,13 +50,7 @@ fn actions(plan: &Plan) -> Vec<(String, Action)> {
 }
 
 fn name_of(id: &str) -> String {
-    let ctx = Context {
-        app: APP.into(),
-        stage: STAGE.into(),
-        id: id.into(),
-        generation: 0,
-    };
-    bucket_name(&ctx.physical_name())
+    bucket_name(&physical(APP, STAGE, id))
 }
 
 fn settings() -> S3BucketProps {
@@ -78,6 +72,12 @@ fn settings() -> S3BucketProps {
     }
 }
 
+/// The versioning status of bucket `name`, asked of S3 directly.
+async fn versioning(s3: &aws_sdk_s3::Client, name: &str) -> Option<BucketVersioningStatus> {
+    let answer = s3.get_bucket_versioning().bucket(name).send().await;
+    answer.expect("read the versioning").status().cloned()
+}
+
 async fn exists(s3: &aws_sdk_s3::Client, name: &str) -> bool {
     s3.head_bucket().bucket(name).send().await.is_ok()
 }
@@ -89,9 +89,10 @@ async fn deploy_sets_every_setting_and_a_second_plan_is_a_noop(emulator: Emulato
     let stack = stack_of("photos", settings());
     let name = name_of("photos");
 
-    let (plan, report) = run(&stack, &providers, &backend, false).await;
-    assert_eq!(actions(&plan), [("photos".to_string(), Action::Create)]);
-    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(
+        actions(&run_ok(&stack, &providers, &backend, false).await),
+        [("photos".to_string(), Action::Create)]
+    );
 
     let state = backend.load().await.unwrap().unwrap();
     let output: S3BucketOutput =
@@ -101,13 +102,10 @@ async fn deploy_sets_every_setting_and_a_second_plan_is_a_noop(emulator: Emulato
     assert_eq!(output.objects_arn, format!("arn:aws:s3:::{name}/*"));
     assert_eq!(output.region, alchemy_aws::testing::REGION);
 
-    let versioning = s3
-        .get_bucket_versioning()
-        .bucket(&name)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(versioning.status(), Some(&BucketVersioningStatus::Enabled));
+    assert_eq!(
+        versioning(&s3, &name).await,
+        Some(BucketVersioningStatus::Enabled)
+    );
 
     let block = s3
         .get_public_access_block()
@@ -159,18 +157,13 @@ async fn deploy_sets_every_setting_and_a_second_plan_is_a_noop(emulator: Emulato
             ..settings()
         },
     );
-    let (plan, report) = run(&stack, &providers, &backend, false).await;
-    assert_eq!(actions(&plan), [("photos".to_string(), Action::Update)]);
-    assert!(report.succeeded(), "{report:?}");
-    let versioning = s3
-        .get_bucket_versioning()
-        .bucket(&name)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        versioning.status(),
-        Some(&BucketVersioningStatus::Suspended)
+        actions(&run_ok(&stack, &providers, &backend, false).await),
+        [("photos".to_string(), Action::Update)]
+    );
+    assert_eq!(
+        versioning(&s3, &name).await,
+        Some(BucketVersioningStatus::Suspended)
     );
     let cors = s3.get_bucket_cors().bucket(&name).send().await.unwrap();
     assert_eq!(cors.cors_rules().len(), 1);
@@ -184,9 +177,10 @@ async fn deploy_sets_every_setting_and_a_second_plan_is_a_noop(emulator: Emulato
             ..S3BucketProps::default()
         },
     );
-    let (plan, report) = run(&stack, &providers, &backend, false).await;
-    assert_eq!(actions(&plan), [("photos".to_string(), Action::Update)]);
-    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(
+        actions(&run_ok(&stack, &providers, &backend, false).await),
+        [("photos".to_string(), Action::Update)]
+    );
     assert!(
         s3.get_bucket_cors().bucket(&name).send().await.is_err(),
         "the CORS rules outlived the update"
@@ -214,9 +208,10 @@ async fn an_interrupted_create_is_adopted(emulator: Emulator) {
 
     let backend = MemoryBackend::new();
     let stack = stack_of("adopted", settings());
-    let (plan, report) = run(&stack, &providers, &backend, false).await;
-    assert_eq!(actions(&plan), [("adopted".to_string(), Action::Create)]);
-    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(
+        actions(&run_ok(&stack, &providers, &backend, false).await),
+        [("adopted".to_string(), Action::Create)]
+    );
 
     let buckets = s3.list_buckets().send().await.unwrap();
     let same: Vec<_> = buckets
@@ -225,15 +220,9 @@ async fn an_interrupted_create_is_adopted(emulator: Emulator) {
         .filter(|b| b.name() == Some(name.as_str()))
         .collect();
     assert_eq!(same.len(), 1, "one bucket named {name}: {buckets:?}");
-    let versioning = s3
-        .get_bucket_versioning()
-        .bucket(&name)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        versioning.status(),
-        Some(&BucketVersioningStatus::Enabled),
+        versioning(&s3, &name).await,
+        Some(BucketVersioningStatus::Enabled),
         "the adopted bucket got the settings"
     );
     let state = backend.load().await.unwrap().unwrap();
@@ -246,8 +235,7 @@ async fn destroy_of_a_non_empty_bucket_needs_force_destroy(emulator: Emulator) {
     let backend = MemoryBackend::new();
     let name = name_of("full");
     let stack = stack_of("full", settings());
-    let (_, report) = run(&stack, &providers, &backend, false).await;
-    assert!(report.succeeded(), "{report:?}");
+    run_ok(&stack, &providers, &backend, false).await;
 
     // Two versions of one key (versioning is on), and a second key.
     for (key, body) in [("a.txt", "one"), ("a.txt", "two"), ("b.txt", "three")] {
@@ -283,12 +271,14 @@ async fn destroy_of_a_non_empty_bucket_needs_force_destroy(emulator: Emulator) {
     );
     // The failed delete is recorded as interrupted, so the engine looks the bucket up again
     // (a read, which finds it) and records the new props.
-    let (plan, report) = run(&stack, &providers, &backend, false).await;
-    assert_eq!(actions(&plan), [("full".to_string(), Action::Create)]);
-    assert!(report.succeeded(), "{report:?}");
-    let (plan, report) = run(&stack, &providers, &backend, true).await;
-    assert_eq!(actions(&plan), [("full".to_string(), Action::Delete)]);
-    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(
+        actions(&run_ok(&stack, &providers, &backend, false).await),
+        [("full".to_string(), Action::Create)]
+    );
+    assert_eq!(
+        actions(&run_ok(&stack, &providers, &backend, true).await),
+        [("full".to_string(), Action::Delete)]
+    );
     assert!(!exists(&s3, &name).await, "the bucket is gone");
     let state = backend.load().await.unwrap().unwrap();
     assert!(state.resources.is_empty(), "{:?}", state.resources.keys());
@@ -301,12 +291,7 @@ async fn read_finds_from_the_context_and_delete_is_idempotent(emulator: Emulator
 
     let s3 = emulator.s3_client();
     let provider = provider(&emulator);
-    let ctx = Context {
-        app: APP.into(),
-        stage: STAGE.into(),
-        id: "contract".into(),
-        generation: 0,
-    };
+    let ctx = context(APP, STAGE, "contract");
     let props = S3BucketProps::default();
     assert_eq!(provider.read(&ctx, &props, None).await.unwrap(), None);
 
@@ -363,8 +348,7 @@ async fn refresh_shows_drift_and_a_deploy_sets_it_back(emulator: Emulator) {
     let backend = MemoryBackend::new();
     let stack = stack_of("photos", settings());
     let name = name_of("photos");
-    let (_, report) = run(&stack, &providers, &backend, false).await;
-    assert!(report.succeeded(), "{report:?}");
+    run_ok(&stack, &providers, &backend, false).await;
 
     let (drift, plan) = refreshed(&stack, &providers, &backend).await;
     assert!(drift.is_empty(), "settings read back as written: {drift:?}");
@@ -407,13 +391,10 @@ async fn refresh_shows_drift_and_a_deploy_sets_it_back(emulator: Emulator) {
     let report = engine.apply(&stack, &fix, &mut state).await.unwrap();
     backend.unlock(&lease).await.unwrap();
     assert!(report.succeeded(), "{report:?}");
-    let versioning = s3
-        .get_bucket_versioning()
-        .bucket(&name)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(versioning.status(), Some(&BucketVersioningStatus::Enabled));
+    assert_eq!(
+        versioning(&s3, &name).await,
+        Some(BucketVersioningStatus::Enabled)
+    );
     let cors = s3.get_bucket_cors().bucket(&name).send().await.unwrap();
     assert_eq!(cors.cors_rules().len(), 1);
     let (drift, plan) = refreshed(&stack, &providers, &backend).await;

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use alchemy::apply::Outcome;
-use alchemy::provider::{Context, Providers};
+use alchemy::provider::Providers;
 use alchemy::stack::Stack;
 use alchemy::state::MemoryBackend;
 use alchemy_aws::control::bucket_name;
@@ -15,7 +15,10 @@ use alchemy_aws::{CorsRule, LifecycleRule, S3BucketProps, S3BucketProvider};
 use aws_sdk_s3::types::BucketVersioningStatus;
 
 mod support;
-use support::{deploy, FAULT_KINDS};
+use support::{
+    assert_every_kind, assert_no_changes, converge, converge_destroy, deploy, physical, run_ok,
+    sdk_config_via,
+};
 
 const APP: &str = "faults";
 const STAGE: &str = "test";
@@ -50,22 +53,12 @@ fn stack(buckets: usize) -> Stack {
 }
 
 fn name_of(id: &str) -> String {
-    let ctx = Context {
-        app: APP.into(),
-        stage: STAGE.into(),
-        id: id.into(),
-        generation: 0,
-    };
-    bucket_name(&ctx.physical_name())
+    bucket_name(&physical(APP, STAGE, id))
 }
 
 /// Providers whose S3 client goes through `endpoint`, with the provider's own retry settings.
 fn providers_via(emulator: &Emulator, endpoint: String) -> Providers {
-    let config = emulator
-        .sdk_config()
-        .to_builder()
-        .endpoint_url(endpoint)
-        .build();
+    let config = sdk_config_via(emulator, endpoint);
     let mut providers = Providers::new();
     providers.register::<S3BucketProps>("aws", S3BucketProvider::from_sdk_config(&config));
     providers
@@ -95,28 +88,10 @@ async fn deploys_converge_through_faults_without_duplicates() {
     let backend = MemoryBackend::new();
     let stack = stack(BUCKETS);
 
-    // A deploy whose plan or steps meet more faults than the retries absorb is followed by
-    // another, as a user would run it; each must leave state the next one completes.
-    let mut runs = 0;
-    let mut failed_runs = 0;
-    loop {
-        runs += 1;
-        match deploy(&stack, &providers, &backend, false).await {
-            Ok((plan, report)) if report.succeeded() && !plan.has_changes() => break,
-            Ok((_, report)) if report.succeeded() => {}
-            Ok(_) | Err(_) => failed_runs += 1,
-        }
-        assert!(
-            runs < 20,
-            "no convergence after {runs} deploys through the faults ({})",
-            proxy.stats()
-        );
-    }
+    let (runs, failed_runs) = converge(&stack, &providers, &backend, &proxy).await;
     let stats = proxy.stats();
     eprintln!("converged after {runs} deploys ({failed_runs} failed): {stats}");
-    for kind in FAULT_KINDS {
-        assert!(stats.of(kind) > 0, "no {kind} fault was injected: {stats}");
-    }
+    assert_every_kind("any requests", &stats);
 
     let expected: BTreeSet<String> = (0..BUCKETS)
         .map(|i| name_of(&format!("bucket{i}")))
@@ -178,32 +153,16 @@ async fn deploys_converge_through_faults_without_duplicates() {
 
     // Faults gone: the next deploy completes what the failed one could not.
     proxy.set_faults(Faults::none());
-    let (_, report) = deploy(&grown, &providers, &backend, false)
-        .await
-        .expect("deploy");
-    assert!(report.succeeded(), "{report:?}");
+    run_ok(&grown, &providers, &backend, false).await;
     let mut grown_names = expected.clone();
     grown_names.insert(new_name);
     assert_eq!(buckets(&direct).await, grown_names);
-    let (plan, _) = deploy(&grown, &providers, &backend, false)
-        .await
-        .expect("plan");
-    assert!(
-        !plan.has_changes(),
-        "{}",
-        alchemy::plan::render_human(&plan)
-    );
+    assert_no_changes(&grown, &providers, &backend).await;
 
     // Destroy through faults converges too.
     proxy.set_faults(Faults::mixed(0.3).seed(11));
-    let mut runs = 0;
-    loop {
-        runs += 1;
-        if let Ok((_, report)) = deploy(&grown, &providers, &backend, true).await {
-            if report.succeeded() && buckets(&direct).await.is_empty() {
-                break;
-            }
-        }
-        assert!(runs < 20, "no convergent destroy after {runs} runs");
-    }
+    converge_destroy(&grown, &providers, &backend, &proxy, || async {
+        buckets(&direct).await.is_empty()
+    })
+    .await;
 }

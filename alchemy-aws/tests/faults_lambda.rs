@@ -7,7 +7,7 @@
 //! The functions' code is the `lambda_echo` example of this crate, which `cargo test` builds.
 
 use alchemy::apply::Outcome;
-use alchemy::provider::{Context, Providers};
+use alchemy::provider::Providers;
 use alchemy::stack::Stack;
 use alchemy::state::MemoryBackend;
 use alchemy::Access;
@@ -17,31 +17,26 @@ use alchemy_aws::control::{
     FunctionUrlProvider, IamRoleProps, IamRoleProvider, LambdaFunctionProps,
     LambdaFunctionProvider, RolePermission,
 };
-use alchemy_aws::faults::{Fault, FaultProxy, FaultStats, Faults};
+use alchemy_aws::faults::{Fault, FaultProxy, Faults};
 use alchemy_aws::testing::Emulator;
 use serde_json::{json, Value};
 
 mod lambda;
 mod support;
 use lambda::{bootstrap_in, scratch};
-use support::{deploy, FAULT_KINDS};
+use support::{
+    assert_every_kind, assert_no_changes, converge, converge_destroy, deploy, run_ok,
+    sdk_config_via,
+};
 
 const APP: &str = "faultsfn";
 const STAGE: &str = "test";
 const FUNCTIONS: usize = 3;
 /// What every function's role may do: read and write the objects of one bucket.
 const BUCKET_ARN: &str = "arn:aws:s3:::faultsfn-test-photos";
-/// Deploys a user would run before giving up on a flaky cloud.
-const MAX_DEPLOYS: usize = 20;
 
 fn physical(id: &str) -> String {
-    Context {
-        app: APP.into(),
-        stage: STAGE.into(),
-        id: id.into(),
-        generation: 0,
-    }
-    .physical_name()
+    support::physical(APP, STAGE, id)
 }
 
 /// The role policy every role must end up with.
@@ -91,11 +86,7 @@ fn stack(functions: usize, code: &Package) -> Stack {
 /// Providers whose IAM and Lambda clients go through `endpoint`, with the providers' own
 /// retry settings.
 fn providers_via(emulator: &Emulator, endpoint: String) -> Providers {
-    let config = emulator
-        .sdk_config()
-        .to_builder()
-        .endpoint_url(endpoint)
-        .build();
+    let config = sdk_config_via(emulator, endpoint);
     let mut providers = Providers::new();
     providers.register::<IamRoleProps>("aws", IamRoleProvider::from_sdk_config(&config));
     providers
@@ -251,15 +242,6 @@ async fn assert_settings(
     }
 }
 
-fn assert_every_kind(service: &str, stats: &FaultStats) {
-    for kind in FAULT_KINDS {
-        assert!(
-            stats.of(kind) > 0,
-            "no {kind} fault was injected on {service} requests: {stats}"
-        );
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn roles_functions_and_urls_converge_through_faults() {
     let emulator = Emulator::ministack().await.expect("MiniStack");
@@ -277,38 +259,13 @@ async fn roles_functions_and_urls_converge_through_faults() {
     let backend = MemoryBackend::new();
     let stack = stack(FUNCTIONS, &code);
 
-    // A deploy whose plan or steps meet more faults than the retries absorb is followed by
-    // another, as a user would run it; each must leave state the next one completes.
-    let mut runs = 0;
-    let mut failed_runs = 0;
-    loop {
-        runs += 1;
-        match deploy(&stack, &providers, &backend, false).await {
-            Ok((plan, report)) if report.succeeded() && !plan.has_changes() => break,
-            Ok((_, report)) if report.succeeded() => {}
-            Ok((_, report)) => {
-                failed_runs += 1;
-                for failure in report.failures() {
-                    eprintln!("deploy {runs}: {}: {:?}", failure.id, failure.outcome);
-                }
-            }
-            Err(e) => {
-                failed_runs += 1;
-                eprintln!("deploy {runs}: {e}");
-            }
-        }
-        assert!(
-            runs < MAX_DEPLOYS,
-            "no convergence after {runs} deploys through the faults ({})",
-            proxy.stats()
-        );
-    }
+    let (runs, failed_runs) = converge(&stack, &providers, &backend, &proxy).await;
     let (iam_stats, lambda_stats) = (proxy.service_stats("iam"), proxy.service_stats("lambda"));
     eprintln!("converged after {runs} deploys ({failed_runs} failed)");
     eprintln!("IAM: {iam_stats}");
     eprintln!("Lambda: {lambda_stats}");
-    assert_every_kind("IAM", &iam_stats);
-    assert_every_kind("Lambda", &lambda_stats);
+    assert_every_kind("IAM requests", &iam_stats);
+    assert_every_kind("Lambda requests", &lambda_stats);
 
     assert_eq!(
         live(&iam, &lambda).await,
@@ -316,14 +273,7 @@ async fn roles_functions_and_urls_converge_through_faults() {
         "exactly the declared roles, functions and URLs exist, once each"
     );
     assert_settings(&iam, &lambda, FUNCTIONS, &code).await;
-    let (plan, _) = deploy(&stack, &providers, &backend, false)
-        .await
-        .expect("plan");
-    assert!(
-        !plan.has_changes(),
-        "{}",
-        alchemy::plan::render_human(&plan)
-    );
+    assert_no_changes(&stack, &providers, &backend).await;
 
     // Lambda fails every request from now on (IAM does not): the deploy of one more service
     // makes its role, stops at its function with an error naming it and what Lambda
@@ -357,37 +307,17 @@ async fn roles_functions_and_urls_converge_through_faults() {
 
     // Faults gone: the next deploy completes what the failed one could not.
     proxy.set_faults(Faults::none());
-    let (_, report) = deploy(&grown, &providers, &backend, false)
-        .await
-        .expect("deploy");
-    assert!(report.succeeded(), "{report:?}");
+    run_ok(&grown, &providers, &backend, false).await;
     assert_eq!(live(&iam, &lambda).await, Live::expected(FUNCTIONS + 1));
     assert_settings(&iam, &lambda, FUNCTIONS + 1, &code).await;
-    let (plan, _) = deploy(&grown, &providers, &backend, false)
-        .await
-        .expect("plan");
-    assert!(
-        !plan.has_changes(),
-        "{}",
-        alchemy::plan::render_human(&plan)
-    );
+    assert_no_changes(&grown, &providers, &backend).await;
 
     // Destroy through faults converges too, and leaves nothing.
     proxy.set_faults(Faults::mixed(0.35).seed(11));
-    let mut runs = 0;
-    loop {
-        runs += 1;
-        if let Ok((_, report)) = deploy(&grown, &providers, &backend, true).await {
-            if report.succeeded() && live(&iam, &lambda).await == Live::empty() {
-                break;
-            }
-        }
-        assert!(
-            runs < MAX_DEPLOYS,
-            "no convergent destroy after {runs} runs ({})",
-            proxy.stats()
-        );
-    }
+    let runs = converge_destroy(&grown, &providers, &backend, &proxy, || async {
+        live(&iam, &lambda).await == Live::empty()
+    })
+    .await;
     eprintln!("destroyed after {runs} runs: {}", proxy.stats());
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -12,33 +12,28 @@ use std::time::Duration;
 
 use alchemy::plan::Action;
 use alchemy::platform::Platform;
-use alchemy::provider::{Context, Provider};
+use alchemy::provider::Provider;
 use alchemy::state::{MemoryBackend, StateBackend};
 use alchemy::Access;
 use alchemy_aws::control::bootstrap::{self, Package};
 use alchemy_aws::control::{
-    bucket_permissions, function_name, policy_document, role_name, AwsPlatform, AwsPlatformOptions,
-    FunctionUrlOutput, FunctionUrlProps, FunctionUrlProvider, IamRoleOutput, IamRoleProps,
-    IamRoleProvider, LambdaFunctionOutput, LambdaFunctionProps, LambdaFunctionProvider,
-    RolePermission, BASIC_EXECUTION_POLICY,
+    bucket_permissions, function_name, lambda_trust_policy, policy_document, role_name,
+    AwsPlatform, AwsPlatformOptions, FunctionUrlOutput, FunctionUrlProps, FunctionUrlProvider,
+    IamRoleOutput, IamRoleProps, IamRoleProvider, LambdaFunctionOutput, LambdaFunctionProps,
+    LambdaFunctionProvider, RolePermission, BASIC_EXECUTION_POLICY,
 };
 use alchemy_aws::testing::Emulator;
 use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::FunctionConfiguration;
 use serde_json::{json, Value};
 
 mod lambda;
 mod support;
 use lambda::{actions, all, bootstrap_in, output, scratch, Reader, Writer, STAGE};
-use support::run;
+use support::{context, run, run_ok};
 
 fn physical(app: &str, id: &str) -> String {
-    Context {
-        app: app.into(),
-        stage: STAGE.into(),
-        id: id.into(),
-        generation: 0,
-    }
-    .physical_name()
+    support::physical(app, STAGE, id)
 }
 
 fn platform(emulator: &Emulator, dir: &Path, bootstrap: &Path) -> AwsPlatform {
@@ -47,6 +42,28 @@ fn platform(emulator: &Emulator, dir: &Path, bootstrap: &Path) -> AwsPlatform {
         ..AwsPlatformOptions::default()
     };
     AwsPlatform::new(options, dir.join("state")).with_sdk_config(emulator.sdk_config())
+}
+
+/// Makes the IAM role `name`, which Lambda may assume, by hand; its ARN.
+async fn lambda_role(iam: &aws_sdk_iam::Client, name: &str) -> String {
+    iam.create_role()
+        .role_name(name)
+        .assume_role_policy_document(lambda_trust_policy())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create the role {name} by hand: {e:?}"))
+        .role()
+        .expect("a role")
+        .arn()
+        .to_owned()
+}
+
+/// The configuration of the function `name`, asked of Lambda directly.
+async fn configuration(lambda: &aws_sdk_lambda::Client, name: &str) -> FunctionConfiguration {
+    let live = lambda.get_function().function_name(name).send().await;
+    live.unwrap_or_else(|e| panic!("get the function {name}: {e:?}"))
+        .configuration
+        .expect("a configuration")
 }
 
 fn iam(emulator: &Emulator) -> aws_sdk_iam::Client {
@@ -129,12 +146,10 @@ async fn a_service_deploys_converges_and_is_destroyed_on_ministack() {
 
     // 1. The first deploy creates the bucket, the role, the function and its URL.
     let stack = writer.stack(STAGE, &platform).await.expect("the stack");
-    let (plan, report) = run(&stack, &providers, &backend, false).await;
     assert_eq!(
-        actions(&plan),
+        actions(&run_ok(&stack, &providers, &backend, false).await),
         all(&["photos", "api-role", "api", "api-url"], Action::Create)
     );
-    assert!(report.succeeded(), "{report:?}");
 
     let bucket: alchemy_aws::S3BucketOutput = output(&backend, "photos").await;
     let role: IamRoleOutput = output(&backend, "api-role").await;
@@ -168,13 +183,7 @@ async fn a_service_deploys_converges_and_is_destroyed_on_ministack() {
 
     // The function, as Lambda has it.
     let package = platform.package().expect("the package");
-    let live = lambda
-        .get_function()
-        .function_name(&function.name)
-        .send()
-        .await
-        .unwrap();
-    let config = live.configuration().expect("a configuration");
+    let config = configuration(&lambda, &function.name).await;
     assert_eq!(
         config.runtime().map(|r| r.as_str()),
         Some("provided.al2023")
@@ -231,18 +240,13 @@ async fn a_service_deploys_converges_and_is_destroyed_on_ministack() {
     let exe = bootstrap_in(&dir, b"version 2");
     assert_eq!(exe, platform.options().bootstrap.clone().unwrap());
     let stack = writer.stack(STAGE, &platform).await.unwrap();
-    let (plan, report) = run(&stack, &providers, &backend, false).await;
-    assert_eq!(actions(&plan), [("api".to_string(), Action::Update)]);
-    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(
+        actions(&run_ok(&stack, &providers, &backend, false).await),
+        [("api".to_string(), Action::Update)]
+    );
     let package2 = platform.package().unwrap();
     assert_ne!(package2.code_sha256, package.code_sha256);
-    let config = lambda
-        .get_function()
-        .function_name(&function.name)
-        .send()
-        .await
-        .unwrap();
-    let config = config.configuration().unwrap();
+    let config = configuration(&lambda, &function.name).await;
     assert_eq!(config.code_sha256(), Some(package2.code_sha256.as_str()));
     assert_eq!(config.role(), Some(role.arn.as_str()));
     assert_eq!(inline_policy(&emulator, &role.name).await, read_write);
@@ -262,30 +266,24 @@ async fn a_service_deploys_converges_and_is_destroyed_on_ministack() {
     // 4. The binding becomes read-only: only the role's policy changes.
     let reader = alchemy::app(app).service::<Reader>("api");
     let stack = reader.stack(STAGE, &platform).await.unwrap();
-    let (plan, report) = run(&stack, &providers, &backend, false).await;
-    assert_eq!(actions(&plan), [("api-role".to_string(), Action::Update)]);
-    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(
+        actions(&run_ok(&stack, &providers, &backend, false).await),
+        [("api-role".to_string(), Action::Update)]
+    );
     let read_only = policy_document(&bucket_permissions(&json!(bucket.arn), Access::ReadOnly));
     assert_eq!(inline_policy(&emulator, &role.name).await, read_only);
-    let config = lambda
-        .get_function()
-        .function_name(&function.name)
-        .send()
-        .await
-        .unwrap();
+    let config = configuration(&lambda, &function.name).await;
     assert_eq!(
-        config.configuration().unwrap().code_sha256(),
+        config.code_sha256(),
         Some(package2.code_sha256.as_str()),
         "the function was left alone"
     );
 
     // 5. Destroy removes everything.
-    let (plan, report) = run(&stack, &providers, &backend, true).await;
     assert_eq!(
-        actions(&plan),
+        actions(&run_ok(&stack, &providers, &backend, true).await),
         all(&["photos", "api-role", "api", "api-url"], Action::Delete)
     );
-    assert!(report.succeeded(), "{report:?}");
     let role_gone = iam.get_role().role_name(&role.name).send().await;
     assert!(role_gone.is_err(), "the role outlived the destroy");
     let function_gone = lambda
@@ -322,30 +320,14 @@ async fn a_function_made_before_it_was_recorded_is_adopted_on_ministack() {
 
     // A create that happened but was never recorded: the function exists, with other
     // settings and an older code; the state is empty.
-    let role = iam
-        .create_role()
-        .role_name("made-by-hand")
-        .assume_role_policy_document(
-            json!({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Effect": "Allow",
-                    "Principal": { "Service": "lambda.amazonaws.com" },
-                    "Action": "sts:AssumeRole",
-                }],
-            })
-            .to_string(),
-        )
-        .send()
-        .await
-        .expect("create a role by hand");
+    let role_arn = lambda_role(&iam, "made-by-hand").await;
     let old_dir = dir.join("old");
     std::fs::create_dir_all(&old_dir).unwrap();
     let old = bootstrap::package(&bootstrap_in(&old_dir, b"old"), &old_dir).unwrap();
     lambda
         .create_function()
         .function_name(&name)
-        .role(role.role().unwrap().arn())
+        .role(role_arn)
         .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
         .handler("bootstrap")
         .memory_size(256)
@@ -364,12 +346,10 @@ async fn a_function_made_before_it_was_recorded_is_adopted_on_ministack() {
         .stack(STAGE, &platform)
         .await
         .unwrap();
-    let (plan, report) = run(&stack, &providers, &backend, false).await;
     assert_eq!(
-        actions(&plan),
+        actions(&run_ok(&stack, &providers, &backend, false).await),
         all(&["photos", "api-role", "api", "api-url"], Action::Create)
     );
-    assert!(report.succeeded(), "{report:?}");
 
     let listed = lambda.list_functions().send().await.unwrap();
     let same: Vec<_> = listed
@@ -395,8 +375,7 @@ async fn a_function_made_before_it_was_recorded_is_adopted_on_ministack() {
 
     let (plan, _) = run(&stack, &providers, &backend, false).await;
     assert!(!plan.has_changes(), "{:?}", actions(&plan));
-    let (_, report) = run(&stack, &providers, &backend, true).await;
-    assert!(report.succeeded(), "{report:?}");
+    run_ok(&stack, &providers, &backend, true).await;
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -423,12 +402,7 @@ async fn the_role_function_and_url_providers_on_moto() {
     let config = emulator.sdk_config();
     let (iam, lambda) = (iam(&emulator), lambda(&emulator));
     let dir = scratch("moto");
-    let ctx = |id: &str| Context {
-        app: "moto".into(),
-        stage: STAGE.into(),
-        id: id.into(),
-        generation: 0,
-    };
+    let ctx = |id: &str| context("moto", STAGE, id);
 
     // The role, with the statements of a read-write binding of a bucket. moto has no AWS
     // managed policies unless told to load them, so a policy of the account stands in for
@@ -520,13 +494,7 @@ async fn the_role_function_and_url_providers_on_moto() {
             .unwrap(),
         Some(function.clone())
     );
-    let live = lambda
-        .get_function()
-        .function_name(&function.name)
-        .send()
-        .await
-        .unwrap();
-    let live = live.configuration().unwrap();
+    let live = configuration(&lambda, &function.name).await;
     assert_eq!(live.code_sha256(), Some(code.code_sha256.as_str()));
     assert_eq!(live.role(), Some(role.arn.as_str()));
     assert_eq!(live.handler(), Some("bootstrap"));
@@ -542,13 +510,7 @@ async fn the_role_function_and_url_providers_on_moto() {
         .update(&function_ctx, &function_props, &updated, &function)
         .await
         .expect("update the function");
-    let live = lambda
-        .get_function()
-        .function_name(&function.name)
-        .send()
-        .await
-        .unwrap();
-    let live = live.configuration().unwrap();
+    let live = configuration(&lambda, &function.name).await;
     assert_eq!(live.code_sha256(), Some(code2.code_sha256.as_str()));
     assert_eq!(live.memory_size(), Some(512));
 
@@ -621,12 +583,7 @@ async fn a_create_waits_for_its_role_on_moto() {
     let iam = iam(&emulator);
     let dir = scratch("late-role");
     let code = bootstrap::package(&bootstrap_in(&dir, b""), &dir.join("out")).unwrap();
-    let ctx = |id: &str| Context {
-        app: "late".into(),
-        stage: STAGE.into(),
-        id: id.into(),
-        generation: 0,
-    };
+    let ctx = |id: &str| context("late", STAGE, id);
     // moto's account.
     let role_arn = |name: &str| format!("arn:aws:iam::123456789012:role/{name}");
 
@@ -645,22 +602,7 @@ async fn a_create_waits_for_its_role_on_moto() {
     // The role appears while the create is retrying.
     let late = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        iam.create_role()
-            .role_name("made-late")
-            .assume_role_policy_document(
-                json!({
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Effect": "Allow",
-                        "Principal": { "Service": "lambda.amazonaws.com" },
-                        "Action": "sts:AssumeRole",
-                    }],
-                })
-                .to_string(),
-            )
-            .send()
-            .await
-            .expect("create the role late")
+        lambda_role(&iam, "made-late").await
     });
     let patient = LambdaFunctionProvider::from_sdk_config(&emulator.sdk_config());
     let props = LambdaFunctionProps::new(role_arn("made-late"), &code);

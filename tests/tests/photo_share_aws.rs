@@ -13,13 +13,12 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use alchemy::http::client::Client;
-use alchemy::http::ByteStream;
-use alchemy_aws::testing::Emulator;
 use aws_sdk_lambda::primitives::Blob;
 use base64::Engine as _;
-use common::aws::{ok, outputs, run, through_url, url_prefix};
+use common::aws::{environment, url_prefix, AwsApp};
 use common::photos;
 use common::text;
+use http::Method;
 use serde_json::{json, Value};
 
 /// The configuration photo-share ships: stage `aws` on AWS.
@@ -85,54 +84,22 @@ const PHOTO_SHARE: &str = env!("CARGO_BIN_EXE_photo-share-app");
 const CLIENTS: u64 = 16;
 const VIEWS_PER_CLIENT: u64 = 50;
 
-/// The decoded inline policy of `role`, which must be its only one.
-async fn inline_policy(iam: &aws_sdk_iam::Client, role: &str) -> Value {
-    let policies = iam
-        .list_role_policies()
-        .role_name(role)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(policies.policy_names().len(), 1, "{policies:?}");
-    let policy = iam
-        .get_role_policy()
-        .role_name(role)
-        .policy_name(&policies.policy_names()[0])
-        .send()
-        .await
-        .unwrap();
-    alchemy_aws::control::decode_policy_document(policy.policy_document()).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn photo_share_deploys_with_its_actors_and_counts_every_view_on_aws() {
-    let emulator = Emulator::ministack().await.expect("MiniStack starts");
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    std::fs::copy(example_config(), dir.join("alchemy.toml")).unwrap();
-    let sdk = emulator.sdk_config();
-    let s3 = emulator.s3_client();
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let iam = aws_sdk_iam::Client::new(&sdk);
-    let lambda = aws_sdk_lambda::Client::new(&sdk);
+    let app = AwsApp::start(PHOTO_SHARE, &example_config()).await;
 
     // Deploy: the bucket, a table per actor namespace, the role, the function and its URL.
-    ok(
-        PHOTO_SHARE,
-        dir,
-        &emulator,
-        &["deploy", "--yes", "--stage", "aws"],
-    );
-    let out = outputs(PHOTO_SHARE, dir, &emulator);
-    let bucket = out["photos"]["name"].as_str().unwrap().to_string();
-    let role = out["api-role"]["name"].as_str().unwrap().to_string();
-    let function = out["api"]["name"].as_str().unwrap().to_string();
-    let url = out["api-url"]["url"].as_str().unwrap().to_string();
+    let out = app.deploy();
+    let bucket = out.name("photos");
+    let role = out.name("api-role");
+    let function = out.name("api");
+    let url = out.get("api-url", "url");
     let mut tables = Vec::new();
     for namespace in ["rooms", "counters"] {
-        let name = out[namespace]["name"].as_str().unwrap().to_string();
-        let arn = out[namespace]["arn"].as_str().unwrap().to_string();
-        let described = dynamodb
+        let name = out.name(namespace);
+        let arn = out.get(namespace, "arn");
+        let described = app
+            .dynamodb
             .describe_table()
             .table_name(&name)
             .send()
@@ -148,11 +115,7 @@ async fn photo_share_deploys_with_its_actors_and_counts_every_view_on_aws() {
         assert_eq!(keys, [("pk", "HASH"), ("sk", "RANGE")]);
         tables.push((namespace, name, arn));
     }
-    s3.head_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("the bucket exists");
+    assert!(app.bucket_exists(&bucket).await, "the bucket exists");
 
     // The role may do exactly what the bindings need: the bucket's S3 actions and the actor
     // runtime's item actions on each table, nothing on anything else.
@@ -164,58 +127,35 @@ async fn photo_share_deploys_with_its_actors_and_counts_every_view_on_aws() {
         expected.extend(alchemy_aws::actor::actor_permissions(&json!(arn)));
     }
     assert_eq!(
-        inline_policy(&iam, &role).await,
+        app.inline_policy(&role).await,
         alchemy_aws::control::policy_document(&expected)
     );
-    let config = lambda
-        .get_function_configuration()
-        .function_name(&function)
-        .send()
-        .await
-        .expect("the function exists");
-    let env = config.environment().and_then(|e| e.variables()).unwrap();
+    let config = app.function_config(&function).await;
+    let env = environment(&config);
     assert_eq!(env["ALCHEMY_SERVICE"], "api");
     assert_eq!(env["ALCHEMY_BUCKET_PHOTOS"], bucket);
     assert_eq!(env["ALCHEMY_ACTORS_ROOMS"], tables[0].1);
     assert_eq!(env["ALCHEMY_ACTORS_COUNTERS"], tables[1].1);
-    let url_config = lambda
-        .get_function_url_config()
-        .function_name(&function)
-        .send()
-        .await
-        .expect("the URL exists");
-    assert_eq!(url_config.function_url(), url);
+    assert_eq!(app.function_url(&function).await, url);
 
     // A photo up and back down through the function URL.
-    let client = Client::new(emulator.endpoint()).unwrap();
+    let api = app.reach(&url);
     let photo: Vec<u8> = (0..40_000u32).map(|i| (i * 13 % 251) as u8).collect();
-    let (status, body) = through_url(
-        &client,
-        &url,
-        http::Method::PUT,
-        "/photos/cat.jpg",
-        photo.clone(),
-    )
-    .await;
+    let (status, body) = api
+        .send(Method::PUT, "/photos/cat.jpg", photo.clone())
+        .await;
     assert!(
         (200..300).contains(&status),
         "{status}: {}",
         String::from_utf8_lossy(&body)
     );
-    let (status, body) = through_url(
-        &client,
-        &url,
-        http::Method::GET,
-        "/photos/cat.jpg",
-        Vec::new(),
-    )
-    .await;
+    let (status, body) = api.send(Method::GET, "/photos/cat.jpg", Vec::new()).await;
     assert_eq!(status, 200);
     assert_eq!(body, photo);
 
     // The checks photo-share passes under `dev` and in workerd, through the function URL (the
     // photo 1 MiB: Lambda answers buffered function URL calls of 6 MB at most).
-    let site = Client::new(&format!("{}{}", emulator.endpoint(), url_prefix(&url))).unwrap();
+    let site = Client::new(&format!("{}{}", app.emulator.endpoint(), url_prefix(&url))).unwrap();
     photos::upload_and_download(&site, "big.bin", 1 << 20).await;
     photos::ranges_list_delete_and_bad_names(&site, "set-").await;
     photos::concurrent_views(&site, "dog.jpg", 8, 5).await;
@@ -223,18 +163,12 @@ async fn photo_share_deploys_with_its_actors_and_counts_every_view_on_aws() {
     // Many clients at once count views of one photo: one actor, every view counted once.
     let counting: Vec<_> = (0..CLIENTS)
         .map(|_| {
-            let client = client.clone();
-            let url = url.clone();
+            let api = api.clone();
             tokio::spawn(async move {
                 for _ in 0..VIEWS_PER_CLIENT {
-                    let (status, body) = through_url(
-                        &client,
-                        &url,
-                        http::Method::POST,
-                        "/photos/cat.jpg/views",
-                        Vec::new(),
-                    )
-                    .await;
+                    let (status, body) = api
+                        .send(Method::POST, "/photos/cat.jpg/views", Vec::new())
+                        .await;
                     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
                 }
             })
@@ -243,168 +177,77 @@ async fn photo_share_deploys_with_its_actors_and_counts_every_view_on_aws() {
     for task in counting {
         task.await.expect("a client counted its views");
     }
-    let (status, body) = through_url(
-        &client,
-        &url,
-        http::Method::GET,
-        "/photos/cat.jpg/views",
-        Vec::new(),
-    )
-    .await;
+    let (status, body) = api
+        .send(Method::GET, "/photos/cat.jpg/views", Vec::new())
+        .await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let views: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(views, json!({ "views": CLIENTS * VIEWS_PER_CLIENT }));
 
     // Chat rooms need alarms and WebSockets, which actors on AWS do not have: a clear error.
-    let (status, body) = through_url(
-        &client,
-        &url,
-        http::Method::POST,
-        "/rooms/lobby/announce?in_ms=10",
-        b"hello".to_vec(),
-    )
-    .await;
+    let (status, body) = api
+        .send(
+            Method::POST,
+            "/rooms/lobby/announce?in_ms=10",
+            b"hello".to_vec(),
+        )
+        .await;
     let body = String::from_utf8_lossy(&body);
     assert_eq!(status, 500, "{body}");
     assert!(body.contains("aws actors do not support"), "{body}");
 
     // The same build again: nothing to do, and deploying changes nothing.
-    let out = run(
-        PHOTO_SHARE,
-        dir,
-        &emulator,
-        &["plan", "--stage", "aws", "--detailed-exitcode"],
-    );
+    app.assert_no_changes();
+    app.deploy();
     assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    ok(
-        PHOTO_SHARE,
-        dir,
-        &emulator,
-        &["deploy", "--yes", "--stage", "aws"],
-    );
-    let again = lambda
-        .get_function_configuration()
-        .function_name(&function)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        again.revision_id(),
+        app.function_config(&function).await.revision_id(),
         config.revision_id(),
         "the function is untouched"
     );
 
     // Destroy: the photos go through the API, then everything else.
     for photo in ["cat.jpg", "big.bin", "set-b.jpg"] {
-        let (status, _) = through_url(
-            &client,
-            &url,
-            http::Method::DELETE,
-            &format!("/photos/{photo}"),
-            Vec::new(),
-        )
-        .await;
+        let (status, _) = api
+            .send(Method::DELETE, &format!("/photos/{photo}"), Vec::new())
+            .await;
         assert!((200..300).contains(&status), "{photo}: {status}");
     }
-    ok(
-        PHOTO_SHARE,
-        dir,
-        &emulator,
-        &["destroy", "--yes", "--stage", "aws"],
-    );
-    assert!(
-        s3.head_bucket().bucket(&bucket).send().await.is_err(),
-        "bucket gone"
-    );
+    app.destroy();
+    assert!(!app.bucket_exists(&bucket).await, "bucket gone");
     for (namespace, name, _) in &tables {
         assert!(
-            dynamodb
-                .describe_table()
-                .table_name(name)
-                .send()
-                .await
-                .is_err(),
+            !app.table_exists(name).await,
             "the table of `{namespace}` is gone"
         );
     }
-    assert!(
-        iam.get_role().role_name(&role).send().await.is_err(),
-        "role gone"
-    );
-    assert!(
-        lambda
-            .get_function()
-            .function_name(&function)
-            .send()
-            .await
-            .is_err(),
-        "function gone"
-    );
-    assert!(
-        lambda
-            .get_function_url_config()
-            .function_name(&function)
-            .send()
-            .await
-            .is_err(),
-        "URL gone"
-    );
+    assert!(!app.role_exists(&role).await, "role gone");
+    assert!(!app.function_exists(&function).await, "function gone");
+    assert!(!app.function_url_exists(&function).await, "URL gone");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_photo_api_deploys_serves_updates_and_is_destroyed_on_aws() {
-    let emulator = Emulator::ministack().await.expect("MiniStack starts");
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
     // The same file photo-share ships, found in the working directory.
-    std::fs::copy(example_config(), dir.join("alchemy.toml")).unwrap();
-    let sdk = emulator.sdk_config();
-    let s3 = emulator.s3_client();
-    let iam = aws_sdk_iam::Client::new(&sdk);
-    let lambda = aws_sdk_lambda::Client::new(&sdk);
+    let mut app = AwsApp::start(V1, &example_config()).await;
 
     // Deploy: bucket, role, function and URL.
-    ok(V1, dir, &emulator, &["deploy", "--yes", "--stage", "aws"]);
-    let out = outputs(V1, dir, &emulator);
-    let bucket = out["photos"]["name"].as_str().unwrap().to_string();
-    let role = out["api-role"]["name"].as_str().unwrap().to_string();
-    let role_arn = out["api-role"]["arn"].as_str().unwrap().to_string();
-    let function = out["api"]["name"].as_str().unwrap().to_string();
-    let url = out["api-url"]["url"].as_str().unwrap().to_string();
+    let out = app.deploy();
+    let bucket = out.name("photos");
+    let role = out.name("api-role");
+    let role_arn = out.get("api-role", "arn");
+    let function = out.name("api");
+    let url = out.get("api-url", "url");
 
-    s3.head_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("the bucket exists");
-    let got = iam
+    assert!(app.bucket_exists(&bucket).await, "the bucket exists");
+    let got = app
+        .iam
         .get_role()
         .role_name(&role)
         .send()
         .await
         .expect("the role exists");
     assert_eq!(got.role().unwrap().arn(), role_arn);
-    let policies = iam
-        .list_role_policies()
-        .role_name(&role)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(policies.policy_names().len(), 1, "{policies:?}");
-    let policy = iam
-        .get_role_policy()
-        .role_name(&role)
-        .policy_name(&policies.policy_names()[0])
-        .send()
-        .await
-        .unwrap();
-    let document = alchemy_aws::control::decode_policy_document(policy.policy_document()).unwrap();
+    let document = app.inline_policy(&role).await;
     let resources: Vec<&str> = document["Statement"]
         .as_array()
         .unwrap()
@@ -421,12 +264,7 @@ async fn the_photo_api_deploys_serves_updates_and_is_destroyed_on_aws() {
             "only the bound bucket is granted: {resource}"
         );
     }
-    let config = lambda
-        .get_function_configuration()
-        .function_name(&function)
-        .send()
-        .await
-        .expect("the function exists");
+    let config = app.function_config(&function).await;
     assert_eq!(config.role(), Some(role_arn.as_str()));
     assert_eq!(
         config.runtime().map(|r| r.as_str()),
@@ -437,22 +275,18 @@ async fn the_photo_api_deploys_serves_updates_and_is_destroyed_on_aws() {
         Some(256),
         "memory_mb from alchemy.toml"
     );
-    let env = config.environment().and_then(|e| e.variables()).unwrap();
+    let env = environment(&config);
     assert_eq!(env["ALCHEMY_SERVICE"], "api");
     assert_eq!(env["ALCHEMY_BUCKET_PHOTOS"], bucket);
-    let url_config = lambda
-        .get_function_url_config()
-        .function_name(&function)
-        .send()
-        .await
-        .expect("the URL exists");
-    assert_eq!(url_config.function_url(), url);
+    assert_eq!(app.function_url(&function).await, url);
 
     // Serve: a photo up through an API Gateway v2 event, down through the function URL.
+    let lambda = &app.lambda;
     let photo: Vec<u8> = (0..50_000u32).map(|i| (i * 7 % 256) as u8).collect();
-    let (status, body) = invoke(&lambda, &function, "PUT", "/photos/cat.jpg", &photo).await;
+    let (status, body) = invoke(lambda, &function, "PUT", "/photos/cat.jpg", &photo).await;
     assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
-    let stored = s3
+    let stored = app
+        .s3
         .get_object()
         .bucket(&bucket)
         .key("photos/cat.jpg")
@@ -461,48 +295,23 @@ async fn the_photo_api_deploys_serves_updates_and_is_destroyed_on_aws() {
         .expect("the photo is in S3");
     assert_eq!(stored.body.collect().await.unwrap().into_bytes(), photo);
 
-    let url_id = url
-        .strip_prefix("https://")
-        .and_then(|u| u.split('.').next())
-        .expect("an AWS-shaped function URL");
-    let client = Client::new(emulator.endpoint()).unwrap();
-    let res = client
-        .send(
-            http::Request::get(format!("/_aws/lambda-url/{url_id}/photos/cat.jpg"))
-                .body(ByteStream::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    assert_eq!(res.into_body().collect(1 << 20).await.unwrap(), photo);
-    let (status, body) = invoke(&lambda, &function, "GET", "/photos", b"").await;
+    let (status, body) = app
+        .reach(&url)
+        .send(Method::GET, "/photos/cat.jpg", Vec::new())
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body, photo);
+    let (status, body) = invoke(lambda, &function, "GET", "/photos", b"").await;
     assert_eq!((status, body), (200, br#"["cat.jpg"]"#.to_vec()));
-    let (_, version) = invoke(&lambda, &function, "GET", "/version", b"").await;
+    let (_, version) = invoke(lambda, &function, "GET", "/version", b"").await;
     assert_eq!(version, b"photo-archive v1");
 
     // The same build again: nothing to do.
-    let out = run(
-        V1,
-        dir,
-        &emulator,
-        &["plan", "--stage", "aws", "--detailed-exitcode"],
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    app.assert_no_changes();
 
     // A changed build: only the function changes.
-    let out = run(
-        V2,
-        dir,
-        &emulator,
-        &["plan", "--stage", "aws", "--json", "--detailed-exitcode"],
-    );
+    app.rebuild(V2);
+    let out = app.run(&["plan", "--stage", "aws", "--json", "--detailed-exitcode"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     let plan: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
     let changed: Vec<(String, String)> = plan["changes"]
@@ -518,10 +327,11 @@ async fn the_photo_api_deploys_serves_updates_and_is_destroyed_on_aws() {
         })
         .collect();
     assert_eq!(changed, [("api".to_string(), "update".to_string())]);
-    ok(V2, dir, &emulator, &["deploy", "--yes", "--stage", "aws"]);
-    let (_, version) = invoke(&lambda, &function, "GET", "/version", b"").await;
+    app.deploy();
+    let lambda = &app.lambda;
+    let (_, version) = invoke(lambda, &function, "GET", "/version", b"").await;
     assert_eq!(version, b"photo-archive v2");
-    let (status, body) = invoke(&lambda, &function, "GET", "/photos/cat.jpg", b"").await;
+    let (status, body) = invoke(lambda, &function, "GET", "/photos/cat.jpg", b"").await;
     assert_eq!(
         (status, body),
         (200, photo),
@@ -529,24 +339,10 @@ async fn the_photo_api_deploys_serves_updates_and_is_destroyed_on_aws() {
     );
 
     // Destroy: the photo goes through the API, then everything else.
-    let (status, _) = invoke(&lambda, &function, "DELETE", "/photos/cat.jpg", b"").await;
+    let (status, _) = invoke(lambda, &function, "DELETE", "/photos/cat.jpg", b"").await;
     assert_eq!(status, 204);
-    ok(V2, dir, &emulator, &["destroy", "--yes", "--stage", "aws"]);
-    assert!(
-        s3.head_bucket().bucket(&bucket).send().await.is_err(),
-        "bucket gone"
-    );
-    assert!(
-        iam.get_role().role_name(&role).send().await.is_err(),
-        "role gone"
-    );
-    assert!(
-        lambda
-            .get_function()
-            .function_name(&function)
-            .send()
-            .await
-            .is_err(),
-        "function gone"
-    );
+    app.destroy();
+    assert!(!app.bucket_exists(&bucket).await, "bucket gone");
+    assert!(!app.role_exists(&role).await, "role gone");
+    assert!(!app.function_exists(&function).await, "function gone");
 }

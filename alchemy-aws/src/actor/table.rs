@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alchemy::actor::{ActorError, Result};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
@@ -113,6 +114,17 @@ pub(crate) fn millis(at: SystemTime) -> u64 {
 }
 
 impl Table {
+    /// A query of the items of actor `id`, its partition: `#pk` and `#sk` name the key
+    /// attributes and `:pk` is bound to `id`, for the key condition to use.
+    fn query_actor(&self, id: &str) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.name)
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_names("#sk", "sk")
+            .expression_attribute_values(":pk", s(id))
+    }
+
     fn key(&self, id: &str, sk: String) -> HashMap<String, AttributeValue> {
         HashMap::from([("pk".to_string(), s(id)), ("sk".to_string(), s(sk))])
     }
@@ -379,13 +391,8 @@ impl Table {
         let mut start = None;
         loop {
             let page = self
-                .client
-                .query()
-                .table_name(&self.name)
+                .query_actor(id)
                 .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", "pk")
-                .expression_attribute_names("#sk", "sk")
-                .expression_attribute_values(":pk", s(id))
                 .expression_attribute_values(":prefix", s(format!("{data}{prefix}")))
                 .consistent_read(true)
                 .set_exclusive_start_key(start.take())
@@ -417,13 +424,8 @@ impl Table {
         let mut start = None;
         loop {
             let page = self
-                .client
-                .query()
-                .table_name(&self.name)
+                .query_actor(id)
                 .key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
-                .expression_attribute_names("#pk", "pk")
-                .expression_attribute_names("#sk", "sk")
-                .expression_attribute_values(":pk", s(id))
                 .expression_attribute_values(":low", s("d/"))
                 // Items of `gen` sort after this: they continue with `/`.
                 .expression_attribute_values(":high", s(format!("d/{gen:016x}")))

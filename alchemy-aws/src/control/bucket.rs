@@ -167,15 +167,20 @@ impl S3BucketProvider {
         self.set_cors(name, &props.cors).await
     }
 
-    async fn set_versioning(&self, name: &str, enabled: bool) -> Result<()> {
-        let current = self
+    /// The versioning status of bucket `name`: `None` if it was never versioned.
+    async fn versioning(&self, name: &str) -> Result<Option<BucketVersioningStatus>> {
+        let answer = self
             .client
             .get_bucket_versioning()
             .bucket(name)
             .send()
             .await
             .map_err(|e| failed("read the versioning of", name, e))?;
-        let status = match (enabled, current.status()) {
+        Ok(answer.status().cloned())
+    }
+
+    async fn set_versioning(&self, name: &str, enabled: bool) -> Result<()> {
+        let status = match (enabled, self.versioning(name).await?) {
             (true, Some(BucketVersioningStatus::Enabled)) => return Ok(()),
             (true, _) => BucketVersioningStatus::Enabled,
             // Never versioned or already suspended: nothing to turn off.
@@ -292,13 +297,7 @@ impl S3BucketProvider {
     /// The settings bucket `name` has now, as props (`force_destroy` is not a setting of the
     /// bucket: it is taken from `props`).
     async fn live(&self, name: &str, props: &S3BucketProps) -> Result<S3BucketProps> {
-        let versioning = self
-            .client
-            .get_bucket_versioning()
-            .bucket(name)
-            .send()
-            .await
-            .map_err(|e| failed("read the versioning of", name, e))?;
+        let versioning = self.versioning(name).await?;
         let block_public_access = match self
             .client
             .get_public_access_block()
@@ -361,7 +360,7 @@ impl S3BucketProvider {
             Err(e) => return Err(failed("read the CORS rules of", name, e)),
         };
         Ok(S3BucketProps {
-            versioning: versioning.status() == Some(&BucketVersioningStatus::Enabled),
+            versioning: versioning == Some(BucketVersioningStatus::Enabled),
             block_public_access,
             lifecycle,
             cors,

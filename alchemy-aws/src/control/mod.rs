@@ -59,8 +59,8 @@ pub use name::{bucket_name, function_name, role_name, user_name};
 pub use permissions::bucket_permissions;
 pub use platform::{AwsPlatform, AwsPlatformOptions};
 pub use role::{
-    decode_policy_document, policy_document, IamRoleOutput, IamRoleProps, IamRoleProvider,
-    RolePermission, BASIC_EXECUTION_POLICY, INLINE_POLICY_NAME,
+    decode_policy_document, lambda_trust_policy, policy_document, IamRoleOutput, IamRoleProps,
+    IamRoleProvider, RolePermission, BASIC_EXECUTION_POLICY, INLINE_POLICY_NAME,
 };
 pub use url::{FunctionUrlOutput, FunctionUrlProps, FunctionUrlProvider, UrlAuth};
 pub use user::{

@@ -130,8 +130,9 @@ pub fn policy_document(permissions: &[Permission]) -> Value {
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
 
-/// The trust policy of every role: Lambda may assume it.
-fn assume_role_policy() -> String {
+/// The trust policy of every role [`IamRoleProvider`] makes: Lambda may assume it. A role made
+/// by other means (by hand, or by a test) needs the same for a function to run as it.
+pub fn lambda_trust_policy() -> String {
     json!({
         "Version": "2012-10-17",
         "Statement": [{
@@ -383,7 +384,7 @@ impl Provider<IamRoleProps> for IamRoleProvider {
             .client
             .create_role()
             .role_name(&name)
-            .assume_role_policy_document(assume_role_policy())
+            .assume_role_policy_document(lambda_trust_policy())
             .description(format!(
                 "Execution role of `{}` (app {}, stage {})",
                 ctx.id, ctx.app, ctx.stage
@@ -401,7 +402,7 @@ impl Provider<IamRoleProps> for IamRoleProvider {
                 self.client
                     .update_assume_role_policy()
                     .role_name(&name)
-                    .policy_document(assume_role_policy())
+                    .policy_document(lambda_trust_policy())
                     .send()
                     .await
                     .map_err(|e| failed("set the trust policy of", &name, e))?;

@@ -248,11 +248,10 @@ impl S3Bucket {
             .content_length(i64::try_from(len).unwrap_or(i64::MAX))
             .set_content_type(options.content_type)
             .set_metadata(sdk_metadata(options.metadata));
-        let request = match &options.mode {
-            PutMode::Overwrite => request,
-            PutMode::Create => request.if_none_match("*"),
-            PutMode::Update(etag) => request.if_match(etag),
-        };
+        let (if_none_match, if_match) = preconditions(&options.mode);
+        let request = request
+            .set_if_none_match(if_none_match)
+            .set_if_match(if_match);
         match request.send().await {
             Ok(output) => Ok(PutResult {
                 etag: required_etag(output.e_tag, key)?,
@@ -330,6 +329,24 @@ impl S3Bucket {
             let _ = self.abort_multipart(key, &upload_id).await;
         }
         completed
+    }
+}
+
+/// The conditional-write headers a put in `mode` sends: `If-None-Match: *` to create only,
+/// `If-Match: <etag>` to update only, neither to overwrite.
+fn preconditions(mode: &PutMode) -> (Option<String>, Option<String>) {
+    match mode {
+        PutMode::Overwrite => (None, None),
+        PutMode::Create => (Some("*".to_owned()), None),
+        PutMode::Update(etag) => (None, Some(etag.clone())),
+    }
+}
+
+/// The error for an upload id S3 does not know (completed, aborted or never started).
+fn no_such_upload(key: &str, upload_id: &str) -> BucketError {
+    BucketError::NoSuchUpload {
+        key: key.to_owned(),
+        upload_id: upload_id.to_owned(),
     }
 }
 
@@ -595,11 +612,10 @@ impl BucketStore for S3Bucket {
             .bucket(&self.bucket)
             .key(to)
             .copy_source(encode_copy_source(&self.bucket, from));
-        let request = match &mode {
-            PutMode::Overwrite => request,
-            PutMode::Create => request.if_none_match("*"),
-            PutMode::Update(etag) => request.if_match(etag),
-        };
+        let (if_none_match, if_match) = preconditions(&mode);
+        let request = request
+            .set_if_none_match(if_none_match)
+            .set_if_match(if_match);
         match request.send().await {
             Ok(output) => {
                 let result = output.copy_object_result;
@@ -708,10 +724,7 @@ impl BucketStore for S3Bucket {
             Err(error) => Err(body_error(&errors).unwrap_or_else(|| {
                 let failure = Failure::new(error);
                 if failure.is_no_such_upload() || failure.status == Some(404) {
-                    BucketError::NoSuchUpload {
-                        key: key.to_owned(),
-                        upload_id: upload_id.to_owned(),
-                    }
+                    no_such_upload(key, upload_id)
                 } else {
                     failure.backend(format_args!("writing part {part_number} of `{key}`"))
                 }
@@ -777,11 +790,10 @@ impl BucketStore for S3Bucket {
             .key(key)
             .upload_id(s3_id)
             .multipart_upload(completed);
-        let request = match &mode {
-            PutMode::Overwrite => request,
-            PutMode::Create => request.if_none_match("*"),
-            PutMode::Update(etag) => request.if_match(etag),
-        };
+        let (if_none_match, if_match) = preconditions(&mode);
+        let request = request
+            .set_if_none_match(if_none_match)
+            .set_if_match(if_match);
         match request.send().await {
             Ok(output) => Ok(PutResult {
                 etag: required_etag(output.e_tag, key)?,
@@ -790,10 +802,7 @@ impl BucketStore for S3Bucket {
             Err(error) => {
                 let failure = Failure::new(error);
                 Err(if failure.is_no_such_upload() {
-                    BucketError::NoSuchUpload {
-                        key: key.to_owned(),
-                        upload_id: upload_id.to_owned(),
-                    }
+                    no_such_upload(key, upload_id)
                 } else if failure.is(400, &["InvalidPart", "InvalidPartOrder", "EntityTooSmall"])
                     && failure.code.is_some()
                 {

@@ -59,15 +59,7 @@ impl Sandbox {
 
     /// Runs and insists on exit code 0.
     pub fn ok(&self, version: u32, args: &[&str]) -> String {
-        let out = self.run(version, args);
-        assert!(
-            out.status.success(),
-            "{args:?} failed with {}:\n{}\n{}",
-            out.status,
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-        text(&out.stdout)
+        succeeded(args, &self.run(version, args))
     }
 
     /// The files of the stage's state (snapshot, backup, journal; not the lease), with their bytes.
@@ -92,6 +84,18 @@ pub mod photos;
 
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
+}
+
+/// The standard output of the run of `args` that gave `out`, which must have succeeded.
+pub fn succeeded(args: &[&str], out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{args:?} failed with {}:\n{}\n{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
 }
 
 pub fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
