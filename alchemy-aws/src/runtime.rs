@@ -104,10 +104,7 @@ impl AwsRuntime {
     /// The environment variable that names the S3 bucket bound under `id`, such as
     /// `ALCHEMY_BUCKET_USER_PHOTOS` for `user-photos`.
     pub fn bucket_env(id: &str) -> String {
-        format!(
-            "ALCHEMY_BUCKET_{}",
-            id.to_ascii_uppercase().replace('-', "_")
-        )
+        alchemy::bucket::bucket_env(id)
     }
 }
 

@@ -4,10 +4,10 @@
 //!
 //! - [`binding_name`] and [`names`]: the names the control plane writes into a Worker's
 //!   metadata and the runtime reads from its `env`.
-//! - [`s3`]: S3 as a [`BucketStore`](alchemy::bucket::BucketStore) over SigV4-signed HTTP, on
-//!   both targets: over `fetch` in a Worker (`s3::FetchTransport`), over reqwest natively
-//!   (feature `s3-native`). A Worker whose bucket a stage places in S3 gets it from
-//!   `CloudflareRuntime::bucket`.
+//! - [`s3`]: S3 as a [`BucketStore`](alchemy::bucket::BucketStore) over SigV4-signed HTTP
+//!   ([`alchemy_s3`], re-exported), on both targets: over `fetch` in a Worker
+//!   (`s3::FetchTransport`), over reqwest natively (feature `s3-native`). A Worker whose bucket
+//!   a stage places in S3 gets it from `CloudflareRuntime::bucket`.
 //!
 //! # In a Worker (`wasm32-unknown-unknown`)
 //!

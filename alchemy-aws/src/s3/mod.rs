@@ -45,7 +45,6 @@
 
 mod body;
 mod error;
-mod multipart;
 mod wire;
 
 use std::collections::BTreeMap;
@@ -60,16 +59,13 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, EncodingType};
 use aws_sdk_s3::Client;
 
 use self::body::{from_sdk, to_sdk_sized, BodyErrors};
-use self::error::write_error;
-use self::error::Failure;
-use self::multipart::{decode_upload_id, encode_upload_id, PartReader};
-use self::wire::{
-    decode_listed, encode_copy_source, is_empty_range, millis, parse_content_range, required_etag,
-    sdk_metadata,
-};
+use self::error::{sdk_failure, write_error};
+use self::wire::{millis, required_etag, sdk_metadata};
+use alchemy_s3::parts::{decode_upload_id, encode_upload_id, PartReader};
+use alchemy_s3::wire::{copy_source, decode_listed, is_empty_range, parse_content_range};
 
 /// The provider's name in errors and reports.
-pub(crate) const PROVIDER: &str = "s3";
+pub(crate) const PROVIDER: &str = alchemy_s3::PROVIDER;
 
 const MIB: u64 = 1024 * 1024;
 /// S3's smallest part but the last.
@@ -258,7 +254,7 @@ impl S3Bucket {
                 version: output.version_id,
             }),
             Err(error) => Err(body_error(&errors)
-                .unwrap_or_else(|| write_error(Failure::new(error), key, &options.mode))),
+                .unwrap_or_else(|| write_error(sdk_failure(error), key, &options.mode))),
         }
     }
 
@@ -389,7 +385,7 @@ impl BucketStore for S3Bucket {
         let output = match sent {
             Ok(output) => output,
             Err(error) => {
-                let failure = Failure::new(error);
+                let failure = sdk_failure(error);
                 return Err(if failure.is_not_found() {
                     BucketError::not_found(key)
                 } else if failure.is(416, &["InvalidRange"]) {
@@ -467,7 +463,7 @@ impl BucketStore for S3Bucket {
             .send()
             .await
             .map_err(|error| {
-                let failure = Failure::new(error);
+                let failure = sdk_failure(error);
                 if failure.is_not_found() {
                     BucketError::not_found(key)
                 } else {
@@ -509,7 +505,7 @@ impl BucketStore for S3Bucket {
         {
             Ok(_) => Ok(()),
             Err(error) => {
-                let failure = Failure::new(error);
+                let failure = sdk_failure(error);
                 if failure.is(404, &["NoSuchKey"]) {
                     Ok(())
                 } else {
@@ -546,7 +542,7 @@ impl BucketStore for S3Bucket {
             .send()
             .await
             .map_err(|error| {
-                Failure::new(error).backend(format_args!(
+                sdk_failure(error).backend(format_args!(
                     "listing `{}`",
                     options.prefix.as_deref().unwrap_or("")
                 ))
@@ -611,7 +607,7 @@ impl BucketStore for S3Bucket {
             .copy_object()
             .bucket(&self.bucket)
             .key(to)
-            .copy_source(encode_copy_source(&self.bucket, from));
+            .copy_source(copy_source(&self.bucket, from));
         let (if_none_match, if_match) = preconditions(&mode);
         let request = request
             .set_if_none_match(if_none_match)
@@ -625,7 +621,7 @@ impl BucketStore for S3Bucket {
                 })
             }
             Err(error) => {
-                let failure = Failure::new(error);
+                let failure = sdk_failure(error);
                 if !failure.is_not_found() {
                     return Err(write_error(failure, to, &mode));
                 }
@@ -665,7 +661,7 @@ impl BucketStore for S3Bucket {
             .send()
             .await
             .map_err(|error| {
-                Failure::new(error).backend(format_args!("starting a multipart upload of `{key}`"))
+                sdk_failure(error).backend(format_args!("starting a multipart upload of `{key}`"))
             })?;
         let s3_id = output.upload_id.ok_or_else(|| {
             BucketError::backend(
@@ -722,7 +718,7 @@ impl BucketStore for S3Bucket {
                 size,
             }),
             Err(error) => Err(body_error(&errors).unwrap_or_else(|| {
-                let failure = Failure::new(error);
+                let failure = sdk_failure(error);
                 if failure.is_no_such_upload() || failure.status == Some(404) {
                     no_such_upload(key, upload_id)
                 } else {
@@ -800,7 +796,7 @@ impl BucketStore for S3Bucket {
                 version: output.version_id,
             }),
             Err(error) => {
-                let failure = Failure::new(error);
+                let failure = sdk_failure(error);
                 Err(if failure.is_no_such_upload() {
                     no_such_upload(key, upload_id)
                 } else if failure.is(400, &["InvalidPart", "InvalidPartOrder", "EntityTooSmall"])
@@ -836,7 +832,7 @@ impl BucketStore for S3Bucket {
         {
             Ok(_) => Ok(()),
             Err(error) => {
-                let failure = Failure::new(error);
+                let failure = sdk_failure(error);
                 if failure.is_no_such_upload() || failure.status == Some(404) {
                     Ok(())
                 } else {

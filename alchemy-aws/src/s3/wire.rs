@@ -1,10 +1,9 @@
-//! What S3's headers and fields hold, both ways: metadata, etags, times, `Content-Range`,
-//! `Range` and `x-amz-copy-source`.
+//! What the SDK's types hold: metadata, etags and times. The protocol's own fields
+//! (`Content-Range`, copy sources, listed keys) are read by `alchemy_s3::wire`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::ops::Range;
 
-use alchemy::bucket::{BucketError, ByteRange, Result};
+use alchemy::bucket::{BucketError, Result};
 use aws_sdk_s3::primitives::DateTime;
 
 use super::PROVIDER;
@@ -31,106 +30,24 @@ pub(crate) fn millis(time: Option<DateTime>) -> u64 {
         .unwrap_or(0)
 }
 
-/// The range S3 served, and the whole object's size, from a `Content-Range` such as
-/// `bytes 0-99/1234`.
-pub(crate) fn parse_content_range(value: &str) -> Option<(Range<u64>, u64)> {
-    let rest = value.trim().strip_prefix("bytes ")?;
-    let (span, size) = rest.split_once('/')?;
-    let (start, end) = span.split_once('-')?;
-    let start: u64 = start.trim().parse().ok()?;
-    let end: u64 = end.trim().parse().ok()?;
-    let size: u64 = size.trim().parse().ok()?;
-    Some((start..end + 1, size))
-}
-
-/// Whether a range selects nothing whatever the object's size. S3 ignores such a `Range`
-/// header (it is not a valid one) and would send the whole object.
-pub(crate) fn is_empty_range(range: ByteRange) -> bool {
-    matches!(range, ByteRange::Bounded { start, end } if start >= end)
-        || range == ByteRange::Suffix(0)
-}
-
-/// `key` percent-encoded for the `x-amz-copy-source` header (`/` kept).
-pub(crate) fn encode_copy_source(bucket: &str, key: &str) -> String {
-    let mut encoded = String::with_capacity(bucket.len() + key.len() + 1);
-    encoded.push_str(bucket);
-    encoded.push('/');
-    for byte in key.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~/".contains(&byte) {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
-}
-
-/// A key or prefix from a listing made with `encoding-type=url`: percent-decoded, and `+` as a
-/// space (S3 encodes a space so and a `+` as `%2B`, as HTML forms do).
-///
-/// XML 1.0 cannot carry every character a key may hold (most control characters), and XML
-/// parsers turn `\r` into `\n`; URL-encoded listings carry every key as it is.
-pub(crate) fn decode_listed(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |at: usize| bytes.get(at).and_then(|b| char::from(*b).to_digit(16));
-        match bytes[i] {
-            b'%' => match (hex(i + 1), hex(i + 2)) {
-                (Some(high), Some(low)) => {
-                    decoded.push((high * 16 + low) as u8);
-                    i += 3;
-                    continue;
-                }
-                _ => decoded.push(b'%'),
-            },
-            b'+' => decoded.push(b' '),
-            byte => decoded.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn listed_keys_are_url_decoded() {
-        assert_eq!(decode_listed("a%2Fb+c%2Bd"), "a/b c+d");
-        assert_eq!(decode_listed("cr%0Dlf%0A%01"), "cr\rlf\n\u{1}");
-        assert_eq!(decode_listed("%E6%97%A5%F0%9F%A6%80"), "日🦀");
-        assert_eq!(decode_listed("100%"), "100%");
-        assert_eq!(decode_listed("%zz"), "%zz");
+    fn sdk_metadata_is_none_when_empty() {
+        assert_eq!(sdk_metadata(BTreeMap::new()), None);
+        let one = BTreeMap::from([("owner".to_string(), "ada".to_string())]);
+        assert_eq!(sdk_metadata(one.clone()), Some(one.into_iter().collect()));
     }
 
     #[test]
-    fn content_ranges_give_the_range_and_the_size() {
-        assert_eq!(parse_content_range("bytes 0-99/1234"), Some((0..100, 1234)));
-        assert_eq!(parse_content_range("bytes 9-9/10"), Some((9..10, 10)));
-        assert_eq!(parse_content_range("bytes */10"), None);
-        assert_eq!(parse_content_range("items 0-1/2"), None);
-    }
-
-    #[test]
-    fn copy_sources_are_percent_encoded() {
-        assert_eq!(
-            encode_copy_source("b", "a/with space+plus/🦀"),
-            "b/a/with%20space%2Bplus/%F0%9F%A6%80"
+    fn writes_without_an_etag_are_refused() {
+        assert_eq!(required_etag(Some("\"e\"".into()), "k").unwrap(), "\"e\"");
+        let error = required_etag(None, "k").unwrap_err().to_string();
+        assert!(
+            error.contains("writing `k`: the answer had no ETag"),
+            "{error}"
         );
-        assert_eq!(
-            encode_copy_source("b", "plain-key_1.txt"),
-            "b/plain-key_1.txt"
-        );
-    }
-
-    #[test]
-    fn ranges_that_select_nothing_are_caught_before_s3_ignores_them() {
-        assert!(is_empty_range((4..4).into()));
-        assert!(is_empty_range(ByteRange::Suffix(0)));
-        assert!(!is_empty_range((4..5).into()));
-        assert!(!is_empty_range(ByteRange::From(0)));
     }
 }

@@ -75,6 +75,27 @@ pub use put::{PutMode, PutOptions, PutResult};
 pub use store::{BucketStore, MaybeSendSync};
 pub use upload::UploadOptions;
 
+/// The environment variable that names the provider's bucket bound as `id`, on every platform:
+/// `ALCHEMY_BUCKET_` and the id upper-cased, every character other than a letter or digit as
+/// `_`.
+///
+/// ```
+/// assert_eq!(alchemy::bucket::bucket_env("user-photos"), "ALCHEMY_BUCKET_USER_PHOTOS");
+/// ```
+pub fn bucket_env(id: &str) -> String {
+    let name: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("ALCHEMY_BUCKET_{name}")
+}
+
 /// A bucket that a service needs, declared once as a `static`.
 ///
 /// The declaration is provider-neutral: it names the bucket, and the stage's configuration

@@ -90,10 +90,7 @@ impl LocalPlatform {
 
     /// The environment variable through which a service finds a bound bucket's directory.
     pub fn bucket_env(id: &str) -> String {
-        format!(
-            "ALCHEMY_BUCKET_{}",
-            id.to_ascii_uppercase().replace('-', "_")
-        )
+        crate::bucket::bucket_env(id)
     }
 }
 

@@ -1,8 +1,9 @@
-//! S3's error answers, normalised to [`BucketError`].
+//! S3's failures, normalised to [`BucketError`]: an answer's status and `<Error>` code, or a
+//! request that got none. `alchemy-aws` builds the same [`Failure`] from the SDK's errors.
 
 use alchemy::bucket::{BucketError, PutMode};
 
-use super::PROVIDER;
+use crate::PROVIDER;
 
 /// S3 error codes that mean "slow down" or "try again".
 const TRANSIENT_CODES: &[&str] = &[
@@ -21,20 +22,22 @@ const TRANSIENT_CODES: &[&str] = &[
 /// An S3 request that failed: its status and S3's `<Error>` code and message, or a request
 /// that got no answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Failure {
+pub struct Failure {
     /// The HTTP status, when there was an answer.
-    pub(crate) status: Option<u16>,
+    pub status: Option<u16>,
     /// S3's error code (`NoSuchKey`, `PreconditionFailed`, …), when the answer had one.
-    pub(crate) code: Option<String>,
+    pub code: Option<String>,
     /// What went wrong, for messages.
-    pub(crate) message: String,
+    pub message: String,
+    /// Whether the same request may succeed later: throttling, a 5xx, no answer at all.
+    pub retryable: bool,
 }
 
 impl Failure {
     /// An answer with status `status` and the body `body` (an `<Error>` document, or nothing
     /// for `HEAD` and some 304s and 412s).
-    pub(crate) fn answer(status: u16, body: &str) -> Failure {
-        let (code, message) = match super::xml::error(body) {
+    pub fn answer(status: u16, body: &str) -> Failure {
+        let (code, message) = match crate::xml::error(body) {
             Some((code, message)) => (Some(code).filter(|code| !code.is_empty()), message),
             None => (None, String::new()),
         };
@@ -44,38 +47,31 @@ impl Failure {
             (None, _) => format!("{status} (no error document)"),
         };
         Failure {
+            retryable: Self::transient(status, code.as_deref()),
             status: Some(status),
             code,
             message,
         }
     }
 
-    /// A request that got no answer.
-    pub(crate) fn unanswered(message: String) -> Failure {
+    /// A request that got no answer: retryable.
+    pub fn unanswered(message: String) -> Failure {
         Failure {
             status: None,
             code: None,
             message,
+            retryable: true,
         }
     }
 
-    /// Whether the same request may succeed later: throttling, a 5xx, no answer at all.
-    pub(crate) fn retryable(&self) -> bool {
-        match self.status {
-            None => true,
-            Some(status) => {
-                status == 429
-                    || status >= 500
-                    || self
-                        .code
-                        .as_deref()
-                        .is_some_and(|code| TRANSIENT_CODES.contains(&code))
-            }
-        }
+    /// Whether an answer with `status` and the error code `code` may go away when the same
+    /// request is sent again: throttling, a 5xx, S3's codes for "slow down" and "try again".
+    pub fn transient(status: u16, code: Option<&str>) -> bool {
+        status == 429 || status >= 500 || code.is_some_and(|code| TRANSIENT_CODES.contains(&code))
     }
 
     /// Whether the answer had this status or one of these codes.
-    pub(crate) fn is(&self, status: u16, codes: &[&str]) -> bool {
+    pub fn is(&self, status: u16, codes: &[&str]) -> bool {
         self.status == Some(status)
             || self
                 .code
@@ -84,24 +80,23 @@ impl Failure {
     }
 
     /// Whether the object was not found.
-    pub(crate) fn is_not_found(&self) -> bool {
+    pub fn is_not_found(&self) -> bool {
         self.is(404, &["NoSuchKey", "NotFound"])
     }
 
     /// Whether a condition failed, or a concurrent conditional write won.
-    pub(crate) fn is_precondition(&self) -> bool {
+    pub fn is_precondition(&self) -> bool {
         self.is(412, &["PreconditionFailed", "ConditionalRequestConflict"])
     }
 
     /// Whether the multipart upload id is unknown, completed or aborted.
-    pub(crate) fn is_no_such_upload(&self) -> bool {
+    pub fn is_no_such_upload(&self) -> bool {
         self.code.as_deref() == Some("NoSuchUpload")
     }
 
     /// The failure as [`BucketError::Backend`], saying what was being done (which names the
     /// bucket and the key).
-    pub(crate) fn backend(self, doing: impl std::fmt::Display) -> BucketError {
-        let retryable = self.retryable();
+    pub fn backend(self, doing: impl std::fmt::Display) -> BucketError {
         let hint = match self.status {
             Some(403) => {
                 ": check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), \
@@ -112,13 +107,15 @@ impl Failure {
         BucketError::Backend {
             provider: PROVIDER,
             message: format!("{doing}: {}{hint}", self.message),
-            retryable,
+            retryable: self.retryable,
         }
     }
 }
 
-/// A failed write of `key` under `mode`, as the neutral error.
-pub(crate) fn write_error(failure: Failure, doing: &str, key: &str, mode: &PutMode) -> BucketError {
+/// A failed write of `key` under `mode`, as the neutral error: a failed condition becomes
+/// `AlreadyExists` or `Precondition`, anything else a backend error saying what was being
+/// done (`doing`).
+pub fn write_error(failure: Failure, doing: &str, key: &str, mode: &PutMode) -> BucketError {
     match mode {
         PutMode::Create if failure.is_precondition() => BucketError::AlreadyExists {
             key: key.to_owned(),
@@ -146,11 +143,11 @@ mod tests {
             "<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>",
         );
         assert!(failure.is_not_found());
-        assert!(!failure.retryable());
+        assert!(!failure.retryable);
         assert_eq!(failure.message, "404 NoSuchKey: gone");
-        assert!(Failure::answer(503, "").retryable());
-        assert!(Failure::answer(400, "<Error><Code>SlowDown</Code></Error>").retryable());
-        assert!(Failure::unanswered("refused".into()).retryable());
+        assert!(Failure::answer(503, "").retryable);
+        assert!(Failure::answer(400, "<Error><Code>SlowDown</Code></Error>").retryable);
+        assert!(Failure::unanswered("refused".into()).retryable);
     }
 
     #[test]

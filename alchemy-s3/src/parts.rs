@@ -15,7 +15,7 @@ const SEPARATOR: char = '~';
 ///
 /// Keeping the condition in the id keeps the store stateless: any process holding the id can
 /// complete the upload with the right condition.
-pub(crate) fn encode_upload_id(s3_id: &str, mode: &PutMode) -> String {
+pub fn encode_upload_id(s3_id: &str, mode: &PutMode) -> String {
     match mode {
         PutMode::Overwrite => s3_id.to_owned(),
         PutMode::Create => format!("{s3_id}{SEPARATOR}create"),
@@ -28,7 +28,7 @@ pub(crate) fn encode_upload_id(s3_id: &str, mode: &PutMode) -> String {
 
 /// S3's upload id and the condition, from an id [`encode_upload_id`] made. An id that was not
 /// made here is taken as S3's own, with no condition (S3 then says whether it knows it).
-pub(crate) fn decode_upload_id(id: &str) -> (&str, PutMode) {
+pub fn decode_upload_id(id: &str) -> (&str, PutMode) {
     let Some((s3_id, condition)) = id.split_once(SEPARATOR) else {
         return (id, PutMode::Overwrite);
     };
@@ -58,7 +58,7 @@ fn decode_hex(hex: &str) -> Option<String> {
 
 /// Cuts a body into parts of `part_size` bytes (the last may be shorter) without copying:
 /// a part is the body's own chunks, the one that straddles a boundary split between two parts.
-pub(crate) struct PartReader {
+pub struct PartReader {
     body: ByteStream,
     part_size: usize,
     /// A chunk's remainder that belongs to the next part.
@@ -67,14 +67,16 @@ pub(crate) struct PartReader {
 }
 
 /// One part of a body: its chunks and their total length.
-pub(crate) struct Part {
-    pub(crate) chunks: Vec<Bytes>,
-    pub(crate) len: usize,
+pub struct Part {
+    /// The chunks, in order.
+    pub chunks: Vec<Bytes>,
+    /// Their total length in bytes.
+    pub len: usize,
 }
 
 impl Part {
     /// The part as a body of exact length.
-    pub(crate) fn into_stream(self) -> ByteStream {
+    pub fn into_stream(self) -> ByteStream {
         let len = self.len as u64;
         ByteStream::from_stream(futures::stream::iter(
             self.chunks.into_iter().map(Ok::<_, StreamError>),
@@ -85,7 +87,7 @@ impl Part {
 
 impl PartReader {
     /// A reader of `body` in parts of `part_size` bytes.
-    pub(crate) fn new(body: ByteStream, part_size: usize) -> Self {
+    pub fn new(body: ByteStream, part_size: usize) -> Self {
         PartReader {
             body,
             part_size: part_size.max(1),
@@ -96,7 +98,7 @@ impl PartReader {
 
     /// The next part: `part_size` bytes, fewer at the end of the body, or `None` once the body
     /// is used up.
-    pub(crate) async fn next_part(&mut self) -> Result<Option<Part>, StreamError> {
+    pub async fn next_part(&mut self) -> Result<Option<Part>, StreamError> {
         let mut part = Part {
             chunks: Vec::new(),
             len: 0,
@@ -125,7 +127,7 @@ impl PartReader {
     }
 
     /// Whether the body is used up: nothing is left to read after the parts handed out.
-    pub(crate) async fn is_done(&mut self) -> Result<bool, StreamError> {
+    pub async fn is_done(&mut self) -> Result<bool, StreamError> {
         if self.carry.is_some() {
             return Ok(false);
         }

@@ -10,15 +10,15 @@ use http::HeaderMap;
 use super::sigv4::{days_from_civil, encode};
 
 /// The prefix of user metadata headers.
-pub(crate) const META_PREFIX: &str = "x-amz-meta-";
+pub const META_PREFIX: &str = "x-amz-meta-";
 
 /// A header's value as text, if it is there and is text.
-pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name)?.to_str().ok()
 }
 
 /// The user metadata of an answer's `x-amz-meta-*` headers.
-pub(crate) fn metadata(headers: &HeaderMap) -> BTreeMap<String, String> {
+pub fn metadata(headers: &HeaderMap) -> BTreeMap<String, String> {
     headers
         .iter()
         .filter_map(|(name, value)| {
@@ -30,7 +30,7 @@ pub(crate) fn metadata(headers: &HeaderMap) -> BTreeMap<String, String> {
 
 /// Milliseconds since the epoch of an ISO 8601 time as S3 lists it
 /// (`2009-10-12T17:50:30.000Z`), or 0 for one it cannot read.
-pub(crate) fn iso_millis(text: &str) -> u64 {
+pub fn iso_millis(text: &str) -> u64 {
     let parse = || -> Option<u64> {
         let (date, time) = text.trim().split_once('T')?;
         let mut date = date.split('-');
@@ -52,7 +52,7 @@ pub(crate) fn iso_millis(text: &str) -> u64 {
 
 /// Milliseconds since the epoch of an HTTP date (`Wed, 12 Oct 2009 17:50:00 GMT`), or 0 for
 /// one it cannot read.
-pub(crate) fn http_date_millis(text: &str) -> u64 {
+pub fn http_date_millis(text: &str) -> u64 {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
@@ -74,7 +74,7 @@ pub(crate) fn http_date_millis(text: &str) -> u64 {
 
 /// The range S3 served, and the whole object's size, from a `Content-Range` such as
 /// `bytes 0-99/1234`.
-pub(crate) fn parse_content_range(value: &str) -> Option<(Range<u64>, u64)> {
+pub fn parse_content_range(value: &str) -> Option<(Range<u64>, u64)> {
     let rest = value.trim().strip_prefix("bytes ")?;
     let (span, size) = rest.split_once('/')?;
     let (start, end) = span.split_once('-')?;
@@ -86,13 +86,13 @@ pub(crate) fn parse_content_range(value: &str) -> Option<(Range<u64>, u64)> {
 
 /// Whether a range selects nothing whatever the object's size. S3 ignores such a `Range`
 /// header (it is not a valid one) and would send the whole object.
-pub(crate) fn is_empty_range(range: ByteRange) -> bool {
+pub fn is_empty_range(range: ByteRange) -> bool {
     matches!(range, ByteRange::Bounded { start, end } if start >= end)
         || range == ByteRange::Suffix(0)
 }
 
 /// The `x-amz-copy-source` of `key` in `bucket`: percent-encoded, `/` kept.
-pub(crate) fn copy_source(bucket: &str, key: &str) -> String {
+pub fn copy_source(bucket: &str, key: &str) -> String {
     format!("{}/{}", encode(bucket, true), encode(key, false))
 }
 
@@ -101,7 +101,7 @@ pub(crate) fn copy_source(bucket: &str, key: &str) -> String {
 ///
 /// XML 1.0 cannot carry every character a key may hold (most control characters), and XML
 /// parsers turn `\r` into `\n`; URL-encoded listings carry every key as it is.
-pub(crate) fn decode_listed(value: &str) -> String {
+pub fn decode_listed(value: &str) -> String {
     let bytes = value.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -144,14 +144,28 @@ mod tests {
     #[test]
     fn content_ranges_give_the_range_and_the_size() {
         assert_eq!(parse_content_range("bytes 0-99/1234"), Some((0..100, 1234)));
+        assert_eq!(parse_content_range("bytes 9-9/10"), Some((9..10, 10)));
         assert_eq!(parse_content_range("bytes */10"), None);
+        assert_eq!(parse_content_range("items 0-1/2"), None);
+    }
+
+    #[test]
+    fn ranges_that_select_nothing_are_caught_before_s3_ignores_them() {
+        assert!(is_empty_range((4..4).into()));
+        assert!(is_empty_range(ByteRange::Suffix(0)));
+        assert!(!is_empty_range((4..5).into()));
+        assert!(!is_empty_range(ByteRange::From(0)));
     }
 
     #[test]
     fn listed_keys_and_copy_sources_round_trip() {
         assert_eq!(decode_listed("a%2Fb+c%2Bd"), "a/b c+d");
         assert_eq!(decode_listed("%E6%97%A5%0D"), "日\r");
+        assert_eq!(decode_listed("cr%0Dlf%0A%01"), "cr\rlf\n\u{1}");
+        assert_eq!(decode_listed("100%"), "100%");
+        assert_eq!(decode_listed("%zz"), "%zz");
         assert_eq!(copy_source("b", "a/x y+z/🦀"), "b/a/x%20y%2Bz/%F0%9F%A6%80");
+        assert_eq!(copy_source("b", "plain-key_1.txt"), "b/plain-key_1.txt");
     }
 
     #[test]

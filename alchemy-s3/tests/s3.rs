@@ -1,11 +1,11 @@
-//! The S3 client of `alchemy_cloudflare::s3` (SigV4 over plain HTTP, the one Workers use)
+//! The S3 client of `alchemy_s3` (SigV4 over plain HTTP, the one Workers use)
 //! against S3 in MiniStack, over the native transport: the bucket conformance suite, and what
 //! the suite does not cover (bodies of unknown length, errors naming bucket and key).
 
 use alchemy::bucket::conformance::{self, Skipped};
 use alchemy::bucket::{BucketClient, BucketError, BucketStore, PutMode};
 use alchemy_aws::testing::{Emulator, REGION};
-use alchemy_cloudflare::s3::{Credentials, ReqwestTransport, S3Bucket, S3Config};
+use alchemy_s3::{Credentials, ReqwestTransport, S3Bucket, S3Config};
 use alchemy_stream::{ByteStream, Bytes, StreamError};
 
 /// A fresh bucket in `emulator`, reached by the S3 client over reqwest, declaring what the

@@ -1,6 +1,6 @@
-//! [`Transport`]: how the S3 client sends a signed request. `FetchTransport` is the Worker's
-//! `fetch` (on `wasm32`); `ReqwestTransport` is reqwest (feature `s3-native`), for tests and
-//! native programs.
+//! [`Transport`]: how the S3 client sends a signed request. `ReqwestTransport` is reqwest
+//! (feature `reqwest`, native targets); `alchemy_cloudflare::s3::FetchTransport` is a Worker's
+//! `fetch`.
 
 use alchemy::bucket::MaybeSendSync;
 use alchemy_stream::ByteStream;
@@ -36,68 +36,14 @@ pub trait Transport: MaybeSendSync + 'static {
     ) -> Result<Response<ByteStream>, TransportError>;
 }
 
-/// The Worker's `fetch` as the transport (`wasm32` only).
-///
-/// A body of known length crosses as one buffer when small and as a `FixedLengthStream`
-/// otherwise, so workerd sends it with its `Content-Length` (S3 needs one); the response body
-/// streams back.
-#[cfg(target_arch = "wasm32")]
-#[derive(Debug, Clone, Copy, Default)]
-pub struct FetchTransport;
-
-#[cfg(target_arch = "wasm32")]
-#[async_trait::async_trait(?Send)]
-impl Transport for FetchTransport {
-    async fn send(
-        &self,
-        request: Request<ByteStream>,
-    ) -> Result<Response<ByteStream>, TransportError> {
-        let url = request.uri().to_string();
-        let failed = |what: &str, detail: String| TransportError {
-            message: format!("{what} {url}: {detail}"),
-        };
-        let (mut parts, body) = request.into_parts();
-        // The body sets the length: workerd sends it for a buffer or a fixed-length stream.
-        parts.headers.remove(http::header::CONTENT_LENGTH);
-        let empty_upload = body.len() == Some(0)
-            && parts.method != http::Method::GET
-            && parts.method != http::Method::HEAD;
-        let request = crate::js::to_js_request(Request::from_parts(parts, body))
-            .await
-            .map_err(|error| failed("preparing", crate::js::describe(&error)))?;
-        let request = if empty_upload {
-            with_empty_body(&request)
-                .map_err(|error| failed("preparing", crate::js::describe(&error)))?
-        } else {
-            request
-        };
-        let response = worker::Fetch::Request(worker::Request::from(request))
-            .send()
-            .await
-            .map_err(|error| failed("fetching", error.to_string()))?;
-        let response = web_sys::Response::from(response);
-        crate::js::from_js_response(&response).map_err(|error| failed("reading", error.to_string()))
-    }
-}
-
-/// `request` again with an empty body, so that an upload of nothing says `Content-Length: 0`.
-#[cfg(target_arch = "wasm32")]
-fn with_empty_body(request: &web_sys::Request) -> Result<web_sys::Request, wasm_bindgen::JsValue> {
-    let init = web_sys::RequestInit::new();
-    init.set_method(&request.method());
-    init.set_headers(&request.headers().into());
-    init.set_body(&js_sys::Uint8Array::new_with_length(0).into());
-    web_sys::Request::new_with_str_and_init(&request.url(), &init)
-}
-
-/// reqwest as the transport (feature `s3-native`, native targets), with rustls for `https`.
-#[cfg(all(feature = "s3-native", not(target_arch = "wasm32")))]
+/// reqwest as the transport (feature `reqwest`, native targets), with rustls for `https`.
+#[cfg(all(feature = "reqwest", not(target_arch = "wasm32")))]
 #[derive(Debug, Clone, Default)]
 pub struct ReqwestTransport {
     client: reqwest::Client,
 }
 
-#[cfg(all(feature = "s3-native", not(target_arch = "wasm32")))]
+#[cfg(all(feature = "reqwest", not(target_arch = "wasm32")))]
 impl ReqwestTransport {
     /// A transport with a client of its own.
     pub fn new() -> Self {
@@ -110,7 +56,7 @@ impl ReqwestTransport {
     }
 }
 
-#[cfg(all(feature = "s3-native", not(target_arch = "wasm32")))]
+#[cfg(all(feature = "reqwest", not(target_arch = "wasm32")))]
 #[async_trait::async_trait]
 impl Transport for ReqwestTransport {
     async fn send(
@@ -155,7 +101,7 @@ impl Transport for ReqwestTransport {
 }
 
 /// An error and its sources, joined.
-#[cfg(all(feature = "s3-native", not(target_arch = "wasm32")))]
+#[cfg(all(feature = "reqwest", not(target_arch = "wasm32")))]
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();

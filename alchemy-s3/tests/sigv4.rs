@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use alchemy_cloudflare::s3::sigv4::{self, Credentials, Payload, Scope};
+use alchemy_s3::sigv4::{self, Credentials, Payload, Scope};
 use aws_sigv4::http_request::{
     PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
     UriPathNormalizationMode,

@@ -1,8 +1,10 @@
-//! S3 as a neutral bucket over plain HTTP: [`S3Bucket`] implements
-//! [`BucketStore`] by signing requests with SigV4 ([`sigv4`]) and
-//! sending them through a [`Transport`]: the Worker's `fetch` (`FetchTransport`, on
-//! `wasm32`) or reqwest (`ReqwestTransport`, feature `s3-native`). The AWS SDK does not run
-//! in a Worker; this does, so a Worker on Cloudflare can keep its bucket in S3.
+//! S3 without the SDK: SigV4 ([`sigv4`]), S3's REST protocol, and S3 as the neutral bucket
+//! over any HTTP transport. [`S3Bucket`] implements [`BucketStore`] by signing requests and
+//! sending them through a [`Transport`]: reqwest natively ([`ReqwestTransport`], feature
+//! `reqwest`), or a Worker's `fetch` (`alchemy_cloudflare::s3::FetchTransport`). The crate
+//! builds for `wasm32-unknown-unknown` without a native runtime: the AWS SDK does not run in a
+//! Worker; this does, so a Worker on Cloudflare can keep its bucket in S3. `alchemy-aws` shares
+//! its protocol helpers (upload ids, the part reader, S3's headers and error codes).
 //!
 //! # What a Worker gets
 //!
@@ -17,17 +19,17 @@
 //! AWS_SESSION_TOKEN      = "…"                              secret, optional
 //! ```
 //!
-//! `CloudflareRuntime::bucket("photos")` then uses the R2 binding `PHOTOS` when the Worker has
+//! `alchemy_cloudflare::CloudflareRuntime::bucket("photos")` then uses the R2 binding `PHOTOS` when the Worker has
 //! one, and this client otherwise ([`S3Config::from_vars`] reads the variables). Requests are
 //! path-style: `{AWS_ENDPOINT_URL}/{bucket}/{key}`, or
 //! `https://s3.{AWS_REGION}.amazonaws.com/{bucket}/{key}` without an endpoint. Path-style
 //! works for every bucket name (dots included) and every S3-compatible endpoint.
 //!
 //! ```no_run
-//! # #[cfg(feature = "s3-native")]
+//! # #[cfg(feature = "reqwest")]
 //! # async fn example() -> alchemy::bucket::Result<()> {
 //! use alchemy::bucket::BucketClient;
-//! use alchemy_cloudflare::s3::{Credentials, ReqwestTransport, S3Bucket, S3Config};
+//! use alchemy_s3::{Credentials, ReqwestTransport, S3Bucket, S3Config};
 //!
 //! let config = S3Config::new("my-photos", "us-east-1", Credentials::new("AKIA…", "secret"));
 //! let photos = BucketClient::new(S3Bucket::new(ReqwestTransport::new(), config));
@@ -65,11 +67,11 @@
 //! | 429, 5xx, `SlowDown`, no answer | any | `Backend`, retryable |
 //! | anything else | any | `Backend`, naming the bucket and the key |
 
-mod errors;
-mod parts;
+pub mod errors;
+pub mod parts;
 pub mod sigv4;
 mod transport;
-mod wire;
+pub mod wire;
 mod xml;
 
 use std::collections::BTreeMap;
@@ -84,9 +86,7 @@ use futures::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response};
 
 pub use sigv4::Credentials;
-#[cfg(target_arch = "wasm32")]
-pub use transport::FetchTransport;
-#[cfg(all(feature = "s3-native", not(target_arch = "wasm32")))]
+#[cfg(all(feature = "reqwest", not(target_arch = "wasm32")))]
 pub use transport::ReqwestTransport;
 pub use transport::{Transport, TransportError};
 
@@ -96,7 +96,7 @@ use sigv4::{Payload, Scope};
 use wire::{header, is_empty_range, parse_content_range, META_PREFIX};
 
 /// The provider's name in errors and reports.
-const PROVIDER: &str = "s3";
+pub const PROVIDER: &str = "s3";
 
 const MIB: u64 = 1024 * 1024;
 /// S3's smallest part but the last.
@@ -218,9 +218,10 @@ impl S3Config {
     }
 
     /// The name of the variable that holds the S3 bucket bound as `id`:
-    /// `ALCHEMY_BUCKET_<B>` with `<B>` = [`binding_name(id)`](crate::binding_name).
+    /// [`bucket_env(id)`](alchemy::bucket::bucket_env), `ALCHEMY_BUCKET_<ID>` as on every
+    /// platform.
     pub fn bucket_var(id: &str) -> String {
-        format!("ALCHEMY_BUCKET_{}", crate::binding_name(id))
+        alchemy::bucket::bucket_env(id)
     }
 
     /// The configuration of the bucket bound as `id`, from variables that `lookup` reads
@@ -229,7 +230,7 @@ impl S3Config {
     /// that are missing when it is set but the rest is not.
     ///
     /// ```
-    /// use alchemy_cloudflare::s3::S3Config;
+    /// use alchemy_s3::S3Config;
     ///
     /// let vars = [
     ///     ("ALCHEMY_BUCKET_PHOTOS", "photos-3f9a"),
