@@ -1,8 +1,7 @@
 //! S3 in a Worker: the S3 client of [`alchemy_s3`] (SigV4 over plain HTTP), re-exported, and
-//! [`FetchTransport`], the Worker's `fetch` as its transport (`wasm32` only). A Worker whose
+//! `FetchTransport`, the Worker's `fetch` as its transport (`wasm32` only). A Worker whose
 //! bucket a stage places in S3 gets an [`S3Bucket`]`<FetchTransport>` from
-//! [`CloudflareRuntime::bucket`](crate::CloudflareRuntime); the variables it reads are in
-//! [`alchemy_s3`]'s documentation.
+//! `CloudflareRuntime::bucket`; the variables it reads are in [`alchemy_s3`]'s documentation.
 
 pub use alchemy_s3::*;
 
