@@ -1,7 +1,7 @@
 //! S3's failures, normalised to [`BucketError`]: an answer's status and `<Error>` code, or a
 //! request that got none. `alchemy-aws` builds the same [`Failure`] from the SDK's errors.
 
-use alchemy::bucket::{BucketError, PutMode};
+use alchemy::bucket::{BucketError, PartInfo, PutMode};
 
 use crate::PROVIDER;
 
@@ -129,6 +129,37 @@ pub fn write_error(failure: Failure, doing: &str, key: &str, mode: &PutMode) -> 
             detail: format!("no object has the key, so the etag {etag} cannot match"),
         },
         _ => failure.backend(doing),
+    }
+}
+
+/// A failed `CompleteMultipartUpload` of `key`, as the neutral error: an unknown upload is
+/// `NoSuchUpload`, parts S3 refused are `InvalidPart`, anything else as [`write_error`] says.
+pub fn complete_error(
+    failure: Failure,
+    doing: &str,
+    key: &str,
+    upload_id: &str,
+    parts: &[PartInfo],
+    mode: &PutMode,
+) -> BucketError {
+    if failure.is_no_such_upload() {
+        BucketError::NoSuchUpload {
+            key: key.to_owned(),
+            upload_id: upload_id.to_owned(),
+        }
+    } else if failure.code.is_some()
+        && failure.is(400, &["InvalidPart", "InvalidPartOrder", "EntityTooSmall"])
+    {
+        BucketError::InvalidPart {
+            key: key.to_owned(),
+            part_number: parts.first().map_or(0, |part| part.part_number),
+            reason: format!(
+                "S3 refused the parts ({}): pass each part's etag as put_part returned it",
+                failure.code.as_deref().unwrap_or("InvalidPart")
+            ),
+        }
+    } else {
+        write_error(failure, doing, key, mode)
     }
 }
 

@@ -90,8 +90,8 @@ pub use sigv4::Credentials;
 pub use transport::ReqwestTransport;
 pub use transport::{Transport, TransportError};
 
-use errors::{write_error, Failure};
-use parts::{decode_upload_id, encode_upload_id, PartReader};
+use errors::{complete_error, write_error, Failure};
+use parts::{check_parts, decode_upload_id, encode_upload_id, PartReader};
 use sigv4::{Payload, Scope};
 use wire::{header, is_empty_range, parse_content_range, META_PREFIX};
 
@@ -1106,35 +1106,7 @@ impl<T: Transport> BucketStore for S3Bucket<T> {
     ) -> Result<PutResult> {
         validate_key(key)?;
         self.require(self.capabilities.multipart, "multipart uploads")?;
-        let invalid = |part_number, reason: String| BucketError::InvalidPart {
-            key: key.to_owned(),
-            part_number,
-            reason,
-        };
-        if parts.is_empty() {
-            return Err(invalid(0, "an upload needs at least one part".into()));
-        }
-        for pair in parts.windows(2) {
-            if pair[1].part_number <= pair[0].part_number {
-                return Err(invalid(
-                    pair[1].part_number,
-                    format!(
-                        "it follows part {}: list parts in ascending order of part number, \
-                        each once",
-                        pair[0].part_number
-                    ),
-                ));
-            }
-            if pair[0].size < self.capabilities.min_part_size {
-                return Err(invalid(
-                    pair[0].part_number,
-                    format!(
-                        "it holds {} bytes; every part but the last needs at least {} bytes",
-                        pair[0].size, self.capabilities.min_part_size
-                    ),
-                ));
-            }
-        }
+        check_parts(key, &parts, self.capabilities.min_part_size)?;
         let (s3_id, mode) = decode_upload_id(upload_id);
         let mut document = String::from("<CompleteMultipartUpload>");
         for part in &parts {
@@ -1180,24 +1152,9 @@ impl<T: Transport> BucketStore for S3Bucket<T> {
             }
             Err(failure) => failure,
         };
-        Err(if failure.is_no_such_upload() {
-            BucketError::NoSuchUpload {
-                key: key.to_owned(),
-                upload_id: upload_id.to_owned(),
-            }
-        } else if failure.code.is_some()
-            && failure.is(400, &["InvalidPart", "InvalidPartOrder", "EntityTooSmall"])
-        {
-            invalid(
-                parts[0].part_number,
-                format!(
-                    "S3 refused the parts ({}): pass each part's etag as put_part returned it",
-                    failure.code.as_deref().unwrap_or("InvalidPart")
-                ),
-            )
-        } else {
-            write_error(failure, &doing, key, &mode)
-        })
+        Err(complete_error(
+            failure, &doing, key, upload_id, &parts, &mode,
+        ))
     }
 
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<()> {

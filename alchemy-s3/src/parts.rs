@@ -1,7 +1,7 @@
 //! Multipart uploads on S3: the upload id that carries the write's condition, and the reader
 //! that cuts a body of unknown length into parts without holding more than one part.
 
-use alchemy::bucket::PutMode;
+use alchemy::bucket::{BucketError, PartInfo, PutMode};
 use alchemy_stream::{ByteStream, Bytes, StreamError};
 use futures::StreamExt;
 
@@ -147,6 +147,41 @@ impl PartReader {
     }
 }
 
+/// Checks the parts listed to complete an upload of `key` before S3 sees them: at least one,
+/// in ascending order of part number, each but the last at least `min_part_size` bytes.
+pub fn check_parts(key: &str, parts: &[PartInfo], min_part_size: u64) -> Result<(), BucketError> {
+    let invalid = |part_number, reason: String| BucketError::InvalidPart {
+        key: key.to_owned(),
+        part_number,
+        reason,
+    };
+    if parts.is_empty() {
+        return Err(invalid(0, "an upload needs at least one part".into()));
+    }
+    for pair in parts.windows(2) {
+        if pair[1].part_number <= pair[0].part_number {
+            return Err(invalid(
+                pair[1].part_number,
+                format!(
+                    "it follows part {}: list parts in ascending order of part number, each once",
+                    pair[0].part_number
+                ),
+            ));
+        }
+        if pair[0].size < min_part_size {
+            return Err(invalid(
+                pair[0].part_number,
+                format!(
+                    "it holds {} bytes; every part but the last needs at least {min_part_size} \
+                     bytes",
+                    pair[0].size
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,5 +241,23 @@ mod tests {
         );
         assert!(reader.is_done().await.expect("done"));
         assert!(reader.next_part().await.expect("end").is_none());
+    }
+
+    #[test]
+    fn listed_parts_are_checked_before_s3_sees_them() {
+        let part = |part_number, size| PartInfo {
+            part_number,
+            etag: format!("\"{part_number}\""),
+            size,
+        };
+        let failed_part = |parts: &[PartInfo]| match check_parts("k", parts, 5) {
+            Err(BucketError::InvalidPart { part_number, .. }) => Some(part_number),
+            Err(other) => panic!("not InvalidPart: {other}"),
+            Ok(()) => None,
+        };
+        assert_eq!(failed_part(&[]), Some(0));
+        assert_eq!(failed_part(&[part(1, 5), part(2, 1)]), None);
+        assert_eq!(failed_part(&[part(2, 5), part(2, 5)]), Some(2));
+        assert_eq!(failed_part(&[part(1, 4), part(2, 5)]), Some(1));
     }
 }

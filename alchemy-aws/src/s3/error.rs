@@ -2,7 +2,7 @@
 //! whether retrying may help, read once from the SDK's error. What each failure becomes is
 //! `alchemy_s3`'s classification, the same for both clients.
 
-use alchemy::bucket::{BucketError, PutMode};
+use alchemy::bucket::{BucketError, PartInfo, PutMode};
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
@@ -33,4 +33,16 @@ where
 /// A failed write of `key` under `mode`, as the neutral error.
 pub(crate) fn write_error(failure: Failure, key: &str, mode: &PutMode) -> BucketError {
     alchemy_s3::errors::write_error(failure, &format!("writing `{key}`"), key, mode)
+}
+
+/// A failed `CompleteMultipartUpload` of `key`, as the neutral error.
+pub(crate) fn complete_error(
+    failure: Failure,
+    key: &str,
+    upload_id: &str,
+    parts: &[PartInfo],
+    mode: &PutMode,
+) -> BucketError {
+    let doing = format!("writing `{key}`");
+    alchemy_s3::errors::complete_error(failure, &doing, key, upload_id, parts, mode)
 }

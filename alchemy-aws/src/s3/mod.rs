@@ -59,9 +59,9 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, EncodingType};
 use aws_sdk_s3::Client;
 
 use self::body::{from_sdk, to_sdk_sized, BodyErrors};
-use self::error::{sdk_failure, write_error};
+use self::error::{complete_error, sdk_failure, write_error};
 use self::wire::{millis, required_etag, sdk_metadata};
-use alchemy_s3::parts::{decode_upload_id, encode_upload_id, PartReader};
+use alchemy_s3::parts::{check_parts, decode_upload_id, encode_upload_id, PartReader};
 use alchemy_s3::wire::{copy_source, decode_listed, is_empty_range, parse_content_range};
 
 /// The provider's name in errors and reports.
@@ -736,35 +736,7 @@ impl BucketStore for S3Bucket {
     ) -> Result<PutResult> {
         validate_key(key)?;
         self.require(self.capabilities.multipart, "multipart uploads")?;
-        let invalid = |part_number, reason: String| BucketError::InvalidPart {
-            key: key.to_owned(),
-            part_number,
-            reason,
-        };
-        if parts.is_empty() {
-            return Err(invalid(0, "an upload needs at least one part".into()));
-        }
-        for pair in parts.windows(2) {
-            if pair[1].part_number <= pair[0].part_number {
-                return Err(invalid(
-                    pair[1].part_number,
-                    format!(
-                        "it follows part {}: list parts in ascending order of part number, \
-                        each once",
-                        pair[0].part_number
-                    ),
-                ));
-            }
-            if pair[0].size < self.capabilities.min_part_size {
-                return Err(invalid(
-                    pair[0].part_number,
-                    format!(
-                        "it holds {} bytes; every part but the last needs at least {} bytes",
-                        pair[0].size, self.capabilities.min_part_size
-                    ),
-                ));
-            }
-        }
+        check_parts(key, &parts, self.capabilities.min_part_size)?;
         let (s3_id, mode) = decode_upload_id(upload_id);
         let completed = CompletedMultipartUpload::builder()
             .set_parts(Some(
@@ -797,22 +769,7 @@ impl BucketStore for S3Bucket {
             }),
             Err(error) => {
                 let failure = sdk_failure(error);
-                Err(if failure.is_no_such_upload() {
-                    no_such_upload(key, upload_id)
-                } else if failure.is(400, &["InvalidPart", "InvalidPartOrder", "EntityTooSmall"])
-                    && failure.code.is_some()
-                {
-                    invalid(
-                        parts[0].part_number,
-                        format!(
-                            "S3 refused the parts ({}): pass each part's etag as put_part \
-                            returned it",
-                            failure.code.as_deref().unwrap_or("InvalidPart")
-                        ),
-                    )
-                } else {
-                    write_error(failure, key, &mode)
-                })
+                Err(complete_error(failure, key, upload_id, &parts, &mode))
             }
         }
     }
