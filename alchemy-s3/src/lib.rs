@@ -91,7 +91,7 @@ pub use transport::ReqwestTransport;
 pub use transport::{Transport, TransportError};
 
 use errors::{complete_error, write_error, Failure};
-use parts::{check_parts, decode_upload_id, encode_upload_id, PartReader};
+use parts::{check_parts, decode_upload_id, encode_upload_id, sized_part, PartReader};
 use sigv4::{Payload, Scope};
 use wire::{header, is_empty_range, parse_content_range, META_PREFIX};
 
@@ -1048,22 +1048,7 @@ impl<T: Transport> BucketStore for S3Bucket<T> {
     ) -> Result<PartInfo> {
         validate_key(key)?;
         self.require(self.capabilities.multipart, "multipart uploads")?;
-        if !(1..=MAX_PARTS).contains(&part_number) {
-            return Err(BucketError::InvalidPart {
-                key: key.to_owned(),
-                part_number,
-                reason: format!("S3 part numbers run from 1 to {MAX_PARTS}"),
-            });
-        }
-        // UploadPart needs the length up front: a body without one is collected first, up to
-        // the largest part.
-        let body = match body.len() {
-            Some(_) => body,
-            None => ByteStream::from(
-                body.collect(usize::try_from(MAX_PUT_SIZE).unwrap_or(usize::MAX))
-                    .await?,
-            ),
-        };
+        let body = sized_part(key, part_number, body).await?;
         let size = body.len().unwrap_or(0);
         let (s3_id, _) = decode_upload_id(upload_id);
         let (body, failure) = watch(body);

@@ -182,6 +182,30 @@ pub fn check_parts(key: &str, parts: &[PartInfo], min_part_size: u64) -> Result<
     Ok(())
 }
 
+/// The body of part `part_number` of an upload of `key`, ready for `UploadPart`: the part
+/// number checked (S3 takes 1 to 10 000), and a body of unknown length collected first, up to
+/// S3's largest part, since `UploadPart` needs the length up front.
+pub async fn sized_part(
+    key: &str,
+    part_number: u32,
+    body: ByteStream,
+) -> Result<ByteStream, BucketError> {
+    if !(1..=crate::MAX_PARTS).contains(&part_number) {
+        return Err(BucketError::InvalidPart {
+            key: key.to_owned(),
+            part_number,
+            reason: format!("S3 part numbers run from 1 to {}", crate::MAX_PARTS),
+        });
+    }
+    Ok(match body.len() {
+        Some(_) => body,
+        None => ByteStream::from(
+            body.collect(usize::try_from(crate::MAX_PUT_SIZE).unwrap_or(usize::MAX))
+                .await?,
+        ),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

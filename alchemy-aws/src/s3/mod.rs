@@ -61,7 +61,7 @@ use aws_sdk_s3::Client;
 use self::body::{from_sdk, to_sdk_sized, BodyErrors};
 use self::error::{complete_error, sdk_failure, write_error};
 use self::wire::{millis, required_etag, sdk_metadata};
-use alchemy_s3::parts::{check_parts, decode_upload_id, encode_upload_id, PartReader};
+use alchemy_s3::parts::{check_parts, decode_upload_id, encode_upload_id, sized_part, PartReader};
 use alchemy_s3::wire::{copy_source, decode_listed, is_empty_range, parse_content_range};
 
 /// The provider's name in errors and reports.
@@ -681,22 +681,7 @@ impl BucketStore for S3Bucket {
     ) -> Result<PartInfo> {
         validate_key(key)?;
         self.require(self.capabilities.multipart, "multipart uploads")?;
-        if !(1..=MAX_PARTS).contains(&part_number) {
-            return Err(BucketError::InvalidPart {
-                key: key.to_owned(),
-                part_number,
-                reason: format!("S3 part numbers run from 1 to {MAX_PARTS}"),
-            });
-        }
-        // UploadPart needs the length up front: a body without one is collected first, up to
-        // the largest part.
-        let body = match body.len() {
-            Some(_) => body,
-            None => ByteStream::from(
-                body.collect(usize::try_from(MAX_PUT_SIZE).unwrap_or(usize::MAX))
-                    .await?,
-            ),
-        };
+        let body = sized_part(key, part_number, body).await?;
         let size = body.len().unwrap_or(0);
         let (s3_id, _) = decode_upload_id(upload_id);
         let (sdk_body, errors) = to_sdk_sized(body, size).await?;
