@@ -91,7 +91,9 @@ pub use transport::ReqwestTransport;
 pub use transport::{Transport, TransportError};
 
 use errors::{complete_error, write_error, Failure};
-use parts::{check_parts, decode_upload_id, encode_upload_id, sized_part, PartReader};
+use parts::{
+    check_parts, decode_upload_id, encode_upload_id, sized_part, upload_in_parts, PartReader,
+};
 use sigv4::{Payload, Scope};
 use wire::{header, is_empty_range, parse_content_range, META_PREFIX};
 
@@ -520,35 +522,7 @@ impl<T: Transport> S3Bucket<T> {
         if reader.is_done().await? {
             return self.put_object(key, first.into_stream(), options).await;
         }
-        let upload_id = self.create_multipart(key, options).await?;
-        let uploaded = async {
-            let mut parts = Vec::new();
-            let mut next = Some(first);
-            while let Some(part) = next {
-                let number = u32::try_from(parts.len() + 1).unwrap_or(u32::MAX);
-                if number > MAX_PARTS {
-                    return Err(BucketError::TooLarge {
-                        limit: MAX_PARTS as u64 * self.part_size as u64,
-                    });
-                }
-                parts.push(
-                    self.put_part(key, &upload_id, number, part.into_stream())
-                        .await?,
-                );
-                next = reader.next_part().await?;
-            }
-            Ok(parts)
-        }
-        .await;
-        let completed = match uploaded {
-            Ok(parts) => self.complete_multipart(key, &upload_id, parts).await,
-            Err(error) => Err(error),
-        };
-        if completed.is_err() {
-            // The first error is the one to report, so a failed abort is not.
-            let _ = self.abort_multipart(key, &upload_id).await;
-        }
-        completed
+        upload_in_parts(self, key, first, reader, options, self.part_size).await
     }
 }
 

@@ -1,7 +1,7 @@
 //! Multipart uploads on S3: the upload id that carries the write's condition, and the reader
 //! that cuts a body of unknown length into parts without holding more than one part.
 
-use alchemy::bucket::{BucketError, PartInfo, PutMode};
+use alchemy::bucket::{BucketError, BucketStore, PartInfo, PutMode, PutOptions, PutResult};
 use alchemy_stream::{ByteStream, Bytes, StreamError};
 use futures::StreamExt;
 
@@ -204,6 +204,50 @@ pub async fn sized_part(
                 .await?,
         ),
     })
+}
+
+/// Writes a body of unknown length to `key` in `store` as a multipart upload: `first`, then
+/// every part `reader` cuts, `part_size` bytes each (one in memory at a time), at most S3's
+/// 10 000; the upload is aborted if anything fails, and the first error is the one reported.
+pub async fn upload_in_parts<S: BucketStore + ?Sized>(
+    store: &S,
+    key: &str,
+    first: Part,
+    mut reader: PartReader,
+    options: PutOptions,
+    part_size: usize,
+) -> Result<PutResult, BucketError> {
+    let upload_id = store.create_multipart(key, options).await?;
+    let uploaded = async {
+        let mut parts = Vec::new();
+        let mut next = Some(first);
+        while let Some(part) = next {
+            let number = u32::try_from(parts.len() + 1).unwrap_or(u32::MAX);
+            if number > crate::MAX_PARTS {
+                return Err(BucketError::TooLarge {
+                    limit: u64::from(crate::MAX_PARTS) * part_size as u64,
+                });
+            }
+            parts.push(
+                store
+                    .put_part(key, &upload_id, number, part.into_stream())
+                    .await?,
+            );
+            next = reader.next_part().await?;
+        }
+        Ok(parts)
+    }
+    .await;
+    let completed = match uploaded {
+        Ok(parts) => store.complete_multipart(key, &upload_id, parts).await,
+        Err(error) => Err(error),
+    };
+    if completed.is_err() {
+        // The upload's parts would be billed until a lifecycle rule removes them. The first
+        // error is the one to report, so a failed abort is not.
+        let _ = store.abort_multipart(key, &upload_id).await;
+    }
+    completed
 }
 
 #[cfg(test)]

@@ -61,7 +61,9 @@ use aws_sdk_s3::Client;
 use self::body::{from_sdk, to_sdk_sized, BodyErrors};
 use self::error::{complete_error, sdk_failure, write_error};
 use self::wire::{millis, required_etag, sdk_metadata};
-use alchemy_s3::parts::{check_parts, decode_upload_id, encode_upload_id, sized_part, PartReader};
+use alchemy_s3::parts::{
+    check_parts, decode_upload_id, encode_upload_id, sized_part, upload_in_parts, PartReader,
+};
 use alchemy_s3::wire::{copy_source, decode_listed, is_empty_range, parse_content_range};
 
 /// The provider's name in errors and reports.
@@ -295,36 +297,7 @@ impl S3Bucket {
                 .put_object(key, first.into_stream(), len, options)
                 .await;
         }
-        let upload_id = self.create_multipart(key, options).await?;
-        let uploaded = async {
-            let mut parts = Vec::new();
-            let mut next = Some(first);
-            while let Some(part) = next {
-                let number = u32::try_from(parts.len() + 1).unwrap_or(u32::MAX);
-                if number > MAX_PARTS {
-                    return Err(BucketError::TooLarge {
-                        limit: MAX_PARTS as u64 * self.part_size as u64,
-                    });
-                }
-                parts.push(
-                    self.put_part(key, &upload_id, number, part.into_stream())
-                        .await?,
-                );
-                next = reader.next_part().await?;
-            }
-            Ok(parts)
-        }
-        .await;
-        let completed = match uploaded {
-            Ok(parts) => self.complete_multipart(key, &upload_id, parts).await,
-            Err(error) => Err(error),
-        };
-        if completed.is_err() {
-            // The upload's parts would be billed until a lifecycle rule removes them. The
-            // first error is the one to report, so a failed abort is not.
-            let _ = self.abort_multipart(key, &upload_id).await;
-        }
-        completed
+        upload_in_parts(self, key, first, reader, options, self.part_size).await
     }
 }
 
