@@ -35,16 +35,11 @@ fn bundle() -> WorkerBundle {
 /// The state Worker, built and running in workerd with `STATE_TOKEN` set to `token`,
 /// persisting under `dir`.
 fn start(dir: &Path, token: &str) -> Workerd {
-    let bundle = bundle();
     let persist = dir.join("state");
-    // wrangler dev reads the Worker's secrets from `.dev.vars` next to its configuration, which
-    // `Workerd` keeps in `<persist>.wrangler`.
-    let instance = persist.with_extension("wrangler");
-    std::fs::create_dir_all(&instance).expect("the instance directory");
-    std::fs::write(instance.join(".dev.vars"), format!("STATE_TOKEN={token}\n"))
-        .expect("writing .dev.vars");
-    let config = WorkerConfig::new("alchemy-state").bucket("state");
-    Workerd::start(&bundle, &config, &persist)
+    let config = WorkerConfig::new("alchemy-state")
+        .bucket("state")
+        .secret("STATE_TOKEN", token);
+    Workerd::start(&bundle(), &config, &persist)
         .unwrap_or_else(|error| panic!("starting workerd failed: {error}"))
 }
 
