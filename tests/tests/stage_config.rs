@@ -77,7 +77,7 @@ fn an_unknown_provider_setting_is_refused_by_the_provider() {
         PHOTO_SHARE,
         "[stages.aws]\nprovider = \"aws\"\n[stages.aws.settings]\nmemory = 256\n",
         &["plan", "--stage", "aws"],
-        "invalid settings for the `aws` platform: unknown field `memory`, expected one of `region`, `endpoint_url`, `bootstrap`, `memory_mb`, `timeout_s`. The settings are `region`, `endpoint_url`, `bootstrap` (a path), `memory_mb` and `timeout_s`",
+        "invalid settings for the `aws` platform: unknown field `memory`, expected one of `region`, `endpoint_url`, `bootstrap`, `memory_mb`, `timeout_s`, `environment`. The settings are `region`, `endpoint_url`, `bootstrap` (a path), `memory_mb`, `timeout_s` and `environment` (a table of strings)",
     );
 }
 
